@@ -1,0 +1,26 @@
+//! The event model: one CloudTrail record as trailpipe carries it through the pipeline.
+//!
+//! Invariant: [`Event::raw`] holds the record's bytes exactly as they arrived (field order, number
+//! formatting, escapes and unknown fields untouched); they are what log files contain. Beside them,
+//! [`RoutingFields`] holds the few values routing, key layout and lookups need, extracted in one
+//! parse that never builds a full JSON tree. Input that cannot be used becomes a [`Rejected`] with
+//! a [`RejectReason`] that names the field at fault; nothing is dropped silently.
+
+mod fields;
+mod parse;
+mod reject;
+
+pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
+pub use parse::{parse_message, Parsed, DEFAULT_MAX_RECORD_BYTES};
+pub use reject::{RejectReason, Rejected};
+
+use bytes::Bytes;
+
+/// One accepted CloudTrail record: its original bytes and the fields extracted from them.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The record's original bytes (one JSON object), written to log files unchanged.
+    pub raw: Bytes,
+    /// Values extracted from `raw` for routing, file naming and lookups.
+    pub fields: RoutingFields,
+}

@@ -1,0 +1,389 @@
+//! One pass over a Kafka message or file line: split a `{"Records":[...]}` envelope, validate each
+//! record and pull out its [`RoutingFields`] without building a JSON tree.
+//!
+//! Every field is first captured as a borrowed [`RawValue`] (a slice of the input), then read with
+//! its expected type, so a wrong type is reported with the field's name rather than as a generic
+//! deserialisation error.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{
+    fields::{EventCategory, Resource, RoutingFields, UserIdentity},
+    reject::{RejectReason, Rejected},
+    Event,
+};
+
+/// Default largest accepted record, in bytes (CloudTrail caps records at 256 KB; we allow more).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
+
+/// The outcome for one record of a message.
+pub type Parsed = Result<Event, Rejected>;
+
+#[derive(Deserialize)]
+struct RawRecord<'a> {
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(rename = "eventTime", borrow, default)]
+    event_time: Option<&'a RawValue>,
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<&'a RawValue>,
+    #[serde(rename = "eventSource", borrow, default)]
+    event_source: Option<&'a RawValue>,
+    #[serde(rename = "eventName", borrow, default)]
+    event_name: Option<&'a RawValue>,
+    #[serde(rename = "awsRegion", borrow, default)]
+    aws_region: Option<&'a RawValue>,
+    #[serde(rename = "recipientAccountId", borrow, default)]
+    recipient_account_id: Option<&'a RawValue>,
+    #[serde(rename = "readOnly", borrow, default)]
+    read_only: Option<&'a RawValue>,
+    #[serde(rename = "eventCategory", borrow, default)]
+    event_category: Option<&'a RawValue>,
+    #[serde(rename = "managementEvent", borrow, default)]
+    management_event: Option<&'a RawValue>,
+    #[serde(rename = "eventType", borrow, default)]
+    event_type: Option<&'a RawValue>,
+    #[serde(rename = "resources", borrow, default)]
+    resources: Option<&'a RawValue>,
+    #[serde(rename = "userIdentity", borrow, default)]
+    user_identity: Option<&'a RawValue>,
+    #[serde(rename = "errorCode", borrow, default)]
+    error_code: Option<&'a RawValue>,
+    #[serde(rename = "sharedEventID", borrow, default)]
+    shared_event_id: Option<&'a RawValue>,
+    #[serde(rename = "sessionCredentialFromConsole", borrow, default)]
+    session_credential_from_console: Option<&'a RawValue>,
+    #[serde(rename = "vpcEndpointId", borrow, default)]
+    vpc_endpoint_id: Option<&'a RawValue>,
+    #[serde(rename = "userAgent", borrow, default)]
+    user_agent: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawIdentity<'a> {
+    #[serde(rename = "type", borrow, default)]
+    identity_type: Option<&'a RawValue>,
+    #[serde(rename = "userName", borrow, default)]
+    user_name: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    arn: Option<&'a RawValue>,
+    #[serde(rename = "accountId", borrow, default)]
+    account_id: Option<&'a RawValue>,
+    #[serde(rename = "accessKeyId", borrow, default)]
+    access_key_id: Option<&'a RawValue>,
+    #[serde(rename = "principalId", borrow, default)]
+    principal_id: Option<&'a RawValue>,
+    #[serde(rename = "invokedBy", borrow, default)]
+    invoked_by: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawResource<'a> {
+    #[serde(rename = "type", borrow, default)]
+    resource_type: Option<&'a RawValue>,
+    #[serde(rename = "ARN", borrow, default)]
+    arn: Option<&'a RawValue>,
+}
+
+/// Parses one message (a single record, or a `{"Records":[...]}` envelope) into `out`, one entry
+/// per record. The message is never dropped: if it cannot be split, it becomes one [`Rejected`].
+pub fn parse_message(message: &Bytes, max_record_bytes: usize, out: &mut Vec<Parsed>) {
+    let reject = |reason| Rejected {
+        raw: message.clone(),
+        reason,
+        envelope_index: None,
+    };
+    let text = match std::str::from_utf8(message) {
+        Ok(t) => t,
+        Err(e) => {
+            out.push(Err(reject(RejectReason::InvalidUtf8 {
+                valid_up_to: e.valid_up_to(),
+            })));
+            return;
+        }
+    };
+    if let Err(found) = check_object(text) {
+        out.push(Err(reject(found)));
+        return;
+    }
+    let top: RawRecord<'_> = match serde_json::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(Err(reject(RejectReason::NotJson(e.to_string()))));
+            return;
+        }
+    };
+    match top.records {
+        None => {
+            if message.len() > max_record_bytes {
+                out.push(Err(reject(RejectReason::TooLarge {
+                    bytes: message.len(),
+                    limit: max_record_bytes,
+                })));
+                return;
+            }
+            out.push(
+                extract(&top)
+                    .map(|fields| Event {
+                        raw: message.clone(),
+                        fields,
+                    })
+                    .map_err(reject),
+            );
+        }
+        Some(records) => {
+            for (index, record) in records.iter().enumerate() {
+                let raw = subslice(message, text, record.get());
+                out.push(parse_record(raw, record.get(), max_record_bytes).map_err(|reason| {
+                    Rejected {
+                        raw: subslice(message, text, record.get()),
+                        reason,
+                        envelope_index: Some(index),
+                    }
+                }));
+            }
+        }
+    }
+}
+
+fn parse_record(raw: Bytes, text: &str, max_record_bytes: usize) -> Result<Event, RejectReason> {
+    if raw.len() > max_record_bytes {
+        return Err(RejectReason::TooLarge {
+            bytes: raw.len(),
+            limit: max_record_bytes,
+        });
+    }
+    check_object(text)?;
+    let record: RawRecord<'_> =
+        serde_json::from_str(text).map_err(|e| RejectReason::NotJson(e.to_string()))?;
+    if record.records.is_some() {
+        return Err(RejectReason::Malformed {
+            field: "Records",
+            detail: "envelopes cannot be nested".into(),
+        });
+    }
+    let fields = extract(&record)?;
+    Ok(Event { raw, fields })
+}
+
+/// Zero-copy slice of `message` holding `part`, which must point into `text` (= `message`).
+fn subslice(message: &Bytes, text: &str, part: &str) -> Bytes {
+    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+    message.slice(start..start + part.len())
+}
+
+fn check_object(text: &str) -> Result<(), RejectReason> {
+    let first = text.trim_start().as_bytes().first().copied();
+    match first {
+        Some(b'{') => Ok(()),
+        Some(b'[') => Err(RejectReason::NotAnObject("an array")),
+        Some(b'"') => Err(RejectReason::NotAnObject("a string")),
+        Some(b't' | b'f') => Err(RejectReason::NotAnObject("a boolean")),
+        Some(b'n') => Err(RejectReason::NotAnObject("null")),
+        Some(b'-' | b'0'..=b'9') => Err(RejectReason::NotAnObject("a number")),
+        None => Err(RejectReason::NotJson("empty input".into())),
+        Some(_) => Err(RejectReason::NotJson("expected a JSON object".into())),
+    }
+}
+
+fn json_type(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+/// Reads an optional string field; `null` counts as absent.
+fn opt_str<'a>(raw: Option<&'a RawValue>, field: &'static str) -> Result<Option<Cow<'a, str>>, RejectReason> {
+    let Some(raw) = raw else { return Ok(None) };
+    let s = raw.get();
+    if !s.starts_with('"') {
+        return Err(RejectReason::WrongType {
+            field,
+            expected: "a string",
+            found: json_type(raw),
+        });
+    }
+    if s.contains('\\') {
+        let owned: String = serde_json::from_str(s).map_err(|e| RejectReason::Malformed {
+            field,
+            detail: e.to_string(),
+        })?;
+        Ok(Some(Cow::Owned(owned)))
+    } else {
+        Ok(Some(Cow::Borrowed(&s[1..s.len() - 1])))
+    }
+}
+
+fn opt_box(raw: Option<&RawValue>, field: &'static str) -> Result<Option<Box<str>>, RejectReason> {
+    Ok(opt_str(raw, field)?.map(|s| s.into()))
+}
+
+/// Reads a boolean that CloudTrail sometimes writes as a string (`"true"`).
+fn opt_bool(raw: Option<&RawValue>, field: &'static str) -> Result<Option<bool>, RejectReason> {
+    let Some(raw) = raw else { return Ok(None) };
+    match raw.get() {
+        "true" | "\"true\"" => Ok(Some(true)),
+        "false" | "\"false\"" => Ok(Some(false)),
+        _ => Err(RejectReason::WrongType {
+            field,
+            expected: "a boolean",
+            found: json_type(raw),
+        }),
+    }
+}
+
+fn required<'a>(raw: Option<&'a RawValue>, field: &'static str) -> Result<Cow<'a, str>, RejectReason> {
+    match opt_str(raw, field)? {
+        Some(s) if !s.is_empty() => Ok(s),
+        Some(_) => Err(RejectReason::Malformed {
+            field,
+            detail: "must not be empty".into(),
+        }),
+        None => Err(RejectReason::MissingField(field)),
+    }
+}
+
+fn parse_event_time(raw: Option<&RawValue>) -> Result<i64, RejectReason> {
+    let s = required(raw, "eventTime")?;
+    time::OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| RejectReason::Malformed {
+            field: "eventTime",
+            detail: format!("{s:?} is not an RFC 3339 UTC time ({e})"),
+        })
+}
+
+/// Region names go into S3 keys and CloudWatch stream names: only `[a-z0-9-]` is accepted.
+fn parse_region(raw: Option<&RawValue>) -> Result<Box<str>, RejectReason> {
+    let s = required(raw, "awsRegion")?;
+    if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        Ok(s.into())
+    } else {
+        Err(RejectReason::Malformed {
+            field: "awsRegion",
+            detail: format!("{s:?} is not a region name ([a-z0-9-], at most 64 characters)"),
+        })
+    }
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
+    let event_time = parse_event_time(r.event_time)?;
+    let event_id = required(r.event_id, "eventID")?.into();
+    let aws_region = parse_region(r.aws_region)?;
+    let user_identity = match r.user_identity {
+        None => UserIdentity::default(),
+        Some(raw) if raw.get().starts_with('{') => {
+            let id: RawIdentity<'_> = serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
+                field: "userIdentity",
+                detail: e.to_string(),
+            })?;
+            UserIdentity {
+                identity_type: opt_box(id.identity_type, "userIdentity.type")?,
+                user_name: opt_box(id.user_name, "userIdentity.userName")?,
+                arn: opt_box(id.arn, "userIdentity.arn")?,
+                account_id: opt_box(id.account_id, "userIdentity.accountId")?,
+                access_key_id: opt_box(id.access_key_id, "userIdentity.accessKeyId")?,
+                principal_id: opt_box(id.principal_id, "userIdentity.principalId")?,
+                invoked_by: opt_box(id.invoked_by, "userIdentity.invokedBy")?,
+            }
+        }
+        Some(raw) => {
+            return Err(RejectReason::WrongType {
+                field: "userIdentity",
+                expected: "an object",
+                found: json_type(raw),
+            })
+        }
+    };
+    let recipient = opt_box(r.recipient_account_id, "recipientAccountId")?;
+    let account_id = match (recipient, &user_identity.account_id) {
+        (Some(a), _) if is_account_id(&a) => a,
+        (Some(a), _) => {
+            return Err(RejectReason::Malformed {
+                field: "recipientAccountId",
+                detail: format!("{a:?} is not a 12-digit account id"),
+            })
+        }
+        (None, Some(a)) if is_account_id(a) => a.clone(),
+        (None, Some(a)) => {
+            return Err(RejectReason::Malformed {
+                field: "userIdentity.accountId",
+                detail: format!("{a:?} is not a 12-digit account id (and recipientAccountId is absent)"),
+            })
+        }
+        (None, None) => return Err(RejectReason::MissingField("recipientAccountId")),
+    };
+    let resources = match r.resources {
+        None => Vec::new(),
+        Some(raw) if raw.get().starts_with('[') => {
+            let list: Vec<RawResource<'_>> =
+                serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
+                    field: "resources",
+                    detail: e.to_string(),
+                })?;
+            list.into_iter()
+                .map(|res| {
+                    Ok(Resource {
+                        resource_type: opt_box(res.resource_type, "resources.type")?,
+                        arn: opt_box(res.arn, "resources.ARN")?,
+                    })
+                })
+                .collect::<Result<_, RejectReason>>()?
+        }
+        Some(raw) => {
+            return Err(RejectReason::WrongType {
+                field: "resources",
+                expected: "an array",
+                found: json_type(raw),
+            })
+        }
+    };
+    let management_event = opt_bool(r.management_event, "managementEvent")?;
+    let event_type = opt_box(r.event_type, "eventType")?;
+    // Records older than eventVersion 1.07 carry no eventCategory: Insights are recognised by
+    // their eventType, `managementEvent: false` marks data events, everything else is management.
+    let event_category = match opt_str(r.event_category, "eventCategory")? {
+        Some(c) => EventCategory::from_name(&c),
+        None if event_type.as_deref() == Some("AwsCloudTrailInsight") => EventCategory::Insight,
+        None if management_event == Some(false) => EventCategory::Data,
+        None => EventCategory::Management,
+    };
+    Ok(RoutingFields {
+        event_time,
+        event_id,
+        event_source: opt_box(r.event_source, "eventSource")?,
+        event_name: opt_box(r.event_name, "eventName")?,
+        aws_region,
+        account_id,
+        read_only: opt_bool(r.read_only, "readOnly")?,
+        event_category,
+        management_event,
+        event_type,
+        resources,
+        user_identity,
+        error_code: opt_box(r.error_code, "errorCode")?,
+        shared_event_id: opt_box(r.shared_event_id, "sharedEventID")?,
+        session_credential_from_console: opt_bool(
+            r.session_credential_from_console,
+            "sessionCredentialFromConsole",
+        )?,
+        vpc_endpoint_id: opt_box(r.vpc_endpoint_id, "vpcEndpointId")?,
+        user_agent: opt_box(r.user_agent, "userAgent")?,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+use super::*;
+
+const GOOD: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","principalId":"AIDA","arn":"arn:aws:iam::123456789012:user/Mary","accountId":"123456789012","accessKeyId":"AKIA","userName":"Mary"},"eventTime":"2023-07-19T21:33:41Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StartLogging","awsRegion":"us-east-1","sourceIPAddress":"192.0.2.0","userAgent":"aws-cli/2","requestParameters":{"name":"a&b<c"},"responseElements":null,"requestID":"r1","eventID":"e1","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"123456789012","eventCategory":"Management","sessionCredentialFromConsole":"true"}"#;
+
+fn parse(input: &[u8]) -> Vec<Parsed> {
+    let mut out = Vec::new();
+    parse_message(&Bytes::copy_from_slice(input), DEFAULT_MAX_RECORD_BYTES, &mut out);
+    out
+}
+
+fn reject_code(input: &[u8]) -> &'static str {
+    let out = parse(input);
+    assert_eq!(out.len(), 1);
+    match &out[0] {
+        Ok(e) => panic!("accepted {:?}", e.fields),
+        Err(r) => r.reason.code(),
+    }
+}
+
+#[test]
+fn single_record_keeps_bytes_and_extracts_fields() {
+    let out = parse(GOOD.as_bytes());
+    let ev = out[0].as_ref().expect("good record");
+    assert_eq!(&ev.raw[..], GOOD.as_bytes());
+    let f = &ev.fields;
+    assert_eq!(f.event_time, 1_689_802_421);
+    assert_eq!(&*f.event_id, "e1");
+    assert_eq!(f.event_name.as_deref(), Some("StartLogging"));
+    assert_eq!(&*f.account_id, "123456789012");
+    assert_eq!(f.read_only, Some(false));
+    assert_eq!(f.session_credential_from_console, Some(true));
+    assert!(f.is_management());
+    assert_eq!(f.user_identity.user_name.as_deref(), Some("Mary"));
+}
+
+#[test]
+fn envelope_is_split_into_original_byte_slices() {
+    let other = GOOD.replace("\"e1\"", "\"e2\"");
+    let msg = format!("{{\"Records\": [ {GOOD} ,\n{other}]}}");
+    let out = parse(msg.as_bytes());
+    assert_eq!(out.len(), 2);
+    assert_eq!(&out[0].as_ref().expect("first").raw[..], GOOD.as_bytes());
+    assert_eq!(&out[1].as_ref().expect("second").raw[..], other.as_bytes());
+}
+
+#[test]
+fn one_bad_record_in_an_envelope_does_not_reject_the_others() {
+    let bad = GOOD.replace("\"eventID\":\"e1\",", "");
+    let msg = format!("{{\"Records\":[{GOOD},{bad}]}}");
+    let out = parse(msg.as_bytes());
+    assert!(out[0].is_ok());
+    let rej = out[1].as_ref().expect_err("no eventID");
+    assert_eq!(rej.reason, RejectReason::MissingField("eventID"));
+    assert_eq!(rej.envelope_index, Some(1));
+    assert_eq!(&rej.raw[..], bad.as_bytes());
+}
+
+#[test]
+fn account_falls_back_to_user_identity() {
+    let rec = GOOD.replace(",\"recipientAccountId\":\"123456789012\"", "");
+    let out = parse(rec.as_bytes());
+    assert_eq!(&*out[0].as_ref().expect("ok").fields.account_id, "123456789012");
+}
+
+#[test]
+fn escaped_strings_are_decoded() {
+    let rec = GOOD.replace("\"StartLogging\"", "\"Start\\u004cogging\"");
+    let out = parse(rec.as_bytes());
+    assert_eq!(out[0].as_ref().expect("ok").fields.event_name.as_deref(), Some("StartLogging"));
+}
+
+#[test]
+fn every_kind_of_bad_input_is_rejected_with_its_reason() {
+    assert_eq!(reject_code(b"{\"eventID\":\"\xff\"}"), "invalid_utf8");
+    assert_eq!(reject_code(&GOOD.as_bytes()[..100]), "not_json");
+    assert_eq!(reject_code(b"[1,2]"), "not_object");
+    assert_eq!(reject_code(b"42"), "not_object");
+    assert_eq!(reject_code(b""), "not_json");
+    assert_eq!(reject_code(GOOD.replace("\"eventTime\":\"2023-07-19T21:33:41Z\",", "").as_bytes()), "missing_field");
+    assert_eq!(reject_code(GOOD.replace("\"awsRegion\":\"us-east-1\",", "").as_bytes()), "missing_field");
+    assert_eq!(reject_code(GOOD.replace("\"2023-07-19T21:33:41Z\"", "1689802421").as_bytes()), "wrong_type");
+    assert_eq!(reject_code(GOOD.replace("\"readOnly\":false", "\"readOnly\":{}").as_bytes()), "wrong_type");
+    assert_eq!(reject_code(GOOD.replace("\"2023-07-19T21:33:41Z\"", "\"yesterday\"").as_bytes()), "malformed_field");
+    assert_eq!(reject_code(GOOD.replace("\"recipientAccountId\":\"123456789012\"", "\"recipientAccountId\":\"12345\"").as_bytes()), "malformed_field");
+    assert_eq!(reject_code(GOOD.replace("\"us-east-1\"", "\"../etc\"").as_bytes()), "malformed_field");
+    let mut out = Vec::new();
+    parse_message(&Bytes::from_static(GOOD.as_bytes()), 100, &mut out);
+    assert_eq!(out[0].as_ref().expect_err("too big").reason.code(), "too_large");
+}
+
+#[test]
+fn missing_account_everywhere_is_reported() {
+    let rec = GOOD
+        .replace(",\"recipientAccountId\":\"123456789012\"", "")
+        .replace("\"accountId\":\"123456789012\",", "");
+    let out = parse(rec.as_bytes());
+    assert_eq!(out[0].as_ref().expect_err("no account").reason, RejectReason::MissingField("recipientAccountId"));
+}
+
+#[test]
+fn category_defaults_follow_cloudtrail() {
+    let data = GOOD.replace(",\"eventCategory\":\"Management\"", "").replace("\"managementEvent\":true", "\"managementEvent\":false");
+    assert_eq!(parse(data.as_bytes())[0].as_ref().expect("ok").fields.event_category, EventCategory::Data);
+    let old = GOOD.replace(",\"eventCategory\":\"Management\"", "").replace("\"managementEvent\":true,", "");
+    assert!(parse(old.as_bytes())[0].as_ref().expect("ok").fields.is_management());
+}
+
+proptest::proptest! {
+    /// Arbitrary bytes never panic the parser and always yield at least one outcome.
+    #[test]
+    fn arbitrary_input_never_panics(input in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        let out = parse(&input);
+        proptest::prop_assert!(!out.is_empty());
+    }
+}
