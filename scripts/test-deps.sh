@@ -147,7 +147,7 @@ check_python_tools() {
     [[ -x $VENV/bin/aws ]] || die "aws CLI missing from $VENV/bin"
     log "venv: $("$VENV/bin/aws" --version 2>&1 | head -n1)"
     log "venv: moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), confluent-kafka $(
-        "$VENV/bin/python" -c 'import confluent_kafka as k; print(k.version()[0], "/ librdkafka", k.libversion()[0])')"
+        "$VENV/bin/python" -c 'import confluent_kafka as k; print(k.__version__, "/ librdkafka", k.libversion()[0])')"
 }
 
 main() {

@@ -7,10 +7,12 @@
 //! a [`RejectReason`] that names the field at fault; nothing is dropped silently.
 
 mod fields;
+mod flow;
 mod parse;
 mod reject;
 
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
+pub use flow::{DeadLetter, Epoch, Flow, Message, PartitionId, SegmentAck};
 pub use parse::{parse_message, Parsed, DEFAULT_MAX_RECORD_BYTES};
 pub use reject::{RejectReason, Rejected};
 

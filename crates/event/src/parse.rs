@@ -138,13 +138,13 @@ pub fn parse_message(message: &Bytes, max_record_bytes: usize, out: &mut Vec<Par
         Some(records) => {
             for (index, record) in records.iter().enumerate() {
                 let raw = subslice(message, text, record.get());
-                out.push(parse_record(raw, record.get(), max_record_bytes).map_err(|reason| {
-                    Rejected {
+                out.push(
+                    parse_record(raw, record.get(), max_record_bytes).map_err(|reason| Rejected {
                         raw: subslice(message, text, record.get()),
                         reason,
                         envelope_index: Some(index),
-                    }
-                }));
+                    }),
+                );
             }
         }
     }
@@ -177,16 +177,19 @@ fn subslice(message: &Bytes, text: &str, part: &str) -> Bytes {
 }
 
 fn check_object(text: &str) -> Result<(), RejectReason> {
-    let first = text.trim_start().as_bytes().first().copied();
-    match first {
-        Some(b'{') => Ok(()),
-        Some(b'[') => Err(RejectReason::NotAnObject("an array")),
-        Some(b'"') => Err(RejectReason::NotAnObject("a string")),
-        Some(b't' | b'f') => Err(RejectReason::NotAnObject("a boolean")),
-        Some(b'n') => Err(RejectReason::NotAnObject("null")),
-        Some(b'-' | b'0'..=b'9') => Err(RejectReason::NotAnObject("a number")),
-        None => Err(RejectReason::NotJson("empty input".into())),
-        Some(_) => Err(RejectReason::NotJson("expected a JSON object".into())),
+    let found = match text.trim_start().as_bytes().first() {
+        Some(b'{') => return Ok(()),
+        None => return Err(RejectReason::NotJson("empty input".into())),
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(_) => "a number",
+    };
+    // Only valid JSON of another type is "not an object"; anything else is not JSON at all.
+    match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        Ok(_) => Err(RejectReason::NotAnObject(found)),
+        Err(e) => Err(RejectReason::NotJson(e.to_string())),
     }
 }
 
@@ -202,7 +205,10 @@ fn json_type(raw: &RawValue) -> &'static str {
 }
 
 /// Reads an optional string field; `null` counts as absent.
-fn opt_str<'a>(raw: Option<&'a RawValue>, field: &'static str) -> Result<Option<Cow<'a, str>>, RejectReason> {
+fn opt_str<'a>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Option<Cow<'a, str>>, RejectReason> {
     let Some(raw) = raw else { return Ok(None) };
     let s = raw.get();
     if !s.starts_with('"') {
@@ -241,7 +247,10 @@ fn opt_bool(raw: Option<&RawValue>, field: &'static str) -> Result<Option<bool>,
     }
 }
 
-fn required<'a>(raw: Option<&'a RawValue>, field: &'static str) -> Result<Cow<'a, str>, RejectReason> {
+fn required<'a>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Cow<'a, str>, RejectReason> {
     match opt_str(raw, field)? {
         Some(s) if !s.is_empty() => Ok(s),
         Some(_) => Err(RejectReason::Malformed {
@@ -265,7 +274,10 @@ fn parse_event_time(raw: Option<&RawValue>) -> Result<i64, RejectReason> {
 /// Region names go into S3 keys and CloudWatch stream names: only `[a-z0-9-]` is accepted.
 fn parse_region(raw: Option<&RawValue>) -> Result<Box<str>, RejectReason> {
     let s = required(raw, "awsRegion")?;
-    if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         Ok(s.into())
     } else {
         Err(RejectReason::Malformed {
@@ -286,10 +298,11 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
     let user_identity = match r.user_identity {
         None => UserIdentity::default(),
         Some(raw) if raw.get().starts_with('{') => {
-            let id: RawIdentity<'_> = serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
-                field: "userIdentity",
-                detail: e.to_string(),
-            })?;
+            let id: RawIdentity<'_> =
+                serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
+                    field: "userIdentity",
+                    detail: e.to_string(),
+                })?;
             UserIdentity {
                 identity_type: opt_box(id.identity_type, "userIdentity.type")?,
                 user_name: opt_box(id.user_name, "userIdentity.userName")?,
@@ -321,7 +334,9 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         (None, Some(a)) => {
             return Err(RejectReason::Malformed {
                 field: "userIdentity.accountId",
-                detail: format!("{a:?} is not a 12-digit account id (and recipientAccountId is absent)"),
+                detail: format!(
+                    "{a:?} is not a 12-digit account id (and recipientAccountId is absent)"
+                ),
             })
         }
         (None, None) => return Err(RejectReason::MissingField("recipientAccountId")),

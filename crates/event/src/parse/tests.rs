@@ -4,7 +4,11 @@ const GOOD: &str = r#"{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","p
 
 fn parse(input: &[u8]) -> Vec<Parsed> {
     let mut out = Vec::new();
-    parse_message(&Bytes::copy_from_slice(input), DEFAULT_MAX_RECORD_BYTES, &mut out);
+    parse_message(
+        &Bytes::copy_from_slice(input),
+        DEFAULT_MAX_RECORD_BYTES,
+        &mut out,
+    );
     out
 }
 
@@ -59,14 +63,20 @@ fn one_bad_record_in_an_envelope_does_not_reject_the_others() {
 fn account_falls_back_to_user_identity() {
     let rec = GOOD.replace(",\"recipientAccountId\":\"123456789012\"", "");
     let out = parse(rec.as_bytes());
-    assert_eq!(&*out[0].as_ref().expect("ok").fields.account_id, "123456789012");
+    assert_eq!(
+        &*out[0].as_ref().expect("ok").fields.account_id,
+        "123456789012"
+    );
 }
 
 #[test]
 fn escaped_strings_are_decoded() {
     let rec = GOOD.replace("\"StartLogging\"", "\"Start\\u004cogging\"");
     let out = parse(rec.as_bytes());
-    assert_eq!(out[0].as_ref().expect("ok").fields.event_name.as_deref(), Some("StartLogging"));
+    assert_eq!(
+        out[0].as_ref().expect("ok").fields.event_name.as_deref(),
+        Some("StartLogging")
+    );
 }
 
 #[test]
@@ -76,16 +86,60 @@ fn every_kind_of_bad_input_is_rejected_with_its_reason() {
     assert_eq!(reject_code(b"[1,2]"), "not_object");
     assert_eq!(reject_code(b"42"), "not_object");
     assert_eq!(reject_code(b""), "not_json");
-    assert_eq!(reject_code(GOOD.replace("\"eventTime\":\"2023-07-19T21:33:41Z\",", "").as_bytes()), "missing_field");
-    assert_eq!(reject_code(GOOD.replace("\"awsRegion\":\"us-east-1\",", "").as_bytes()), "missing_field");
-    assert_eq!(reject_code(GOOD.replace("\"2023-07-19T21:33:41Z\"", "1689802421").as_bytes()), "wrong_type");
-    assert_eq!(reject_code(GOOD.replace("\"readOnly\":false", "\"readOnly\":{}").as_bytes()), "wrong_type");
-    assert_eq!(reject_code(GOOD.replace("\"2023-07-19T21:33:41Z\"", "\"yesterday\"").as_bytes()), "malformed_field");
-    assert_eq!(reject_code(GOOD.replace("\"recipientAccountId\":\"123456789012\"", "\"recipientAccountId\":\"12345\"").as_bytes()), "malformed_field");
-    assert_eq!(reject_code(GOOD.replace("\"us-east-1\"", "\"../etc\"").as_bytes()), "malformed_field");
+    assert_eq!(reject_code(b"not json"), "not_json");
+    assert_eq!(reject_code(b"null"), "not_object");
+    assert_eq!(
+        reject_code(
+            GOOD.replace("\"eventTime\":\"2023-07-19T21:33:41Z\",", "")
+                .as_bytes()
+        ),
+        "missing_field"
+    );
+    assert_eq!(
+        reject_code(GOOD.replace("\"awsRegion\":\"us-east-1\",", "").as_bytes()),
+        "missing_field"
+    );
+    assert_eq!(
+        reject_code(
+            GOOD.replace("\"2023-07-19T21:33:41Z\"", "1689802421")
+                .as_bytes()
+        ),
+        "wrong_type"
+    );
+    assert_eq!(
+        reject_code(
+            GOOD.replace("\"readOnly\":false", "\"readOnly\":{}")
+                .as_bytes()
+        ),
+        "wrong_type"
+    );
+    assert_eq!(
+        reject_code(
+            GOOD.replace("\"2023-07-19T21:33:41Z\"", "\"yesterday\"")
+                .as_bytes()
+        ),
+        "malformed_field"
+    );
+    assert_eq!(
+        reject_code(
+            GOOD.replace(
+                "\"recipientAccountId\":\"123456789012\"",
+                "\"recipientAccountId\":\"12345\""
+            )
+            .as_bytes()
+        ),
+        "malformed_field"
+    );
+    assert_eq!(
+        reject_code(GOOD.replace("\"us-east-1\"", "\"../etc\"").as_bytes()),
+        "malformed_field"
+    );
     let mut out = Vec::new();
     parse_message(&Bytes::from_static(GOOD.as_bytes()), 100, &mut out);
-    assert_eq!(out[0].as_ref().expect_err("too big").reason.code(), "too_large");
+    assert_eq!(
+        out[0].as_ref().expect_err("too big").reason.code(),
+        "too_large"
+    );
 }
 
 #[test]
@@ -94,15 +148,33 @@ fn missing_account_everywhere_is_reported() {
         .replace(",\"recipientAccountId\":\"123456789012\"", "")
         .replace("\"accountId\":\"123456789012\",", "");
     let out = parse(rec.as_bytes());
-    assert_eq!(out[0].as_ref().expect_err("no account").reason, RejectReason::MissingField("recipientAccountId"));
+    assert_eq!(
+        out[0].as_ref().expect_err("no account").reason,
+        RejectReason::MissingField("recipientAccountId")
+    );
 }
 
 #[test]
 fn category_defaults_follow_cloudtrail() {
-    let data = GOOD.replace(",\"eventCategory\":\"Management\"", "").replace("\"managementEvent\":true", "\"managementEvent\":false");
-    assert_eq!(parse(data.as_bytes())[0].as_ref().expect("ok").fields.event_category, EventCategory::Data);
-    let old = GOOD.replace(",\"eventCategory\":\"Management\"", "").replace("\"managementEvent\":true,", "");
-    assert!(parse(old.as_bytes())[0].as_ref().expect("ok").fields.is_management());
+    let data = GOOD
+        .replace(",\"eventCategory\":\"Management\"", "")
+        .replace("\"managementEvent\":true", "\"managementEvent\":false");
+    assert_eq!(
+        parse(data.as_bytes())[0]
+            .as_ref()
+            .expect("ok")
+            .fields
+            .event_category,
+        EventCategory::Data
+    );
+    let old = GOOD
+        .replace(",\"eventCategory\":\"Management\"", "")
+        .replace("\"managementEvent\":true,", "");
+    assert!(parse(old.as_bytes())[0]
+        .as_ref()
+        .expect("ok")
+        .fields
+        .is_management());
 }
 
 proptest::proptest! {

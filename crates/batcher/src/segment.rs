@@ -1,0 +1,484 @@
+//! Per-partition open segments, their cut rules, and the replay lookup of recorded cuts.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::future::BoxFuture;
+use tokio::{sync::mpsc, task::JoinHandle};
+use trailpipe_event::{DeadLetter, Epoch, Flow, Message, PartitionId};
+use trailpipe_telemetry as names;
+
+use crate::{
+    build::{build_files, GroupInput},
+    CutReason, Segment,
+};
+
+/// What the batcher needs to know about a trail.
+#[derive(Debug, Clone)]
+pub struct TrailOutput {
+    /// Trail name (part of the unique file name).
+    pub name: Arc<str>,
+    /// Destination bucket.
+    pub bucket: Arc<str>,
+    /// Key prefix.
+    pub prefix: Option<Arc<str>>,
+    /// Largest uncompressed body of a file.
+    pub max_file_bytes: usize,
+    /// Most records in a file.
+    pub max_file_records: usize,
+    /// Longest a record waits before its file is cut.
+    pub delivery_interval: Duration,
+}
+
+/// The batcher's configuration.
+#[derive(Debug, Clone)]
+pub struct BatcherConfig {
+    /// Trails in configuration order (route bit `i` = `trails[i]`).
+    pub trails: Vec<TrailOutput>,
+    /// Largest uncompressed size of all of a segment's records.
+    pub max_segment_bytes: usize,
+    /// gzip level.
+    pub compression_level: u32,
+}
+
+/// A cut recorded in an existing file's metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedCut {
+    /// The segment's anchor offset.
+    pub first: i64,
+    /// One past its last offset.
+    pub end: i64,
+}
+
+/// Finds the cut recorded on an existing log file (`Ok(None)`: no such file).
+pub trait CutLookup: Send + Sync {
+    /// Looks up `bucket/key`.
+    fn lookup(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+    ) -> BoxFuture<'static, Result<Option<RecordedCut>, String>>;
+}
+
+/// A cut segment whose files are being built on the blocking pool. Sent in cut order per
+/// partition; delivery awaits `built` in that order.
+pub struct PendingSegment {
+    /// The partition.
+    pub partition: Arc<PartitionId>,
+    /// Its epoch.
+    pub epoch: Epoch,
+    /// The segment being built.
+    pub built: JoinHandle<Segment>,
+}
+
+type GroupKey = (usize, Box<str>, Box<str>);
+
+struct Group {
+    records: Vec<bytes::Bytes>,
+    bytes: usize,
+    oldest: i64,
+    newest: i64,
+}
+
+struct Anchor {
+    key: GroupKey,
+    offset: i64,
+    timestamp: i64,
+}
+
+struct Open {
+    start: i64,
+    last: i64,
+    anchor: Option<Anchor>,
+    groups: HashMap<GroupKey, Group>,
+    dead: Vec<DeadLetter>,
+    bytes: usize,
+    opened_at: Instant,
+    deadline: Option<Instant>,
+    /// Cut recorded by an earlier delivery of this segment (replay).
+    forced_end: Option<i64>,
+}
+
+struct PartitionState {
+    id: Arc<PartitionId>,
+    epoch: Epoch,
+    replay: bool,
+    next_start: Option<i64>,
+    open: Option<Open>,
+}
+
+/// The batcher stage.
+pub struct Batcher {
+    cfg: Arc<BatcherConfig>,
+    lookup: Arc<dyn CutLookup>,
+    parts: HashMap<Arc<PartitionId>, PartitionState>,
+    out: mpsc::Sender<PendingSegment>,
+}
+
+impl Batcher {
+    /// A batcher sending cut segments to `out`.
+    pub fn new(
+        cfg: BatcherConfig,
+        lookup: Arc<dyn CutLookup>,
+        out: mpsc::Sender<PendingSegment>,
+    ) -> Self {
+        Self {
+            cfg: Arc::new(cfg),
+            lookup,
+            parts: HashMap::new(),
+            out,
+        }
+    }
+
+    /// Runs until the input closes; then cuts every open segment.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Flow>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                flow = rx.recv() => match flow {
+                    Some(flow) => if !self.handle(flow).await { return },
+                    None => break,
+                },
+                _ = tick.tick() => if !self.cut_due().await { return },
+            }
+        }
+        let ids: Vec<_> = self.parts.keys().cloned().collect();
+        for id in ids {
+            self.cut_now(&id).await;
+        }
+    }
+
+    /// Handles one flow item; false when the output is closed.
+    pub async fn handle(&mut self, flow: Flow) -> bool {
+        match flow {
+            Flow::Assigned {
+                partition,
+                epoch,
+                replay,
+            } => {
+                self.parts.insert(
+                    partition.clone(),
+                    PartitionState {
+                        id: partition,
+                        epoch,
+                        replay,
+                        next_start: None,
+                        open: None,
+                    },
+                );
+                true
+            }
+            Flow::Revoked { partition } => {
+                // Unacknowledged work of a revoked partition is abandoned: its new owner replays it.
+                self.parts.remove(&partition);
+                true
+            }
+            Flow::Cut { partition, epoch } => {
+                if self.parts.get(&partition).is_some_and(|p| p.epoch == epoch) {
+                    self.cut_now(&partition).await
+                } else {
+                    true
+                }
+            }
+            Flow::Message(m) => self.add(m).await,
+        }
+    }
+
+    async fn add(&mut self, m: Message) -> bool {
+        let Some(state) = self.parts.get_mut(&m.partition) else {
+            return true;
+        };
+        if state.epoch != m.epoch {
+            return true;
+        }
+        // Replay: the recorded cut comes before this message.
+        if let Some(open) = &state.open {
+            if open.forced_end.is_some_and(|e| m.offset >= e) {
+                let end = open.forced_end.unwrap_or(m.offset);
+                if !self.cut(&m.partition.clone(), end, CutReason::Replay).await {
+                    return false;
+                }
+            } else if open.forced_end.is_none() {
+                if let Some(reason) = self.would_overflow(&m) {
+                    if !self.cut(&m.partition.clone(), m.offset, reason).await {
+                        return false;
+                    }
+                }
+            }
+        }
+        let cfg = self.cfg.clone();
+        let state = self.parts.get_mut(&m.partition).expect("present above");
+        let now = Instant::now();
+        let open = state.open.get_or_insert_with(|| Open {
+            start: state.next_start.unwrap_or(m.offset),
+            last: m.offset,
+            anchor: None,
+            groups: HashMap::new(),
+            dead: Vec::new(),
+            bytes: 0,
+            opened_at: now,
+            deadline: None,
+            forced_end: None,
+        });
+        open.last = m.offset;
+        for (i, record) in m.records.into_iter().enumerate() {
+            match record {
+                Err(rejected) => open.dead.push(DeadLetter {
+                    partition: m.partition.clone(),
+                    offset: m.offset,
+                    key: m.key.clone(),
+                    rejected,
+                }),
+                Ok(event) => {
+                    let mask = m.routes.get(i).copied().unwrap_or(0);
+                    if mask == 0 {
+                        continue;
+                    }
+                    let f = &event.fields;
+                    for trail in (0..cfg.trails.len()).filter(|t| mask & (1 << t) != 0) {
+                        let key: GroupKey = (trail, f.account_id.clone(), f.aws_region.clone());
+                        if open.anchor.is_none() {
+                            let timestamp = m
+                                .timestamp_ms
+                                .filter(|&t| t > 0)
+                                .map_or(f.event_time, |t| t / 1000);
+                            open.anchor = Some(Anchor {
+                                key: key.clone(),
+                                offset: m.offset,
+                                timestamp,
+                            });
+                        }
+                        let deadline = now + cfg.trails[trail].delivery_interval;
+                        open.deadline = Some(open.deadline.map_or(deadline, |d| d.min(deadline)));
+                        let g = open.groups.entry(key).or_insert_with(|| Group {
+                            records: Vec::new(),
+                            bytes: 0,
+                            oldest: f.event_time,
+                            newest: f.event_time,
+                        });
+                        g.bytes += event.raw.len() + 1;
+                        g.oldest = g.oldest.min(f.event_time);
+                        g.newest = g.newest.max(f.event_time);
+                        g.records.push(event.raw.clone());
+                        open.bytes += event.raw.len() + 1;
+                    }
+                }
+            }
+        }
+        // A new anchor during replay: was this segment delivered before, and where was it cut?
+        let needs_lookup = state.replay
+            && open.anchor.as_ref().is_some_and(|a| a.offset == m.offset)
+            && open.forced_end.is_none();
+        if needs_lookup {
+            let a = open.anchor.as_ref().expect("checked");
+            let t = &cfg.trails[a.key.0];
+            let unique = trailpipe_logfile::unique_string(
+                &t.name,
+                &m.partition.source,
+                m.partition.partition,
+                a.offset,
+            );
+            let key = trailpipe_logfile::log_file_key(&trailpipe_logfile::KeyParts {
+                prefix: t.prefix.as_deref(),
+                organization_id: None,
+                account_id: &a.key.1,
+                region: &a.key.2,
+                timestamp: a.timestamp,
+                unique: &unique,
+            });
+            let found = lookup_with_retry(&*self.lookup, t.bucket.clone(), key).await;
+            let state = self.parts.get_mut(&m.partition).expect("present above");
+            match found {
+                Some(cut) if cut.first == m.offset && cut.end > m.offset => {
+                    tracing::info!(partition = %m.partition, anchor = m.offset, end = cut.end, "replay: segment already delivered, rebuilding it to its recorded cut");
+                    if let Some(open) = state.open.as_mut() {
+                        open.forced_end = Some(cut.end);
+                    }
+                }
+                other => {
+                    if let Some(cut) = other {
+                        tracing::error!(partition = %m.partition, anchor = m.offset, ?cut, "replay: recorded cut does not match its key; treating as not delivered");
+                    }
+                    tracing::info!(partition = %m.partition, offset = m.offset, "replay over: resuming normal cuts");
+                    state.replay = false;
+                }
+            }
+        }
+        let state = self.parts.get(&m.partition).expect("present above");
+        if let Some(e) = state.open.as_ref().and_then(|o| o.forced_end) {
+            if m.offset + 1 >= e {
+                return self.cut(&m.partition.clone(), e, CutReason::Replay).await;
+            }
+        }
+        true
+    }
+
+    /// Whether adding `m` to its partition's open segment would break a size or count limit.
+    fn would_overflow(&self, m: &Message) -> Option<CutReason> {
+        let open = self.parts.get(&m.partition)?.open.as_ref()?;
+        let mut added: usize = 0;
+        for (i, record) in m.records.iter().enumerate() {
+            let (Ok(event), Some(&mask)) = (record, m.routes.get(i)) else {
+                continue;
+            };
+            for trail in (0..self.cfg.trails.len()).filter(|t| mask & (1 << t) != 0) {
+                let t = &self.cfg.trails[trail];
+                let key: GroupKey = (
+                    trail,
+                    event.fields.account_id.clone(),
+                    event.fields.aws_region.clone(),
+                );
+                if let Some(g) = open.groups.get(&key) {
+                    if g.records.len() + 1 > t.max_file_records {
+                        return Some(CutReason::Records);
+                    }
+                    if g.bytes + event.raw.len() + 1 > t.max_file_bytes {
+                        return Some(CutReason::Size);
+                    }
+                }
+                added += event.raw.len() + 1;
+            }
+        }
+        (open.bytes > 0 && open.bytes + added > self.cfg.max_segment_bytes)
+            .then_some(CutReason::Size)
+    }
+
+    async fn cut_due(&mut self) -> bool {
+        let now = Instant::now();
+        let due: Vec<_> = self
+            .parts
+            .values()
+            .filter_map(|s| {
+                let o = s.open.as_ref()?;
+                (o.forced_end.is_none() && o.deadline.is_some_and(|d| d <= now))
+                    .then(|| (s.id.clone(), o.last + 1))
+            })
+            .collect();
+        for (id, end) in due {
+            if !self.cut(&id, end, CutReason::Interval).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn cut_now(&mut self, id: &Arc<PartitionId>) -> bool {
+        let Some(open) = self.parts.get(id).and_then(|s| s.open.as_ref()) else {
+            return true;
+        };
+        if open.forced_end.is_some() {
+            // A replayed segment cut short would differ from the delivered one: leave it for the
+            // next run to replay in full (its offsets are not committed).
+            if let Some(s) = self.parts.get_mut(id) {
+                s.open = None;
+            }
+            return true;
+        }
+        let end = open.last + 1;
+        self.cut(id, end, CutReason::End).await
+    }
+
+    /// Cuts the open segment of `id` at `end` and sends it to be built and delivered.
+    async fn cut(&mut self, id: &Arc<PartitionId>, end: i64, reason: CutReason) -> bool {
+        let Some(state) = self.parts.get_mut(id) else {
+            return true;
+        };
+        let Some(open) = state.open.take() else {
+            return true;
+        };
+        state.next_start = Some(end);
+        metrics::counter!(names::SEGMENTS_CUT, "reason" => reason.as_str()).increment(1);
+        let (cfg, partition, epoch) = (self.cfg.clone(), id.clone(), state.epoch);
+        let built = tokio::task::spawn_blocking(move || {
+            let Open {
+                start,
+                anchor,
+                mut groups,
+                dead,
+                opened_at,
+                ..
+            } = open;
+            let (files, anchor_offset) = match anchor {
+                None => (Vec::new(), None),
+                Some(a) => {
+                    // The anchor file first; the rest in a fixed order.
+                    let mut keys: Vec<GroupKey> =
+                        groups.keys().filter(|k| **k != a.key).cloned().collect();
+                    keys.sort();
+                    keys.insert(0, a.key.clone());
+                    let inputs = keys
+                        .into_iter()
+                        .filter_map(|k| {
+                            let g = groups.remove(&k)?;
+                            Some(GroupInput {
+                                trail: k.0,
+                                account: k.1,
+                                region: k.2,
+                                records: g.records,
+                                oldest: g.oldest,
+                                newest: g.newest,
+                            })
+                        })
+                        .collect();
+                    (
+                        build_files(
+                            &cfg.trails,
+                            &partition,
+                            a.offset,
+                            a.timestamp,
+                            inputs,
+                            cfg.compression_level,
+                        ),
+                        Some(a.offset),
+                    )
+                }
+            };
+            Segment {
+                partition,
+                epoch,
+                start,
+                end,
+                anchor: anchor_offset,
+                files,
+                dead_letters: dead,
+                cut: reason,
+                opened_at,
+            }
+        });
+        self.out
+            .send(PendingSegment {
+                partition: id.clone(),
+                epoch,
+                built,
+            })
+            .await
+            .is_ok()
+    }
+}
+
+/// Looks up a recorded cut, retrying store errors with capped exponential backoff: guessing
+/// "not delivered" on an error could duplicate records, so the replay waits for an answer.
+async fn lookup_with_retry(
+    lookup: &dyn CutLookup,
+    bucket: Arc<str>,
+    key: String,
+) -> Option<RecordedCut> {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match lookup.lookup(bucket.clone(), key.clone()).await {
+            Ok(found) => return found,
+            Err(e) => {
+                tracing::warn!(%bucket, %key, error = %e, "replay lookup failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! Validation: every mistake in a configuration, each as one message naming its field.
+
+use std::collections::HashSet;
+
+use trailpipe_selectors::{RegionScope, TrailSelector};
+
+use crate::{storage::StorageKind, Config, SourceConfig, TrailConfig};
+
+/// One configuration mistake: the field (`trails[0].s3_bucket_name`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// Path of the field, in the user's own key names.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A mistake at `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn from_toml(e: &toml::de::Error) -> Self {
+        // The TOML error already names the key and shows the offending line.
+        Self::new("config", e.to_string().trim_end().to_string())
+    }
+}
+
+/// CloudTrail's trail-name rule: 3–128 of `[A-Za-z0-9._-]`, starting and ending alphanumeric,
+/// no adjacent `.`, `_`, `-`.
+fn trail_name_problem(name: &str) -> Option<&'static str> {
+    let b = name.as_bytes();
+    if !(3..=128).contains(&b.len()) {
+        return Some("must be 3 to 128 characters");
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+    {
+        return Some("may contain only ASCII letters, digits, '.', '_' and '-'");
+    }
+    if !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return Some("must start and end with a letter or digit");
+    }
+    if b.windows(2)
+        .any(|w| !w[0].is_ascii_alphanumeric() && !w[1].is_ascii_alphanumeric())
+    {
+        return Some("must not have adjacent '.', '_' or '-'");
+    }
+    None
+}
+
+/// S3 bucket naming rules that matter for keys and endpoints.
+fn bucket_problem(name: &str) -> Option<&'static str> {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return Some("must be 3 to 63 characters");
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+    {
+        return Some("may contain only lowercase letters, digits, '.' and '-'");
+    }
+    if !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return Some("must start and end with a letter or digit");
+    }
+    None
+}
+
+impl Config {
+    /// Returns every mistake in the configuration (empty when it is valid).
+    pub fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        match &self.source {
+            SourceConfig::Kafka(k) => {
+                if k.brokers.trim().is_empty() {
+                    errors.push(ConfigError::new(
+                        "source.brokers",
+                        "must list at least one broker",
+                    ));
+                }
+                if k.topics.is_empty() {
+                    errors.push(ConfigError::new(
+                        "source.topics",
+                        "must list at least one topic",
+                    ));
+                }
+                if k.group_id.is_empty() {
+                    errors.push(ConfigError::new("source.group_id", "must not be empty"));
+                }
+                if k.dead_letter_topic.is_empty() {
+                    errors.push(ConfigError::new(
+                        "source.dead_letter_topic",
+                        "must not be empty",
+                    ));
+                } else if k.topics.contains(&k.dead_letter_topic) {
+                    errors.push(ConfigError::new(
+                        "source.dead_letter_topic",
+                        "must differ from the consumed topics (dead letters would be consumed again)",
+                    ));
+                }
+                for key in [
+                    "enable.auto.commit",
+                    "enable.auto.offset.store",
+                    "group.id",
+                    "bootstrap.servers",
+                ] {
+                    if k.librdkafka.contains_key(key) {
+                        errors.push(ConfigError::new(
+                            format!("source.librdkafka.\"{key}\""),
+                            "is managed by trailpipe (offsets are committed only after delivery); remove it",
+                        ));
+                    }
+                }
+            }
+            SourceConfig::File(f) => {
+                if f.path.as_os_str().is_empty() {
+                    errors.push(ConfigError::new("source.path", "must not be empty"));
+                }
+            }
+        }
+        if self.source.max_record_bytes() < 1024 {
+            errors.push(ConfigError::new(
+                "source.max_record_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if self.storage.kind == StorageKind::Local && self.storage.local_root.is_none() {
+            errors.push(ConfigError::new(
+                "storage.local_root",
+                "is required when storage.kind = \"local\"",
+            ));
+        }
+        if self.delivery.compression_level > 9 {
+            errors.push(ConfigError::new(
+                "delivery.compression_level",
+                "must be 0 to 9",
+            ));
+        }
+        if self.delivery.max_segment_bytes < 64 * 1024 {
+            errors.push(ConfigError::new(
+                "delivery.max_segment_bytes",
+                "must be at least 65536",
+            ));
+        }
+        if self.trails.is_empty() {
+            errors.push(ConfigError::new(
+                "trails",
+                "at least one [[trails]] is required",
+            ));
+        }
+        if self.trails.len() > 64 {
+            errors.push(ConfigError::new("trails", "at most 64 trails"));
+        }
+        let mut names = HashSet::new();
+        for (i, t) in self.trails.iter().enumerate() {
+            let at = |field: &str| format!("trails[{i}].{field}");
+            if let Some(p) = trail_name_problem(&t.name) {
+                errors.push(ConfigError::new(at("name"), format!("{:?} {p}", t.name)));
+            }
+            if !names.insert(t.name.as_str()) {
+                errors.push(ConfigError::new(
+                    at("name"),
+                    format!("{:?} is used by another trail", t.name),
+                ));
+            }
+            if let Some(p) = bucket_problem(&t.s3_bucket_name) {
+                errors.push(ConfigError::new(
+                    at("s3_bucket_name"),
+                    format!("{:?} {p}", t.s3_bucket_name),
+                ));
+            }
+            if let Some(prefix) = &t.s3_key_prefix {
+                if prefix.len() > 200 {
+                    errors.push(ConfigError::new(
+                        at("s3_key_prefix"),
+                        "must be at most 200 characters",
+                    ));
+                }
+                if prefix.ends_with('/') || prefix.starts_with('/') {
+                    errors.push(ConfigError::new(
+                        at("s3_key_prefix"),
+                        "must not start or end with '/' (CloudTrail joins it to AWSLogs/ with one '/')",
+                    ));
+                }
+            }
+            if t.delivery_interval_secs == 0 || t.delivery_interval_secs > 3600 {
+                errors.push(ConfigError::new(
+                    at("delivery_interval_secs"),
+                    "must be 1 to 3600",
+                ));
+            }
+            if t.max_file_records == 0 {
+                errors.push(ConfigError::new(
+                    at("max_file_records"),
+                    "must be at least 1",
+                ));
+            }
+            if t.max_file_bytes < 1024 || t.max_file_bytes > self.delivery.max_segment_bytes {
+                errors.push(ConfigError::new(
+                    at("max_file_bytes"),
+                    format!(
+                        "must be 1024 to delivery.max_segment_bytes ({})",
+                        self.delivery.max_segment_bytes
+                    ),
+                ));
+            }
+            if let Err(errs) = self.trail_selector(t) {
+                errors.extend(
+                    errs.into_iter()
+                        .map(|e| ConfigError::new(at(&e.path), e.kind.to_string())),
+                );
+            }
+        }
+        errors
+    }
+
+    /// The compiled selector of a trail; its errors carry paths relative to the trail.
+    pub fn trail_selector(
+        &self,
+        t: &TrailConfig,
+    ) -> Result<TrailSelector, Vec<trailpipe_selectors::SelectorError>> {
+        TrailSelector::new(
+            RegionScope {
+                is_multi_region_trail: t.is_multi_region_trail,
+                home_region: t
+                    .home_region
+                    .clone()
+                    .unwrap_or_else(|| self.storage.region.clone()),
+                include_global_service_events: t.include_global_service_events,
+            },
+            &t.event_selectors,
+            &t.advanced_event_selectors,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,116 @@
+use crate::Config;
+
+const BASE: &str = r#"
+[source]
+kind = "kafka"
+brokers = "127.0.0.1:9092"
+topics = ["cloudtrail-events"]
+group_id = "trailpipe"
+dead_letter_topic = "cloudtrail-dead-letters"
+[source.librdkafka]
+"fetch.max.bytes" = "52428800"
+
+[storage]
+kind = "s3"
+region = "us-east-1"
+
+[server]
+listen = "127.0.0.1:9464"
+
+[[trails]]
+name = "management"
+s3_bucket_name = "audit-logs"
+s3_key_prefix = "prod"
+is_multi_region_trail = true
+home_region = "us-east-1"
+include_global_service_events = true
+delivery_interval_secs = 300
+[[trails.event_selectors]]
+read_write_type = "All"
+include_management_events = true
+[[trails.event_selectors.data_resources]]
+type = "AWS::S3::Object"
+values = ["arn:aws:s3:::customer-data/"]
+"#;
+
+fn errors(text: &str) -> Vec<String> {
+    match Config::parse(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_documented_example_is_valid() {
+    let c = Config::parse(BASE).expect("valid");
+    assert_eq!(c.trails[0].max_file_bytes, 8 * 1024 * 1024);
+    assert_eq!(c.delivery.shutdown_grace_secs, 20);
+}
+
+#[test]
+fn each_mistake_is_reported_once_naming_its_field() {
+    let bad = BASE
+        .replace("s3_key_prefix = \"prod\"", "s3_key_prefix = \"prod/\"")
+        .replace(
+            "s3_bucket_name = \"audit-logs\"",
+            "s3_bucket_name = \"Audit_Logs\"",
+        )
+        .replace("delivery_interval_secs = 300", "delivery_interval_secs = 0")
+        .replace("arn:aws:s3:::customer-data/", "customer-data");
+    let errs = errors(&bad);
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+    assert!(
+        errs[0].starts_with("trails[0].s3_bucket_name:"),
+        "{errs:#?}"
+    );
+    assert!(errs[1].starts_with("trails[0].s3_key_prefix:"), "{errs:#?}");
+    assert!(
+        errs[2].starts_with("trails[0].delivery_interval_secs:"),
+        "{errs:#?}"
+    );
+    assert!(
+        errs[3].starts_with("trails[0].event_selectors[0].data_resources[0].values[0]"),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let errs = errors(&BASE.replace(
+        "delivery_interval_secs = 300",
+        "delivery_interval_sec = 300",
+    ));
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].contains("delivery_interval_sec"), "{errs:#?}");
+}
+
+#[test]
+fn managed_librdkafka_properties_are_refused() {
+    let errs = errors(&BASE.replace("\"fetch.max.bytes\"", "\"enable.auto.commit\""));
+    assert_eq!(errs, vec!["source.librdkafka.\"enable.auto.commit\": is managed by trailpipe (offsets are committed only after delivery); remove it"]);
+}
+
+#[test]
+fn duplicate_trail_names_and_bad_names_are_refused() {
+    let two = format!("{BASE}\n[[trails]]\nname = \"management\"\ns3_bucket_name = \"other\"\n[[trails]]\nname = \"a\"\ns3_bucket_name = \"other\"\n");
+    let errs = errors(&two);
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("trails[1].name:") && e.contains("another trail")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("trails[2].name:") && e.contains("3 to 128")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn local_storage_needs_a_root() {
+    let errs = errors(&BASE.replace("kind = \"s3\"", "kind = \"local\""));
+    assert_eq!(
+        errs,
+        vec!["storage.local_root: is required when storage.kind = \"local\""]
+    );
+}

@@ -1,0 +1,195 @@
+//! The dead-letter destination: records trailpipe cannot deliver, kept with their reason and
+//! source coordinates. A Kafka source writes to `dead_letter_topic` (the original bytes as the
+//! value, the reason and coordinates in headers, like Kafka Connect's DLQ); a file source appends
+//! NDJSON to `dead_letter_path`. A dead letter's offset counts as done only once this write
+//! succeeded.
+
+use std::{
+    io::Write,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use rdkafka::{
+    message::{Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+};
+use trailpipe_event::DeadLetter;
+
+/// A failed dead-letter write (retriable: the caller retries, the offset stays uncommitted).
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    /// The producer could not deliver to the dead-letter topic.
+    #[error("producing to dead-letter topic {topic}: {error}")]
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// The error.
+        error: rdkafka::error::KafkaError,
+    },
+    /// The dead-letter file could not be written.
+    #[error("writing dead-letter file {path}: {error}")]
+    File {
+        /// The file.
+        path: String,
+        /// The error.
+        error: std::io::Error,
+    },
+}
+
+/// Where dead letters go.
+#[derive(Clone)]
+pub enum DeadLetterWriter {
+    /// A Kafka topic.
+    Kafka {
+        /// Producer (idempotent, acks=all).
+        producer: FutureProducer,
+        /// Topic name.
+        topic: Arc<str>,
+    },
+    /// An NDJSON file, appended to.
+    File {
+        /// The file path.
+        path: PathBuf,
+        /// Serialises appends.
+        lock: Arc<Mutex<()>>,
+    },
+}
+
+impl DeadLetterWriter {
+    /// A writer appending to `path` (created if missing).
+    pub fn file(path: PathBuf) -> Self {
+        Self::File {
+            path,
+            lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Writes every letter durably, or fails without partial acknowledgement.
+    pub async fn write(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Self::Kafka { producer, topic } => {
+                let sends = letters.iter().map(|l| {
+                    let offset = l.offset.to_string();
+                    let partition = l.partition.partition.to_string();
+                    let index = l.rejected.envelope_index.map(|i| i.to_string());
+                    let reason = l.rejected.reason.to_string();
+                    let mut headers = OwnedHeaders::new()
+                        .insert(Header {
+                            key: "trailpipe.error.code",
+                            value: Some(l.rejected.reason.code()),
+                        })
+                        .insert(Header {
+                            key: "trailpipe.error.reason",
+                            value: Some(reason.as_str()),
+                        })
+                        .insert(Header {
+                            key: "trailpipe.source.topic",
+                            value: Some(&*l.partition.source),
+                        })
+                        .insert(Header {
+                            key: "trailpipe.source.partition",
+                            value: Some(partition.as_str()),
+                        })
+                        .insert(Header {
+                            key: "trailpipe.source.offset",
+                            value: Some(offset.as_str()),
+                        });
+                    if let Some(i) = &index {
+                        headers = headers.insert(Header {
+                            key: "trailpipe.source.envelope_index",
+                            value: Some(i.as_str()),
+                        });
+                    }
+                    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+                        .payload(&l.rejected.raw[..])
+                        .headers(headers);
+                    if let Some(k) = &l.key {
+                        record = record.key(&k[..]);
+                    }
+                    producer.send(record, Duration::from_secs(30))
+                });
+                for result in futures::future::join_all(sends).await {
+                    result.map_err(|(error, _)| DeadLetterError::Kafka {
+                        topic: topic.to_string(),
+                        error,
+                    })?;
+                }
+                Ok(())
+            }
+            Self::File { path, lock } => {
+                let mut buf = Vec::new();
+                for l in letters {
+                    serde_json::to_writer(&mut buf, &file_entry(l))
+                        .expect("serialising a JSON value");
+                    buf.push(b'\n');
+                }
+                let shown = path.display().to_string();
+                let (path, lock) = (path.clone(), lock.clone());
+                tokio::task::spawn_blocking(move || {
+                    let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)?;
+                    f.write_all(&buf)?;
+                    f.sync_data()
+                })
+                .await
+                .expect("dead-letter writer task panicked")
+                .map_err(|error| DeadLetterError::File { path: shown, error })
+            }
+        }
+    }
+}
+
+/// One NDJSON dead-letter line: reason, code, file/line and the record — as text when it is
+/// UTF-8, else as the array of its bytes, so nothing is lost.
+fn file_entry(l: &DeadLetter) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "reason": l.rejected.reason.to_string(),
+        "code": l.rejected.reason.code(),
+        "file": &*l.partition.source,
+        "line": l.offset + 1,
+    });
+    if let Some(i) = l.rejected.envelope_index {
+        v["envelope_index"] = i.into();
+    }
+    match std::str::from_utf8(&l.rejected.raw) {
+        Ok(text) => v["record"] = text.into(),
+        Err(_) => v["record_bytes"] = l.rejected.raw.iter().copied().collect::<Vec<u8>>().into(),
+    }
+    v
+}
+
+impl DeadLetterWriter {
+    /// A writer producing to `topic` (acks from all in-sync replicas before a letter counts).
+    pub fn kafka(
+        brokers: &str,
+        topic: &str,
+        extra: &[(String, String)],
+    ) -> Result<Self, rdkafka::error::KafkaError> {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("linger.ms", "5");
+        // Only security/connection settings are shared with the consumer's properties.
+        for (k, v) in extra {
+            if k.starts_with("security.")
+                || k.starts_with("sasl.")
+                || k.starts_with("ssl.")
+                || k == "client.id"
+            {
+                c.set(k, v);
+            }
+        }
+        Ok(Self::Kafka {
+            producer: c.create()?,
+            topic: topic.into(),
+        })
+    }
+}

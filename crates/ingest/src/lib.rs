@@ -1,0 +1,36 @@
+//! Ingest: where records enter trailpipe and where their offsets are committed.
+//!
+//! Sources read messages in partition order, parse each once (`trailpipe_event::parse_message`)
+//! and send them down a bounded channel, so a slow pipeline slows the reader instead of growing
+//! memory. Acknowledgements of delivered segments come back to the source, which commits only the
+//! contiguous [`Watermarks`] — an offset is committed only when every record before it is in a
+//! log file or in the dead-letter destination.
+
+mod dead_letter;
+mod file;
+mod kafka;
+mod watermark;
+
+pub use dead_letter::{DeadLetterError, DeadLetterWriter};
+pub use file::{run_file_source, FileSourceSummary};
+pub use kafka::{run_kafka_source, KafkaSettings};
+pub use watermark::Watermarks;
+
+/// Failures that stop a source.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The Kafka client could not be created or subscribed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// An input file could not be read.
+    #[error("reading {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The pipeline behind the source stopped.
+    #[error("pipeline closed")]
+    PipelineClosed,
+}

@@ -1,0 +1,202 @@
+//! The delivery stage: makes each segment durable, then acknowledges it.
+//!
+//! Order within a segment: the anchor file (`files[0]`), then the other files concurrently,
+//! then the dead letters, then the acknowledgement. Segments of one partition go one after
+//! another (a worker per partition), so an anchor file that is missing after a crash proves that
+//! no later segment of that partition was written — the batcher's replay relies on this.
+
+use std::{collections::HashMap, sync::Arc};
+
+use futures::future::BoxFuture;
+use tokio::{sync::mpsc, task::JoinHandle};
+use trailpipe_batcher::{LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE};
+use trailpipe_event::{DeadLetter, Epoch, PartitionId, SegmentAck};
+use trailpipe_telemetry as names;
+
+use crate::{retry::Backoff, ErrorClass, PutOutcome, SinkHealth, Store};
+
+/// Where dead letters are written (Kafka topic or file), as seen by delivery.
+pub trait DeadLetterSink: Send + Sync {
+    /// Writes every letter durably, or fails (then it is retried).
+    fn write<'a>(&'a self, letters: &'a [DeadLetter]) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The delivery stage.
+#[derive(Clone)]
+pub struct Delivery {
+    store: Store,
+    dead: Arc<dyn DeadLetterSink>,
+    acks: mpsc::UnboundedSender<SegmentAck>,
+    health: SinkHealth,
+    trail_names: Arc<[Arc<str>]>,
+}
+
+impl Delivery {
+    /// A delivery stage writing to `store`, acknowledging on `acks`.
+    pub fn new(
+        store: Store,
+        dead: Arc<dyn DeadLetterSink>,
+        acks: mpsc::UnboundedSender<SegmentAck>,
+        health: SinkHealth,
+        trail_names: Vec<Arc<str>>,
+    ) -> Self {
+        Self {
+            store,
+            dead,
+            acks,
+            health,
+            trail_names: trail_names.into(),
+        }
+    }
+
+    /// Runs until the input closes and every queued segment is delivered.
+    pub async fn run(self, mut rx: mpsc::Receiver<PendingSegment>) {
+        let mut workers: HashMap<
+            Arc<PartitionId>,
+            (Epoch, mpsc::Sender<PendingSegment>, JoinHandle<()>),
+        > = HashMap::new();
+        let mut retired = Vec::new();
+        while let Some(p) = rx.recv().await {
+            let stale = workers
+                .get(&p.partition)
+                .is_some_and(|(e, _, _)| *e != p.epoch);
+            if stale {
+                if let Some((_, tx, handle)) = workers.remove(&p.partition) {
+                    drop(tx);
+                    retired.push(handle);
+                }
+            }
+            let (_, tx, _) = workers.entry(p.partition.clone()).or_insert_with(|| {
+                let (tx, rx) = mpsc::channel(2);
+                (p.epoch, tx, tokio::spawn(self.clone().worker(rx)))
+            });
+            if tx.send(p).await.is_err() {
+                tracing::error!("delivery worker stopped unexpectedly");
+            }
+        }
+        for (_, tx, handle) in workers.into_values() {
+            drop(tx);
+            retired.push(handle);
+        }
+        for h in retired {
+            let _ = h.await;
+        }
+    }
+
+    async fn worker(self, mut rx: mpsc::Receiver<PendingSegment>) {
+        while let Some(p) = rx.recv().await {
+            match p.built.await {
+                Ok(segment) => self.deliver(segment).await,
+                Err(e) => {
+                    tracing::error!(partition = %p.partition, error = %e, "building a segment failed; it will be replayed")
+                }
+            }
+        }
+    }
+
+    /// Makes one segment durable, retrying until it is, then acknowledges it.
+    pub async fn deliver(&self, seg: Segment) {
+        let mut files = seg.files.iter();
+        let mut delivered = 0u64;
+        if let Some(anchor) = files.next() {
+            delivered += self.put_file(&seg, anchor).await;
+            let rest = futures::future::join_all(files.map(|f| self.put_file(&seg, f))).await;
+            delivered += rest.into_iter().sum::<u64>();
+        }
+        if !seg.dead_letters.is_empty() {
+            let mut backoff = Backoff::new();
+            while let Err(e) = self.dead.write(&seg.dead_letters).await {
+                tracing::warn!(partition = %seg.partition, error = %e, "dead-letter write failed; retrying");
+                self.health.error(e);
+                tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
+            }
+            for l in &seg.dead_letters {
+                metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code()).increment(1);
+            }
+        }
+        metrics::histogram!(names::DELIVERY_LATENCY).record(seg.opened_at.elapsed().as_secs_f64());
+        let _ = self.acks.send(SegmentAck {
+            partition: seg.partition.clone(),
+            epoch: seg.epoch,
+            start: seg.start,
+            end: seg.end,
+            delivered,
+        });
+    }
+
+    /// Writes one file (create-only), retrying until it is durable; returns its record count.
+    async fn put_file(&self, seg: &Segment, f: &LogFile) -> u64 {
+        let trail = self.trail_names[f.trail].clone();
+        let anchor = seg.anchor.unwrap_or(seg.start);
+        let metadata = HashMap::from([
+            (META_FIRST.to_string(), anchor.to_string()),
+            (META_END.to_string(), seg.end.to_string()),
+            (
+                META_SOURCE.to_string(),
+                format!("{}/{}", seg.partition.source, seg.partition.partition),
+            ),
+        ]);
+        let mut backoff = Backoff::new();
+        loop {
+            match self
+                .store
+                .put_new(
+                    &f.bucket,
+                    &f.key,
+                    f.body.gzip.clone().into(),
+                    metadata.clone(),
+                )
+                .await
+            {
+                Ok(PutOutcome::Created) => {
+                    self.health.success();
+                    let records = f.body.records as u64;
+                    metrics::counter!(names::FILES_WRITTEN, "trail" => trail.to_string())
+                        .increment(1);
+                    metrics::counter!(names::RECORDS_DELIVERED, "trail" => trail.to_string())
+                        .increment(records);
+                    metrics::counter!(names::BYTES_WRITTEN, "trail" => trail.to_string())
+                        .increment(f.body.gzip.len() as u64);
+                    metrics::histogram!(names::FILE_RECORDS, "trail" => trail.to_string())
+                        .record(records as f64);
+                    metrics::histogram!(names::FILE_BYTES, "trail" => trail.to_string())
+                        .record(f.body.gzip.len() as f64);
+                    return records;
+                }
+                Ok(PutOutcome::AlreadyExists) => {
+                    self.check_existing(seg, f, anchor, &trail).await;
+                    return 0;
+                }
+                Err(e) => {
+                    metrics::counter!(names::STORE_ERRORS, "error_type" => e.class.as_str())
+                        .increment(1);
+                    tracing::warn!(error = %e, "log file write failed; retrying");
+                    self.health.error(e.to_string());
+                    tokio::time::sleep(backoff.next_delay(e.class)).await;
+                }
+            }
+        }
+    }
+
+    /// A file already at our key must be the one an earlier delivery of this very segment wrote.
+    async fn check_existing(&self, seg: &Segment, f: &LogFile, anchor: i64, trail: &str) {
+        metrics::counter!(names::FILES_ALREADY_PRESENT, "trail" => trail.to_string()).increment(1);
+        let mut backoff = Backoff::new();
+        let meta = loop {
+            match self.store.head(&f.bucket, &f.key).await {
+                Ok(m) => break m.unwrap_or_default(),
+                Err(e) => tokio::time::sleep(backoff.next_delay(e.class)).await,
+            }
+        };
+        let recorded = (
+            meta.get(META_FIRST).and_then(|v| v.parse::<i64>().ok()),
+            meta.get(META_END).and_then(|v| v.parse::<i64>().ok()),
+        );
+        if recorded != (Some(anchor), Some(seg.end)) {
+            metrics::counter!(names::SEGMENT_CONFLICTS).increment(1);
+            tracing::error!(bucket = %f.bucket, key = %f.key, ?recorded, anchor, end = seg.end, "existing log file records a different cut");
+        } else {
+            tracing::debug!(key = %f.key, "log file already delivered");
+        }
+    }
+}

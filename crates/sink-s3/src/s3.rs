@@ -1,0 +1,191 @@
+//! S3 through the AWS SDK: PutObject with `If-None-Match: *`, SSE-S3 and
+//! `bucket-owner-full-control` (as CloudTrail writes), HeadObject for recorded cuts.
+
+use std::collections::HashMap;
+
+use aws_sdk_s3::{
+    error::{ProvideErrorMetadata, SdkError},
+    primitives::ByteStream,
+    types::{ObjectCannedAcl, ServerSideEncryption},
+    Client,
+};
+use bytes::Bytes;
+
+use crate::{ErrorClass, PutOutcome, StoreError};
+
+/// An S3 client.
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+}
+
+fn classify<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, status: Option<u16>) -> ErrorClass {
+    let code = e.code().unwrap_or_default();
+    match (status, code) {
+        (_, "SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded")
+        | (Some(429 | 503), _) => ErrorClass::Throttled,
+        (None, _) | (Some(500..=599 | 408 | 409), _) | (_, "RequestTimeout" | "InternalError") => {
+            ErrorClass::Retriable
+        }
+        _ => ErrorClass::Permanent,
+    }
+}
+
+fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    bucket: &str,
+    key: &str,
+    e: &SdkError<E, aws_smithy_runtime_api_http::HttpResponse>,
+) -> StoreError {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let message = match e {
+        SdkError::ServiceError(s) => format!(
+            "{} {}",
+            s.err().code().unwrap_or("error"),
+            s.err().message().unwrap_or("")
+        ),
+        other => format!("{}", aws_smithy_types_display(other)),
+    };
+    StoreError {
+        operation,
+        bucket: bucket.into(),
+        key: key.into(),
+        message,
+        class: classify(e, status),
+    }
+}
+
+/// Displays an SDK error with its source chain (the top-level text alone says "dispatch failure").
+fn aws_smithy_types_display(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+mod aws_smithy_runtime_api_http {
+    pub type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
+}
+
+impl S3Store {
+    pub(crate) async fn new(
+        region: String,
+        endpoint: Option<String>,
+        force_path_style: Option<bool>,
+    ) -> Self {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region))
+            .load()
+            .await;
+        let mut b = aws_sdk_s3::config::Builder::from(&shared);
+        let has_endpoint = endpoint.is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        if let Some(ep) = endpoint {
+            b = b.endpoint_url(ep);
+        }
+        // S3-compatible servers on custom endpoints rarely resolve bucket subdomains.
+        b = b.force_path_style(force_path_style.unwrap_or(has_endpoint));
+        Self {
+            client: Client::from_conf(b.build()),
+        }
+    }
+
+    pub(crate) async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        metadata: HashMap<String, String>,
+    ) -> Result<PutOutcome, StoreError> {
+        let r = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .if_none_match("*")
+            .server_side_encryption(ServerSideEncryption::Aes256)
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .set_metadata(Some(metadata))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(PutOutcome::Created),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                Ok(PutOutcome::AlreadyExists)
+            }
+            Err(e) => Err(store_error("PutObject", bucket, key, &e)),
+        }
+    }
+
+    pub(crate) async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<HashMap<String, String>>, StoreError> {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.metadata().cloned().unwrap_or_default())),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(store_error("HeadObject", bucket, key, &e)),
+        }
+    }
+
+    pub(crate) async fn get(&self, bucket: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .body
+                .collect()
+                .await
+                .map(|b| Some(b.into_bytes()))
+                .map_err(|e| StoreError {
+                    operation: "GetObject",
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    message: e.to_string(),
+                    class: ErrorClass::Retriable,
+                }),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(store_error("GetObject", bucket, key, &e)),
+        }
+    }
+
+    pub(crate) async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("ListObjectsV2", bucket, prefix, &e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(String::from)),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}

@@ -1,0 +1,85 @@
+//! The object store behind log files: S3 (or an S3-compatible server) or a local directory laid
+//! out as `<local_root>/<bucket>/<key>`. Both offer the same create-only put.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::{local::LocalStore, s3::S3Store, StoreError};
+
+/// Result of a create-only put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The object was created.
+    Created,
+    /// An object already existed at the key (S3 412 Precondition Failed); nothing was written.
+    AlreadyExists,
+}
+
+/// An object store with create-only writes.
+#[derive(Clone)]
+pub enum Store {
+    /// Amazon S3 / S3-compatible, through the AWS SDK.
+    S3(S3Store),
+    /// A local directory.
+    Local(LocalStore),
+}
+
+impl Store {
+    /// S3 in `region`, at `endpoint` when given (else `AWS_ENDPOINT_URL` or AWS), credentials from
+    /// the default chain (env, profile, web identity, instance metadata).
+    pub async fn s3(
+        region: String,
+        endpoint: Option<String>,
+        force_path_style: Option<bool>,
+    ) -> Self {
+        Self::S3(S3Store::new(region, endpoint, force_path_style).await)
+    }
+
+    /// A local directory store.
+    pub fn local(root: std::path::PathBuf) -> Self {
+        Self::Local(LocalStore::new(root))
+    }
+
+    /// Writes `body` at `bucket/key` only if nothing is there yet, with user `metadata`.
+    pub async fn put_new(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        metadata: HashMap<String, String>,
+    ) -> Result<PutOutcome, StoreError> {
+        match self {
+            Self::S3(s) => s.put_new(bucket, key, body, metadata).await,
+            Self::Local(l) => l.put_new(bucket, key, body, metadata).await,
+        }
+    }
+
+    /// The user metadata of `bucket/key`, or `None` when it does not exist.
+    pub async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<HashMap<String, String>>, StoreError> {
+        match self {
+            Self::S3(s) => s.head(bucket, key).await,
+            Self::Local(l) => l.head(bucket, key).await,
+        }
+    }
+
+    /// The object's bytes, or `None` when it does not exist.
+    pub async fn get(&self, bucket: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self {
+            Self::S3(s) => s.get(bucket, key).await,
+            Self::Local(l) => l.get(bucket, key).await,
+        }
+    }
+
+    /// Every key under `prefix`, sorted.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::S3(s) => s.list(bucket, prefix).await,
+            Self::Local(l) => l.list(bucket, prefix).await,
+        }
+    }
+}

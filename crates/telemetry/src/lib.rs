@@ -1,0 +1,126 @@
+//! Every metric trailpipe exports, named in one place with its labels and meaning. Stages emit
+//! through these constants only, so the README's metrics reference and dashboards can trust
+//! this list. Naming follows Prometheus conventions (`_total` counters, base units).
+
+/// `(name, labels, help)` for every metric; [`describe`] registers the help texts.
+pub const METRICS: &[(&str, &str, &str)] = &[
+    (
+        RECORDS_RECEIVED,
+        "source",
+        "Records read from the source (envelopes count each record).",
+    ),
+    (
+        RECORDS_ROUTED,
+        "trail",
+        "Records a trail's selectors accepted.",
+    ),
+    (
+        RECORDS_UNROUTED,
+        "",
+        "Accepted records no trail selected (they are not written anywhere).",
+    ),
+    (
+        RECORDS_DELIVERED,
+        "trail",
+        "Records durably written in a log file.",
+    ),
+    (
+        RECORDS_DEAD_LETTERED,
+        "reason",
+        "Records written to the dead-letter destination, by reject code.",
+    ),
+    (FILES_WRITTEN, "trail", "Log files written."),
+    (
+        FILES_ALREADY_PRESENT,
+        "trail",
+        "Log files found already delivered (replay after a crash or rebalance).",
+    ),
+    (
+        BYTES_WRITTEN,
+        "trail",
+        "Compressed bytes of log files written.",
+    ),
+    (FILE_RECORDS, "trail", "Histogram: records per log file."),
+    (
+        FILE_BYTES,
+        "trail",
+        "Histogram: compressed bytes per log file.",
+    ),
+    (
+        SEGMENTS_CUT,
+        "reason",
+        "Segments cut, by reason (size, records, interval, replay, end).",
+    ),
+    (
+        STORE_ERRORS,
+        "error_type",
+        "Object store request failures by class (retriable, throttled, permanent).",
+    ),
+    (
+        SEGMENT_CONFLICTS,
+        "",
+        "Log files found at a segment's key with a different recorded cut.",
+    ),
+    (
+        DELIVERY_LATENCY,
+        "",
+        "Histogram: seconds from a segment's first record being read to its acknowledgement.",
+    ),
+    (
+        COMMITTED_OFFSET,
+        "topic, partition",
+        "Last committed offset (next offset to read).",
+    ),
+    (
+        CONSUMER_LAG,
+        "topic, partition",
+        "Records fetched or available but not yet committed.",
+    ),
+    (
+        PARTITIONS_ASSIGNED,
+        "",
+        "Partitions currently assigned to this daemon.",
+    ),
+];
+
+/// Records read from the source.
+pub const RECORDS_RECEIVED: &str = "trailpipe_records_received_total";
+/// Records routed to a trail.
+pub const RECORDS_ROUTED: &str = "trailpipe_records_routed_total";
+/// Accepted records no trail selected.
+pub const RECORDS_UNROUTED: &str = "trailpipe_records_unrouted_total";
+/// Records written in log files.
+pub const RECORDS_DELIVERED: &str = "trailpipe_records_delivered_total";
+/// Records dead-lettered.
+pub const RECORDS_DEAD_LETTERED: &str = "trailpipe_records_dead_lettered_total";
+/// Log files written.
+pub const FILES_WRITTEN: &str = "trailpipe_files_written_total";
+/// Log files already present on replay.
+pub const FILES_ALREADY_PRESENT: &str = "trailpipe_files_already_present_total";
+/// Compressed bytes written.
+pub const BYTES_WRITTEN: &str = "trailpipe_bytes_written_total";
+/// Records per file.
+pub const FILE_RECORDS: &str = "trailpipe_file_records";
+/// Bytes per file.
+pub const FILE_BYTES: &str = "trailpipe_file_bytes";
+/// Segments cut.
+pub const SEGMENTS_CUT: &str = "trailpipe_segments_cut_total";
+/// Store errors.
+pub const STORE_ERRORS: &str = "trailpipe_store_errors_total";
+/// Conflicting cuts found.
+pub const SEGMENT_CONFLICTS: &str = "trailpipe_segment_conflicts_total";
+/// Delivery latency.
+pub const DELIVERY_LATENCY: &str = "trailpipe_delivery_latency_seconds";
+/// Committed offset.
+pub const COMMITTED_OFFSET: &str = "trailpipe_committed_offset";
+/// Consumer lag.
+pub const CONSUMER_LAG: &str = "trailpipe_consumer_lag";
+/// Assigned partitions.
+pub const PARTITIONS_ASSIGNED: &str = "trailpipe_partitions_assigned";
+
+/// Registers the help text of every metric with the installed recorder.
+pub fn describe() {
+    for (name, _, help) in METRICS {
+        metrics::describe_counter!(*name, *help);
+    }
+}

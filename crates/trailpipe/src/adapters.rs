@@ -1,0 +1,40 @@
+//! Glue between stage crates: the batcher's cut lookup over the object store, and delivery's
+//! dead-letter sink over ingest's writer.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use trailpipe_batcher::{CutLookup, RecordedCut, META_END, META_FIRST};
+use trailpipe_event::DeadLetter;
+use trailpipe_ingest::DeadLetterWriter;
+use trailpipe_sink_s3::{DeadLetterSink, Store};
+
+/// Reads recorded cuts from log files' metadata.
+pub struct StoreCutLookup(pub Store);
+
+impl CutLookup for StoreCutLookup {
+    fn lookup(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+    ) -> BoxFuture<'static, Result<Option<RecordedCut>, String>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let meta = store.head(&bucket, &key).await.map_err(|e| e.to_string())?;
+            Ok(meta.and_then(|m| {
+                let first = m.get(META_FIRST)?.parse().ok()?;
+                let end = m.get(META_END)?.parse().ok()?;
+                Some(RecordedCut { first, end })
+            }))
+        })
+    }
+}
+
+/// Dead letters through ingest's writer.
+pub struct DeadLetters(pub DeadLetterWriter);
+
+impl DeadLetterSink for DeadLetters {
+    fn write<'a>(&'a self, letters: &'a [DeadLetter]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move { self.0.write(letters).await.map_err(|e| e.to_string()) })
+    }
+}

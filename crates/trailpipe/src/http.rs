@@ -1,0 +1,61 @@
+//! The HTTP server: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to deliver:
+//! the sink's last event is a success, like CloudTrail's GetTrailStatus).
+
+use std::net::SocketAddr;
+
+use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use trailpipe_sink_s3::SinkHealth;
+
+#[derive(Clone)]
+struct AppState {
+    prometheus: PrometheusHandle,
+    s3: SinkHealth,
+}
+
+fn epoch(t: Option<std::time::SystemTime>) -> serde_json::Value {
+    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(serde_json::Value::Null, |d| d.as_secs().into())
+}
+
+async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let st = s.s3.status();
+    let body = serde_json::json!({
+        "s3": {
+            "healthy": st.is_healthy(),
+            "LatestDeliveryTime": epoch(st.latest_delivery),
+            "LatestDeliveryError": st.latest_error,
+            "LatestDeliveryErrorTime": epoch(st.latest_error_time),
+        }
+    });
+    (
+        if st.is_healthy() {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
+}
+
+/// Serves the endpoints on `listen` until the process ends.
+pub async fn serve(
+    listen: SocketAddr,
+    prometheus: PrometheusHandle,
+    s3: SinkHealth,
+) -> anyhow::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(|State(s): State<AppState>| async move { s.prometheus.render() }),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(AppState { prometheus, s3 });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {listen}: {e}"))?;
+    tracing::info!(%listen, "serving /metrics /healthz /readyz");
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The `trailpipe` binary: parses flags and wires the stages together
+//! (`ingest → router → batcher → delivery`). Pipeline logic lives in the stage crates.
+
+mod adapters;
+mod generate;
+mod http;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// trailpipe records API calls the way AWS CloudTrail does: it reads CloudTrail records from
+/// Kafka (or files), routes them to trails by event selectors, and delivers gzip log files to S3
+/// with CloudTrail's exact key layout — each record exactly once.
+#[derive(Parser)]
+#[command(name = "trailpipe", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline until SIGTERM/SIGINT (or, for a file source, until every file is delivered).
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file; prints one line per mistake and exits non-zero if any.
+    Validate {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Write realistic generated CloudTrail records as NDJSON to stdout, or to a Kafka topic.
+    Generate(generate::GenerateArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => match trailpipe_config::Config::load(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: valid ({} trail{})",
+                    config.display(),
+                    c.trails.len(),
+                    if c.trails.len() == 1 { "" } else { "s" }
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                for e in &errors {
+                    eprintln!("{}: {e}", config.display());
+                }
+                std::process::ExitCode::from(2)
+            }
+        },
+        Command::Generate(args) => exit(generate::run(args)),
+        Command::Run { config } => {
+            let config = match trailpipe_config::Config::load(&config) {
+                Ok(c) => c,
+                Err(errors) => {
+                    for e in &errors {
+                        eprintln!("{}: {e}", config.display());
+                    }
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            init_tracing();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            exit(rt.block_on(run::run(config)))
+        }
+    }
+}
+
+fn exit(r: anyhow::Result<()>) -> std::process::ExitCode {
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Human-readable logs on a terminal, JSON lines otherwise (journald, Kubernetes).
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRAILPIPE_LOG")
+        .unwrap_or_else(|_| "info,rdkafka=warn".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        b.init();
+    } else {
+        b.json().init();
+    }
+}
