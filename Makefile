@@ -1,0 +1,54 @@
+# trailpipe — the two commands a newcomer needs are `make demo` and `make test` (see README.md).
+
+CARGO ?= cargo
+RECORDS ?= 50000
+
+.PHONY: demo test test-unit services-start services-stop bench lint fmt
+
+## demo: generate records, deliver them from a file into demo-output/ (S3 layout), print what was delivered
+demo:
+	$(CARGO) build --release --locked --bin trailpipe
+	rm -rf demo-input demo-output
+	mkdir -p demo-input
+	./target/release/trailpipe generate --records $(RECORDS) --output demo-input/records.ndjson
+	printf '%s\n' 'this line is not JSON' '{"eventID":"no-time"}' >> demo-input/records.ndjson
+	./target/release/trailpipe run --config config/demo.toml
+	@echo
+	@echo "First record of one delivered log file:"
+	@f=$$(find demo-output/audit-logs -name '*.json.gz' | sort | head -1); echo "$$f"; \
+	  gzip -dc "$$f" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["Records"][0], indent=1)[:1500])'
+
+## test: install the test servers if missing (tansu, moto, aws CLI), start them on loopback, run every test, stop them
+test:
+	scripts/test-deps.sh
+	scripts/services.sh start
+	. .test-services/env && export TRAILPIPE_REQUIRE_SERVICES=1 && \
+	  if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	    $(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	  else \
+	    $(CARGO) test --workspace --locked --no-fail-fast; \
+	  fi; rc=$$?; scripts/services.sh stop; exit $$rc
+
+## test-unit: the tests that need no servers (integration tests skip themselves)
+test-unit:
+	$(CARGO) nextest run --workspace --locked
+
+services-start:
+	scripts/test-deps.sh
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+## bench: drive generated records through the daemon from the broker into the local store and moto S3
+bench:
+	scripts/test-deps.sh
+	scripts/services.sh start
+	. .test-services/env && scripts/bench.sh; rc=$$?; scripts/services.sh stop; exit $$rc
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
