@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_s3::{
+    config::http::HttpResponse,
     error::{ProvideErrorMetadata, SdkError},
     primitives::ByteStream,
     types::{ObjectCannedAcl, ServerSideEncryption},
@@ -35,7 +36,7 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     bucket: &str,
     key: &str,
-    e: &SdkError<E, aws_smithy_runtime_api_http::HttpResponse>,
+    e: &SdkError<E, HttpResponse>,
 ) -> StoreError {
     let status = e.raw_response().map(|r| r.status().as_u16());
     let message = match e {
@@ -44,7 +45,7 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
             s.err().code().unwrap_or("error"),
             s.err().message().unwrap_or("")
         ),
-        other => format!("{}", aws_smithy_types_display(other)),
+        other => error_chain(other),
     };
     StoreError {
         operation,
@@ -56,7 +57,7 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
 }
 
 /// Displays an SDK error with its source chain (the top-level text alone says "dispatch failure").
-fn aws_smithy_types_display(e: &dyn std::error::Error) -> String {
+fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
@@ -65,10 +66,6 @@ fn aws_smithy_types_display(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-mod aws_smithy_runtime_api_http {
-    pub type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
 }
 
 impl S3Store {

@@ -104,7 +104,10 @@ async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) 
     out
 }
 
-fn fingerprint(segs: &[Segment]) -> Vec<(i64, i64, Vec<(String, Vec<u8>)>)> {
+/// (start, end, [(key, gzip body)]) of each segment: what must be identical on replay.
+type Fingerprint = Vec<(i64, i64, Vec<(String, Vec<u8>)>)>;
+
+fn fingerprint(segs: &[Segment]) -> Fingerprint {
     segs.iter()
         .map(|s| {
             (
