@@ -193,8 +193,21 @@ def smoke(brokers, topic=None, per_partition=5):
     return 0
 
 
+def committed(brokers, group, topic, partitions):
+    """Prints the sum of `group`'s committed offsets over the topic's first `partitions` partitions."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(int(partitions))]
+        print(sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10)))
+    finally:
+        c.close()
+    return 0
+
+
 def main(argv):
-    cmds = {"probe": probe, "create-topic": create_topic, "describe": describe, "smoke": smoke}
+    cmds = {"probe": probe, "create-topic": create_topic, "describe": describe, "smoke": smoke, "committed": committed}
     if len(argv) < 3 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

@@ -18,9 +18,11 @@
 //!    watermark that never skips an undelivered record.
 
 mod build;
+mod inflight;
 mod segment;
 
 pub use build::{LogFile, Segment};
+pub use inflight::InFlight;
 pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, RecordedCut, TrailOutput};
 
 /// Object metadata key: the segment's anchor offset (first routed record).

@@ -13,7 +13,7 @@ use trailpipe_telemetry as names;
 
 use crate::{
     build::{build_files, GroupInput},
-    CutReason, Segment,
+    CutReason, InFlight, Segment,
 };
 
 /// What the batcher needs to know about a trail.
@@ -116,20 +116,24 @@ pub struct Batcher {
     lookup: Arc<dyn CutLookup>,
     parts: HashMap<Arc<PartitionId>, PartitionState>,
     out: mpsc::Sender<PendingSegment>,
+    inflight: Arc<InFlight>,
 }
 
 impl Batcher {
-    /// A batcher sending cut segments to `out`.
+    /// A batcher sending cut segments to `out`. Delivery must call [`InFlight::done`] on
+    /// `inflight` for every segment it receives.
     pub fn new(
         cfg: BatcherConfig,
         lookup: Arc<dyn CutLookup>,
         out: mpsc::Sender<PendingSegment>,
+        inflight: Arc<InFlight>,
     ) -> Self {
         Self {
             cfg: Arc::new(cfg),
             lookup,
             parts: HashMap::new(),
             out,
+            inflight,
         }
     }
 
@@ -290,6 +294,8 @@ impl Batcher {
                 timestamp: a.timestamp,
                 unique: &unique,
             });
+            // Segments of an earlier epoch may still be landing: look only once they settled.
+            self.inflight.settle(&m.partition).await;
             let found = lookup_with_retry(&*self.lookup, t.bucket.clone(), key).await;
             let state = self.parts.get_mut(&m.partition).expect("present above");
             match found {
@@ -449,6 +455,7 @@ impl Batcher {
                 opened_at,
             }
         });
+        self.inflight.add(id);
         self.out
             .send(PendingSegment {
                 partition: id.clone(),

@@ -9,7 +9,9 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
-use trailpipe_batcher::{LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE};
+use trailpipe_batcher::{
+    InFlight, LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE,
+};
 use trailpipe_event::{DeadLetter, Epoch, PartitionId, SegmentAck};
 use trailpipe_telemetry as names;
 
@@ -29,16 +31,19 @@ pub struct Delivery {
     acks: mpsc::UnboundedSender<SegmentAck>,
     health: SinkHealth,
     trail_names: Arc<[Arc<str>]>,
+    inflight: Arc<InFlight>,
 }
 
 impl Delivery {
-    /// A delivery stage writing to `store`, acknowledging on `acks`.
+    /// A delivery stage writing to `store`, acknowledging on `acks`. `inflight` is the
+    /// batcher's: every received segment is marked done once it settles.
     pub fn new(
         store: Store,
         dead: Arc<dyn DeadLetterSink>,
         acks: mpsc::UnboundedSender<SegmentAck>,
         health: SinkHealth,
         trail_names: Vec<Arc<str>>,
+        inflight: Arc<InFlight>,
     ) -> Self {
         Self {
             store,
@@ -46,6 +51,7 @@ impl Delivery {
             acks,
             health,
             trail_names: trail_names.into(),
+            inflight,
         }
     }
 
@@ -91,6 +97,7 @@ impl Delivery {
                     tracing::error!(partition = %p.partition, error = %e, "building a segment failed; it will be replayed")
                 }
             }
+            self.inflight.done(&p.partition);
         }
     }
 
@@ -99,9 +106,19 @@ impl Delivery {
         let mut files = seg.files.iter();
         let mut delivered = 0u64;
         if let Some(anchor) = files.next() {
-            delivered += self.put_file(&seg, anchor).await;
-            let rest = futures::future::join_all(files.map(|f| self.put_file(&seg, f))).await;
-            delivered += rest.into_iter().sum::<u64>();
+            let mut results = vec![self.put_file(&seg, anchor).await];
+            results.extend(futures::future::join_all(files.map(|f| self.put_file(&seg, f))).await);
+            if results.iter().any(Option::is_none) {
+                // A conflicting file means this segment's records may not all be in the store:
+                // never acknowledge it. The watermark stops here (visible as lag and in /readyz)
+                // and a restart replays the partition from its last commit.
+                self.health.error(format!(
+                    "segment {}[{}..{}) conflicts with delivered files; not committed",
+                    seg.partition, seg.start, seg.end
+                ));
+                return;
+            }
+            delivered = results.into_iter().flatten().sum();
         }
         if !seg.dead_letters.is_empty() {
             let mut backoff = Backoff::new();
@@ -124,8 +141,10 @@ impl Delivery {
         });
     }
 
-    /// Writes one file (create-only), retrying until it is durable; returns its record count.
-    async fn put_file(&self, seg: &Segment, f: &LogFile) -> u64 {
+    /// Writes one file (create-only), retrying until it is durable; returns its record count, 0
+    /// when an earlier delivery of the same segment wrote it, or `None` when a different cut is
+    /// already stored at its key.
+    async fn put_file(&self, seg: &Segment, f: &LogFile) -> Option<u64> {
         let trail = self.trail_names[f.trail].clone();
         let anchor = seg.anchor.unwrap_or(seg.start);
         let metadata = HashMap::from([
@@ -161,11 +180,13 @@ impl Delivery {
                         .record(records as f64);
                     metrics::histogram!(names::FILE_BYTES, "trail" => trail.to_string())
                         .record(f.body.gzip.len() as f64);
-                    return records;
+                    return Some(records);
                 }
                 Ok(PutOutcome::AlreadyExists) => {
-                    self.check_existing(seg, f, anchor, &trail).await;
-                    return 0;
+                    return self
+                        .check_existing(seg, f, anchor, &trail)
+                        .await
+                        .then_some(0);
                 }
                 Err(e) => {
                     metrics::counter!(names::STORE_ERRORS, "error_type" => e.class.as_str())
@@ -179,7 +200,7 @@ impl Delivery {
     }
 
     /// A file already at our key must be the one an earlier delivery of this very segment wrote.
-    async fn check_existing(&self, seg: &Segment, f: &LogFile, anchor: i64, trail: &str) {
+    async fn check_existing(&self, seg: &Segment, f: &LogFile, anchor: i64, trail: &str) -> bool {
         metrics::counter!(names::FILES_ALREADY_PRESENT, "trail" => trail.to_string()).increment(1);
         let mut backoff = Backoff::new();
         let meta = loop {
@@ -195,8 +216,10 @@ impl Delivery {
         if recorded != (Some(anchor), Some(seg.end)) {
             metrics::counter!(names::SEGMENT_CONFLICTS).increment(1);
             tracing::error!(bucket = %f.bucket, key = %f.key, ?recorded, anchor, end = seg.end, "existing log file records a different cut");
+            false
         } else {
             tracing::debug!(key = %f.key, "log file already delivered");
+            true
         }
     }
 }

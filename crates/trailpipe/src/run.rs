@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
-use trailpipe_batcher::{Batcher, BatcherConfig, TrailOutput};
+use trailpipe_batcher::{Batcher, BatcherConfig, InFlight, TrailOutput};
 use trailpipe_config::{Config, SourceConfig, StorageKind};
 use trailpipe_ingest::{run_file_source, run_kafka_source, DeadLetterWriter, KafkaSettings};
 use trailpipe_router::Router;
@@ -106,22 +106,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (seg_tx, seg_rx) = mpsc::channel(SEGMENT_CHANNEL);
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     tokio::spawn(Router::new(selectors).run(src_rx, routed_tx));
-    let batcher = Batcher::new(
-        batcher_config(&config),
-        Arc::new(StoreCutLookup(store.clone())),
-        seg_tx,
-    );
+    // Shared so that a replay looks up recorded cuts only after earlier deliveries settled.
+    let inflight = Arc::new(InFlight::default());
+    let lookup = Arc::new(StoreCutLookup(store.clone()));
+    let batcher = Batcher::new(batcher_config(&config), lookup, seg_tx, inflight.clone());
     tokio::spawn(batcher.run(routed_rx));
-    let delivery = tokio::spawn(
-        Delivery::new(
-            store.clone(),
-            Arc::new(DeadLetters(dead)),
-            ack_tx,
-            health,
-            trail_names,
-        )
-        .run(seg_rx),
-    );
+    let dead = Arc::new(DeadLetters(dead));
+    let delivery = Delivery::new(store.clone(), dead, ack_tx, health, trail_names, inflight);
+    let delivery = tokio::spawn(delivery.run(seg_rx));
 
     let result = match &config.source {
         SourceConfig::Kafka(k) => {

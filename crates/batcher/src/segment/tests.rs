@@ -73,7 +73,7 @@ fn config() -> BatcherConfig {
 /// Runs offsets `range` through a batcher (assigned with `replay`), then cuts; returns segments.
 async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) -> Vec<Segment> {
     let (tx, mut rx) = mpsc::channel(1000);
-    let mut b = Batcher::new(config(), lookup, tx);
+    let mut b = Batcher::new(config(), lookup, tx, Arc::default());
     let p = Arc::new(PartitionId {
         source: "topic".into(),
         partition: 3,
@@ -171,7 +171,7 @@ async fn replay_after_crash_rewrites_identical_objects() {
 async fn replay_follows_a_recorded_wall_clock_cut() {
     // The earlier run cut the first segment early (by the clock) at offset 5.
     let (tx, mut rx) = mpsc::channel(10);
-    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx);
+    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx, Arc::default());
     let p = Arc::new(PartitionId {
         source: "topic".into(),
         partition: 3,
@@ -214,7 +214,7 @@ async fn replay_follows_a_recorded_wall_clock_cut() {
 #[tokio::test]
 async fn dead_letters_stay_in_their_segment() {
     let (tx, mut rx) = mpsc::channel(10);
-    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx);
+    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx, Arc::default());
     let p = Arc::new(PartitionId {
         source: "topic".into(),
         partition: 0,

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end throughput benchmark: produces RECORDS generated records to the tansu broker, then runs
+# the trailpipe daemon from that topic into (1) the local store and (2) moto S3, and prints for each
+# run the end-to-end records/s (daemon start → every offset committed) and the daemon's peak RSS.
+#
+# Usage (with the test servers running and .test-services/env sourced): scripts/bench.sh
+#   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3"
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+RECORDS=${RECORDS:-1000000}
+PARTITIONS=${PARTITIONS:-4}
+TARGETS=${TARGETS:-local s3}
+: "${TRAILPIPE_TEST_BROKERS:?source .test-services/env first (scripts/services.sh start)}"
+PY=${TRAILPIPE_TEST_PYTHON:-$REPO/.tools/venv/bin/python}
+BIN=$REPO/target/release/trailpipe
+WORK=$(mktemp -d /tmp/trailpipe-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+calc() { python3 -c "print($1)"; }
+
+cargo build --release --locked --bin trailpipe >/dev/null
+run_id=$(date +%s)
+topic=bench-$run_id
+"$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic" "$PARTITIONS" >/dev/null
+"$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic-dead" 1 >/dev/null
+t0=$(date +%s.%N)
+"$BIN" generate --records "$RECORDS" --accounts 8 --regions 4 --topic "$topic" --brokers "$TRAILPIPE_TEST_BROKERS" 2>/dev/null
+t1=$(date +%s.%N)
+printf 'produced %d records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
+
+for target in $TARGETS; do
+    group=bench-$target-$run_id
+    if [[ $target == s3 ]]; then
+        bucket=bench-$run_id
+        "$TRAILPIPE_TEST_AWS_CLI" s3 mb "s3://$bucket" >/dev/null
+        storage="kind = \"s3\"
+region = \"us-east-1\"
+endpoint_url = \"$AWS_ENDPOINT_URL\""
+    else
+        bucket=bench
+        storage="kind = \"local\"
+local_root = \"$WORK/out\""
+    fi
+    cat >"$WORK/$target.toml" <<TOML
+[source]
+kind = "kafka"
+brokers = "$TRAILPIPE_TEST_BROKERS"
+topics = ["$topic"]
+group_id = "$group"
+dead_letter_topic = "$topic-dead"
+[storage]
+$storage
+[server]
+listen = "127.0.0.1:19480"
+[[trails]]
+name = "all-events"
+s3_bucket_name = "$bucket"
+is_multi_region_trail = true
+delivery_interval_secs = 5
+[[trails.event_selectors]]
+read_write_type = "All"
+include_management_events = true
+[[trails.event_selectors.data_resources]]
+type = "AWS::S3::Object"
+values = ["arn:aws:s3"]
+[[trails.event_selectors.data_resources]]
+type = "AWS::Lambda::Function"
+values = ["arn:aws:lambda"]
+TOML
+    start=$(date +%s.%N)
+    TRAILPIPE_LOG=warn "$BIN" run --config "$WORK/$target.toml" 2>"$WORK/$target.log" &
+    pid=$!
+    peak=0
+    while :; do
+        rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        (( rss > peak )) && peak=$rss
+        done_count=$("$PY" scripts/kafka_admin.py committed "$TRAILPIPE_TEST_BROKERS" "$group" "$topic" "$PARTITIONS" 2>/dev/null || echo 0)
+        if (( done_count >= RECORDS )); then break; fi
+        if ! kill -0 "$pid" 2>/dev/null; then echo "daemon exited early:"; tail -20 "$WORK/$target.log"; exit 1; fi
+        sleep 0.5
+    done
+    end=$(date +%s.%N)
+    kill -TERM "$pid"; wait "$pid" || true
+    secs=$(calc "$end - $start")
+    printf '%-6s %d records in %.1fs = %.0f records/s end to end, peak RSS %.0f MiB\n' \
+        "$target" "$RECORDS" "$secs" "$(calc "$RECORDS / $secs")" "$(calc "$peak / 1024")"
+done
