@@ -106,6 +106,8 @@ struct PartitionState {
     id: Arc<PartitionId>,
     epoch: Epoch,
     replay: bool,
+    /// Whether the earlier epochs' in-flight segments were awaited (before the first lookup).
+    settled: bool,
     next_start: Option<i64>,
     open: Option<Open>,
 }
@@ -170,6 +172,7 @@ impl Batcher {
                         id: partition,
                         epoch,
                         replay,
+                        settled: false,
                         next_start: None,
                         open: None,
                     },
@@ -294,8 +297,14 @@ impl Batcher {
                 timestamp: a.timestamp,
                 unique: &unique,
             });
-            // Segments of an earlier epoch may still be landing: look only once they settled.
-            self.inflight.settle(&m.partition).await;
+            // Segments of an earlier epoch may still be landing: before the first lookup of this
+            // assignment (nothing of this epoch is in flight yet), wait until they settled.
+            if !self.parts.get(&m.partition).is_some_and(|s| s.settled) {
+                self.inflight.settle(&m.partition).await;
+                if let Some(s) = self.parts.get_mut(&m.partition) {
+                    s.settled = true;
+                }
+            }
             let found = lookup_with_retry(&*self.lookup, t.bucket.clone(), key).await;
             let state = self.parts.get_mut(&m.partition).expect("present above");
             match found {
