@@ -14,25 +14,10 @@ const RECORDS: usize = 200_000;
 const CRASHES: usize = 10;
 
 fn config(s: &Services, topic: &str, dlq: &str, group: &str, bucket: &str) -> String {
+    let source_extra = "[source.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"";
+    let head = kafka_to_moto(s, topic, dlq, group, 19474, source_extra);
     format!(
-        r#"
-[source]
-kind = "kafka"
-brokers = "{brokers}"
-topics = ["{topic}"]
-group_id = "{group}"
-dead_letter_topic = "{dlq}"
-[source.librdkafka]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "500"
-
-[storage]
-kind = "s3"
-endpoint_url = "{endpoint}"
-
-[server]
-listen = "127.0.0.1:19474"
-
+        r#"{head}
 [delivery]
 max_segment_bytes = 1048576
 
@@ -50,9 +35,7 @@ values = ["arn:aws:s3"]
 [[trails.event_selectors.data_resources]]
 type = "AWS::Lambda::Function"
 values = ["arn:aws:lambda"]
-"#,
-        brokers = s.brokers,
-        endpoint = s.s3_endpoint,
+"#
     )
 }
 

@@ -20,26 +20,11 @@ fn config(
     b2: &str,
     port: u16,
 ) -> String {
+    let source_extra =
+        "max_record_bytes = 65536\n[source.librdkafka]\n\"session.timeout.ms\" = \"10000\"";
+    let head = kafka_to_moto(s, topic, dlq, group, port, source_extra);
     format!(
-        r#"
-[source]
-kind = "kafka"
-brokers = "{brokers}"
-topics = ["{topic}"]
-group_id = "{group}"
-dead_letter_topic = "{dlq}"
-max_record_bytes = 65536
-[source.librdkafka]
-"session.timeout.ms" = "10000"
-
-[storage]
-kind = "s3"
-region = "us-east-1"
-endpoint_url = "{endpoint}"
-
-[server]
-listen = "127.0.0.1:{port}"
-
+        r#"{head}
 [[trails]]
 name = "management"
 s3_bucket_name = "{b1}"
@@ -74,9 +59,7 @@ s3_key_prefix = "eu"
 home_region = "eu-west-1"
 include_global_service_events = false
 delivery_interval_secs = 2
-"#,
-        brokers = s.brokers,
-        endpoint = s.s3_endpoint,
+"#
     )
 }
 

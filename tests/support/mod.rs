@@ -51,6 +51,40 @@ impl Services {
     }
 }
 
+/// The `[source]`, `[storage]` and `[server]` part of a daemon config reading `topic` from the
+/// test broker into moto S3; `source_extra` is appended inside `[source]` (keys, then
+/// `[source.librdkafka]` lines). Tests append their own `[delivery]` and `[[trails]]`.
+pub fn kafka_to_moto(
+    s: &Services,
+    topic: &str,
+    dlq: &str,
+    group: &str,
+    port: u16,
+    source_extra: &str,
+) -> String {
+    format!(
+        r#"
+[source]
+kind = "kafka"
+brokers = "{brokers}"
+topics = ["{topic}"]
+group_id = "{group}"
+dead_letter_topic = "{dlq}"
+{source_extra}
+
+[storage]
+kind = "s3"
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+
+[server]
+listen = "127.0.0.1:{port}"
+"#,
+        brokers = s.brokers,
+        endpoint = s.s3_endpoint,
+    )
+}
+
 /// A name unique to this test run.
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()

@@ -59,6 +59,27 @@ pub(crate) struct GroupInput {
     pub newest: i64,
 }
 
+/// The key of a segment's file for one trail, account and region. The replay lookup of an
+/// anchor file and the file itself both use this, so they always agree.
+pub(crate) fn file_key(
+    t: &TrailOutput,
+    partition: &PartitionId,
+    anchor: i64,
+    account: &str,
+    region: &str,
+    timestamp: i64,
+) -> String {
+    let unique = unique_string(&t.name, &partition.source, partition.partition, anchor);
+    log_file_key(&KeyParts {
+        prefix: t.prefix.as_deref(),
+        organization_id: None,
+        account_id: account,
+        region,
+        timestamp,
+        unique: &unique,
+    })
+}
+
 /// Compresses every group into a file. Pure: same inputs, same files, byte for byte.
 pub(crate) fn build_files(
     trails: &[TrailOutput],
@@ -77,15 +98,7 @@ pub(crate) fn build_files(
             for r in &g.records {
                 w.push(r);
             }
-            let unique = unique_string(&t.name, &partition.source, partition.partition, anchor);
-            let key = log_file_key(&KeyParts {
-                prefix: t.prefix.as_deref(),
-                organization_id: None,
-                account_id: &g.account,
-                region: &g.region,
-                timestamp,
-                unique: &unique,
-            });
+            let key = file_key(t, partition, anchor, &g.account, &g.region, timestamp);
             LogFile {
                 trail: g.trail,
                 bucket: t.bucket.clone(),

@@ -12,7 +12,7 @@ use trailpipe_event::{DeadLetter, Epoch, Flow, Message, PartitionId};
 use trailpipe_telemetry as names;
 
 use crate::{
-    build::{build_files, GroupInput},
+    build::{build_files, file_key, GroupInput},
     CutReason, InFlight, Segment,
 };
 
@@ -283,20 +283,7 @@ impl Batcher {
         if needs_lookup {
             let a = open.anchor.as_ref().expect("checked");
             let t = &cfg.trails[a.key.0];
-            let unique = trailpipe_logfile::unique_string(
-                &t.name,
-                &m.partition.source,
-                m.partition.partition,
-                a.offset,
-            );
-            let key = trailpipe_logfile::log_file_key(&trailpipe_logfile::KeyParts {
-                prefix: t.prefix.as_deref(),
-                organization_id: None,
-                account_id: &a.key.1,
-                region: &a.key.2,
-                timestamp: a.timestamp,
-                unique: &unique,
-            });
+            let key = file_key(t, &m.partition, a.offset, &a.key.1, &a.key.2, a.timestamp);
             // Segments of an earlier epoch may still be landing: before the first lookup of this
             // assignment (nothing of this epoch is in flight yet), wait until they settled.
             if !self.parts.get(&m.partition).is_some_and(|s| s.settled) {

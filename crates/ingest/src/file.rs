@@ -101,9 +101,13 @@ fn read_files(
             replay: false,
         })?;
         let mut reader = open(path).map_err(io)?;
-        let mut emit = |offset: i64, bytes: Bytes| {
+        // `None` is a blank line: it carries no record, but is still sent so that offsets stay
+        // contiguous.
+        let mut emit = |offset: i64, bytes: Option<Bytes>| {
             let mut records = Vec::with_capacity(1);
-            parse_message(&bytes, max_record_bytes, &mut records);
+            if let Some(bytes) = bytes {
+                parse_message(&bytes, max_record_bytes, &mut records);
+            }
             counts.records += records.len() as u64;
             counts.dead_letters += records.iter().filter(|r| r.is_err()).count() as u64;
             metrics::counter!(trailpipe_telemetry::RECORDS_RECEIVED, "source" => "file")
@@ -122,7 +126,7 @@ fn read_files(
         if is_whole_json(path) {
             let mut all = Vec::new();
             reader.read_to_end(&mut all).map_err(io)?;
-            emit(0, Bytes::from(all))?;
+            emit(0, Some(Bytes::from(all)))?;
             next = 1;
         } else {
             let mut line = Vec::new();
@@ -133,20 +137,8 @@ fn read_files(
                 }
                 let text = line.strip_suffix(b"\n").unwrap_or(&line);
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
-                if text.iter().all(u8::is_ascii_whitespace) {
-                    // A blank line carries no record, but keeps offsets contiguous.
-                    send(Flow::Message(Message {
-                        partition: partition.clone(),
-                        epoch,
-                        offset: next,
-                        timestamp_ms: None,
-                        key: None,
-                        records: Vec::new(),
-                        routes: Vec::new(),
-                    }))?;
-                } else {
-                    emit(next, Bytes::copy_from_slice(text))?;
-                }
+                let blank = text.iter().all(u8::is_ascii_whitespace);
+                emit(next, (!blank).then(|| Bytes::copy_from_slice(text)))?;
                 next += 1;
             }
         }

@@ -84,7 +84,7 @@ impl Watermarks {
         self.marks.get(p).and_then(|m| m.next)
     }
 
-    /// Whether every tracked partition's watermark has reached `ends[p]`.
+    /// Whether the watermark of `p` has reached `end` (every offset below it is done).
     pub fn reached(&self, p: &PartitionId, end: i64) -> bool {
         self.watermark(p).is_some_and(|w| w >= end)
     }

@@ -70,8 +70,13 @@ fn config() -> BatcherConfig {
     }
 }
 
-/// Runs offsets `range` through a batcher (assigned with `replay`), then cuts; returns segments.
-async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) -> Vec<Segment> {
+/// Runs the messages `make` builds through a batcher (assigned with `replay`), then cuts;
+/// returns the built segments.
+async fn run_with(
+    lookup: Arc<Delivered>,
+    replay: bool,
+    make: impl FnOnce(&Arc<PartitionId>) -> Vec<Message>,
+) -> Vec<Segment> {
     let (tx, mut rx) = mpsc::channel(1000);
     let mut b = Batcher::new(config(), lookup, tx, Arc::default());
     let p = Arc::new(PartitionId {
@@ -86,8 +91,8 @@ async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) 
         })
         .await
     );
-    for o in range {
-        assert!(b.handle(Flow::Message(message(&p, 1, o))).await);
+    for m in make(&p) {
+        assert!(b.handle(Flow::Message(m)).await);
     }
     assert!(
         b.handle(Flow::Cut {
@@ -102,6 +107,14 @@ async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) 
         out.push(s.built.await.expect("build"));
     }
     out
+}
+
+/// Runs generated records at offsets `range` through a batcher.
+async fn run(lookup: Arc<Delivered>, replay: bool, range: std::ops::Range<i64>) -> Vec<Segment> {
+    run_with(lookup, replay, |p| {
+        range.map(|o| message(p, 1, o)).collect()
+    })
+    .await
 }
 
 /// (start, end, [(key, gzip body)]) of each segment: what must be identical on replay.
@@ -169,35 +182,8 @@ async fn replay_after_crash_rewrites_identical_objects() {
 
 #[tokio::test]
 async fn replay_follows_a_recorded_wall_clock_cut() {
-    // The earlier run cut the first segment early (by the clock) at offset 5.
-    let (tx, mut rx) = mpsc::channel(10);
-    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx, Arc::default());
-    let p = Arc::new(PartitionId {
-        source: "topic".into(),
-        partition: 3,
-    });
-    b.handle(Flow::Assigned {
-        partition: p.clone(),
-        epoch: 1,
-        replay: false,
-    })
-    .await;
-    for o in 0..5 {
-        b.handle(Flow::Message(message(&p, 1, o))).await;
-    }
-    b.handle(Flow::Cut {
-        partition: p.clone(),
-        epoch: 1,
-    })
-    .await;
-    drop(b);
-    let early = rx
-        .recv()
-        .await
-        .expect("segment")
-        .built
-        .await
-        .expect("build");
+    // The earlier run cut the first segment early (by the clock, here: end of input) at offset 5.
+    let early = run(Arc::default(), false, 0..5).await.remove(0);
     assert_eq!((early.start, early.end), (0, 5));
     let delivered = Arc::new(Delivered::default());
     delivered
@@ -213,45 +199,30 @@ async fn replay_follows_a_recorded_wall_clock_cut() {
 
 #[tokio::test]
 async fn dead_letters_stay_in_their_segment() {
-    let (tx, mut rx) = mpsc::channel(10);
-    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx, Arc::default());
-    let p = Arc::new(PartitionId {
-        source: "topic".into(),
-        partition: 0,
-    });
-    b.handle(Flow::Assigned {
-        partition: p.clone(),
-        epoch: 1,
-        replay: false,
-    })
-    .await;
     let mut records = Vec::new();
     parse_message(&Bytes::from_static(b"not json"), 1 << 20, &mut records);
-    b.handle(Flow::Message(Message {
-        partition: p.clone(),
-        epoch: 1,
-        offset: 0,
-        timestamp_ms: None,
-        key: None,
-        records,
-        routes: vec![0],
-    }))
-    .await;
-    b.handle(Flow::Cut {
-        partition: p,
-        epoch: 1,
+    let segs = run_with(Arc::default(), false, |p| {
+        vec![Message {
+            partition: p.clone(),
+            epoch: 1,
+            offset: 0,
+            timestamp_ms: None,
+            key: None,
+            records,
+            routes: vec![0],
+        }]
     })
     .await;
-    let seg = rx
-        .recv()
-        .await
-        .expect("segment")
-        .built
-        .await
-        .expect("build");
+    let seg = &segs[0];
     assert_eq!(
-        (seg.start, seg.end, seg.files.len(), seg.dead_letters.len()),
-        (0, 1, 0, 1)
+        (
+            segs.len(),
+            seg.start,
+            seg.end,
+            seg.files.len(),
+            seg.dead_letters.len()
+        ),
+        (1, 0, 1, 0, 1)
     );
     assert_eq!(seg.dead_letters[0].rejected.reason.code(), "not_json");
 }
