@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use support::*;
-use trailpipe_generator::{Generator, GeneratorConfig};
 
 const RECORDS: usize = 200_000;
 const CRASHES: usize = 10;
@@ -39,10 +38,7 @@ values = ["arn:aws:lambda"]
     )
 }
 
-// Known failure, tracked in issue 3: with 10 kills over 200k records the last run measured
-// 259 lost and 1222 duplicated eventIDs (all offsets committed). Run with `--ignored`.
 #[test]
-#[ignore = "exactly-once under kill -9 is not yet achieved (issue 3); run with --ignored"]
 fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let Some(s) = Services::get("crash_exactly_once") else {
         return;
@@ -57,28 +53,18 @@ fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     create_topic(&s.brokers, &dlq, 1);
     let s3 = s3_client();
     create_bucket(&s3, &bucket);
-    let mut g = Generator::new(GeneratorConfig {
-        accounts: 6,
-        regions: 4,
-        seed: 99,
-        ..GeneratorConfig::default()
-    });
-    let messages: Vec<(String, Vec<u8>)> = (0..RECORDS)
-        .map(|i| (format!("k{}", i % 24), g.next_record().into_bytes()))
-        .collect();
+    let messages = generated_messages(RECORDS, 99);
     let cfg = config(&s, &topic, &dlq, &group, &bucket);
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Produce in the background so crashes happen while records flow.
-    let producer = {
-        let (brokers, topic, messages) = (s.brokers.clone(), topic.clone(), messages.clone());
-        std::thread::spawn(move || {
-            for chunk in messages.chunks(20_000) {
-                produce(&brokers, &topic, chunk);
-                std::thread::sleep(Duration::from_millis(300));
-            }
-        })
-    };
+    let producer = produce_in_background(
+        &s.brokers,
+        &topic,
+        &messages,
+        20_000,
+        Duration::from_millis(300),
+    );
     // Crash moments from a fixed seed, 0.3–2.5 s apart: sometimes during the group join, often mid-upload.
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut crashes = 0;
@@ -108,26 +94,16 @@ fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     );
     assert_eq!(daemon.terminate(Duration::from_secs(25)), Some(0));
 
-    let files = read_bucket(&s3, &bucket);
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for f in &files {
-        check_key(&f.key, None);
-        for r in &f.records {
-            *seen.entry(event_id(r)).or_default() += 1;
-        }
-    }
-    let produced: Vec<String> = messages
-        .iter()
-        .map(|(_, v)| event_id(std::str::from_utf8(v).expect("utf8")))
-        .collect();
-    let lost = produced.iter().filter(|id| !seen.contains_key(*id)).count();
-    let duplicated = seen.values().filter(|&&n| n > 1).count();
-    eprintln!("crash test: {RECORDS} produced, {} delivered in {} files, {lost} lost, {duplicated} duplicated, {crashes} crashes", seen.len(), files.len());
-    assert_eq!(lost, 0, "records lost");
-    assert_eq!(duplicated, 0, "records duplicated");
-    assert_eq!(
-        seen.len(),
-        RECORDS,
-        "records that were never produced appeared"
+    let report = exactly_once(&s, &s3, &bucket, &topic, 4, &messages);
+    eprintln!(
+        "crash test: {RECORDS} produced, {report}, {crashes} crashes; {}",
+        recoveries(dir.path())
     );
+    if report.lost + report.duplicated > 0 {
+        eprintln!("daemon logs kept in {}", dir.keep().display());
+    }
+    assert_eq!(report.lost, 0, "records lost");
+    assert_eq!(report.duplicated, 0, "records duplicated");
+    assert_eq!(report.unknown, 0, "records never produced");
+    assert_eq!(report.delivered, RECORDS);
 }

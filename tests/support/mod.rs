@@ -140,6 +140,18 @@ pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
 
 /// Sum over the topic's partitions of the group's committed offsets.
 pub fn committed_total(brokers: &str, group: &str, topic: &str, partitions: i32) -> i64 {
+    committed_by_partition(brokers, group, topic, partitions)
+        .iter()
+        .sum()
+}
+
+/// The group's committed offset of each partition (0 when none).
+pub fn committed_by_partition(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<i64> {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
@@ -161,8 +173,8 @@ pub fn committed_total(brokers: &str, group: &str, topic: &str, partitions: i32)
                     0
                 }
             })
-            .sum(),
-        Err(_) => 0,
+            .collect(),
+        Err(_) => vec![0; partitions as usize],
     }
 }
 
@@ -205,6 +217,51 @@ pub fn consume_all(
     out
 }
 
+/// Where each record of a topic sits: eventID → (partition, offset), read from the beginning
+/// of every partition (`records` messages in all).
+pub fn topic_index(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    records: usize,
+) -> HashMap<String, (i32, i64)> {
+    use rdkafka::message::Message;
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("index"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("partition");
+    }
+    c.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut out = HashMap::new();
+    while out.len() < records && Instant::now() < deadline {
+        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
+            let text = std::str::from_utf8(m.payload().unwrap_or_default()).expect("utf8");
+            out.insert(event_id(text), (m.partition(), m.offset()));
+        }
+    }
+    out
+}
+
+/// Folds sorted offsets into `[a, b]` ranges for printing.
+pub fn ranges(mut offsets: Vec<i64>) -> Vec<(i64, i64)> {
+    offsets.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for o in offsets {
+        match out.last_mut() {
+            Some((_, b)) if *b + 1 == o => *b = o,
+            _ => out.push((o, o)),
+        }
+    }
+    out
+}
+
 /// Polls `f` until it is true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -231,7 +288,11 @@ impl Daemon {
         let child = Command::new(env!("CARGO_BIN_EXE_trailpipe"))
             .args(["run", "--config"])
             .arg(&cfg)
-            .env("TRAILPIPE_LOG", "info,rdkafka=warn")
+            .env(
+                "TRAILPIPE_LOG",
+                std::env::var("TRAILPIPE_TEST_DAEMON_LOG")
+                    .unwrap_or_else(|_| "info,rdkafka=warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -298,6 +359,7 @@ pub struct Delivered {
     pub key: String,
     pub records: Vec<String>,
     pub sse: Option<String>,
+    pub metadata: HashMap<String, String>,
 }
 
 /// Reads every object of `bucket`, checking each is one gzip member of `{"Records":[...]}`.
@@ -320,11 +382,13 @@ pub fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
                     .await
                     .expect("get");
                 let sse = obj.server_side_encryption().map(|s| s.as_str().to_string());
+                let metadata = obj.metadata().cloned().unwrap_or_default();
                 let body = obj.body.collect().await.expect("body").into_bytes();
                 out.push(Delivered {
                     records: records_of_single_gzip(&key, &body),
                     key,
                     sse,
+                    metadata,
                 });
             }
         }
@@ -400,4 +464,253 @@ pub fn check_key(key: &str, prefix: Option<&str>) -> (String, String) {
 pub fn event_id(record: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(record).expect("record JSON");
     v["eventID"].as_str().expect("eventID").to_string()
+}
+
+/// Generated records as `(key, value)` messages, keyed by account slot so partitions mix.
+pub fn generated_messages(n: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
+        accounts: 6,
+        regions: 4,
+        seed,
+        ..trailpipe_generator::GeneratorConfig::default()
+    });
+    (0..n)
+        .map(|i| (format!("k{}", i % 24), g.next_record().into_bytes()))
+        .collect()
+}
+
+/// Produces `messages` in chunks with a pause between them, on a thread, so faults can be
+/// injected while records flow.
+pub fn produce_in_background(
+    brokers: &str,
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+    chunk: usize,
+    pause: Duration,
+) -> std::thread::JoinHandle<()> {
+    let (brokers, topic, messages) = (brokers.to_string(), topic.to_string(), messages.to_vec());
+    std::thread::spawn(move || {
+        for c in messages.chunks(chunk) {
+            produce(&brokers, &topic, c);
+            std::thread::sleep(pause);
+        }
+    })
+}
+
+/// What the bucket holds compared with what was produced.
+pub struct ExactlyOnce {
+    /// Distinct produced records found.
+    pub delivered: usize,
+    /// Log files read.
+    pub files: usize,
+    /// Produced records found in no file.
+    pub lost: usize,
+    /// Records found in more than one file (or twice in one).
+    pub duplicated: usize,
+    /// Records found that were never produced.
+    pub unknown: usize,
+}
+
+impl std::fmt::Display for ExactlyOnce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} delivered in {} files, {} lost, {} duplicated, {} unknown",
+            self.delivered, self.files, self.lost, self.duplicated, self.unknown
+        )
+    }
+}
+
+/// Reads the whole bucket (every object must be a well-formed log file with a CloudTrail key)
+/// and counts lost and duplicated records; when any, prints where they sit in the topic and
+/// which files hold the duplicates.
+pub fn exactly_once(
+    s: &Services,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    topic: &str,
+    partitions: i32,
+    messages: &[(String, Vec<u8>)],
+) -> ExactlyOnce {
+    let files = read_bucket(s3, bucket);
+    let mut seen: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, f) in files.iter().enumerate() {
+        check_key(&f.key, None);
+        for r in &f.records {
+            seen.entry(event_id(r)).or_default().push(i);
+        }
+    }
+    let produced: std::collections::HashSet<String> = messages
+        .iter()
+        .map(|(_, v)| event_id(std::str::from_utf8(v).expect("utf8")))
+        .collect();
+    let lost: Vec<&String> = produced
+        .iter()
+        .filter(|id| !seen.contains_key(*id))
+        .collect();
+    let duplicated: Vec<(&String, &Vec<usize>)> =
+        seen.iter().filter(|(_, v)| v.len() > 1).collect();
+    let report = ExactlyOnce {
+        delivered: seen.keys().filter(|k| produced.contains(*k)).count(),
+        files: files.len(),
+        lost: lost.len(),
+        duplicated: duplicated.len(),
+        unknown: seen.keys().filter(|k| !produced.contains(*k)).count(),
+    };
+    if !lost.is_empty() || !duplicated.is_empty() {
+        let index = topic_index(&s.brokers, topic, partitions, messages.len());
+        let mut by_partition: HashMap<i32, Vec<i64>> = HashMap::new();
+        for id in &lost {
+            if let Some(&(p, o)) = index.get(*id) {
+                by_partition.entry(p).or_default().push(o);
+            }
+        }
+        for (p, offsets) in by_partition {
+            eprintln!("lost in partition {p}: {:?}", ranges(offsets));
+        }
+        let mut groups: HashMap<Vec<usize>, Vec<i64>> = HashMap::new();
+        for (id, in_files) in &duplicated {
+            let o = index.get(*id).map_or(-1, |&(_, o)| o);
+            groups.entry((*in_files).clone()).or_default().push(o);
+        }
+        for (in_files, offsets) in groups.into_iter().take(10) {
+            eprintln!("duplicated offsets {:?} in:", ranges(offsets));
+            for i in in_files {
+                eprintln!("    {} {:?}", files[i].key, files[i].metadata);
+            }
+        }
+    }
+    report
+}
+
+/// Counts the recovery paths daemons took, from their logs in `dir`.
+pub fn recoveries(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir).expect("log dir").flatten() {
+        if e.file_name().to_string_lossy().starts_with("daemon-") {
+            text.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+        }
+    }
+    [
+        ("replayed segments", "replay: segment already delivered"),
+        ("rewinds", "rewinding partition"),
+        ("corrective seeks", "seeking back to verify"),
+        ("real offset gaps", "offsets do not exist"),
+    ]
+    .iter()
+    .map(|(label, needle)| format!("{label} {}", text.matches(needle).count()))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// A plain HTTP/1.1 GET on loopback: `(status, body)`, or `None` when nothing answers.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Write;
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    c.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Some((status, body))
+}
+
+/// Peak resident set size of a process in KiB (`VmHWM`).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A TCP forwarder on loopback that can be taken down (connections refused, open ones cut) and
+/// brought back on the same port: an S3 outage without losing the S3 server's state.
+pub struct Proxy {
+    pub port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    /// Forwards `127.0.0.1:<port>` to `target` (`host:port`).
+    pub fn start(target: &str) -> Proxy {
+        use std::sync::{atomic::Ordering, Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let target = target.to_string();
+        let flag = up.clone();
+        std::thread::spawn(move || {
+            let open: Arc<Mutex<Vec<std::net::TcpStream>>> = Arc::default();
+            let mut listener = Some(listener);
+            loop {
+                if !flag.load(Ordering::SeqCst) {
+                    listener = None;
+                    for c in open.lock().expect("lock").drain(..) {
+                        let _ = c.shutdown(std::net::Shutdown::Both);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                let l = match &listener {
+                    Some(l) => l,
+                    None => match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                        Ok(l) => listener.insert(l),
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(50));
+                            continue;
+                        }
+                    },
+                };
+                l.set_nonblocking(true).expect("nonblocking");
+                match l.accept() {
+                    Ok((client, _)) => {
+                        let _ = client.set_nonblocking(false);
+                        let Ok(server) = std::net::TcpStream::connect(&target) else {
+                            continue;
+                        };
+                        let mut o = open.lock().expect("lock");
+                        o.push(client.try_clone().expect("clone"));
+                        o.push(server.try_clone().expect("clone"));
+                        for (mut from, mut to) in [
+                            (
+                                client.try_clone().expect("clone"),
+                                server.try_clone().expect("clone"),
+                            ),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Write);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Proxy { port, up }
+    }
+
+    /// Refuses new connections and cuts open ones until [`Proxy::resume`].
+    pub fn stop(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Accepts connections again.
+    pub fn resume(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

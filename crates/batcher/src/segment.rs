@@ -393,6 +393,7 @@ impl Batcher {
             return true;
         };
         state.next_start = Some(end);
+        tracing::debug!(partition = %id, epoch = state.epoch, start = open.start, end, anchor = ?open.anchor.as_ref().map(|a| a.offset), reason = reason.as_str(), "segment cut");
         metrics::counter!(names::SEGMENTS_CUT, "reason" => reason.as_str()).increment(1);
         let (cfg, partition, epoch) = (self.cfg.clone(), id.clone(), state.epoch);
         let built = tokio::task::spawn_blocking(move || {

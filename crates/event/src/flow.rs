@@ -95,6 +95,26 @@ pub struct SegmentAck {
     pub delivered: u64,
 }
 
+/// What delivery reports back to the source about a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feedback {
+    /// The segment is durable: it may move the commit watermark.
+    Delivered(SegmentAck),
+    /// The store already holds a *different* cut for the segment starting at `start` — an
+    /// earlier owner's write landed after this assignment's replay lookup missed it (a killed
+    /// process's upload still completing, or a revoked owner finishing late). Nothing of the
+    /// segment was written and none of its successors will be: the source must re-read the
+    /// partition from `start` under a new epoch in replay mode, which adopts the stored cut.
+    Rewind {
+        /// The partition.
+        partition: Arc<PartitionId>,
+        /// The epoch whose segment conflicted.
+        epoch: Epoch,
+        /// First offset of the conflicting segment (the watermark when it was found).
+        start: i64,
+    },
+}
+
 /// A record that cannot be delivered, with where it came from; written to the dead-letter
 /// destination before its offset counts as done.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ mod parse;
 mod reject;
 
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
-pub use flow::{DeadLetter, Epoch, Flow, Message, PartitionId, SegmentAck};
+pub use flow::{DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
 pub use parse::{parse_message, Parsed, DEFAULT_MAX_RECORD_BYTES};
 pub use reject::{RejectReason, Rejected};
 

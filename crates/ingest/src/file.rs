@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use trailpipe_event::{parse_message, Flow, Message, PartitionId, SegmentAck};
+use trailpipe_event::{parse_message, Feedback, Flow, Message, PartitionId};
 
 use crate::{IngestError, Watermarks};
 
@@ -157,7 +157,7 @@ pub async fn run_file_source(
     path: PathBuf,
     max_record_bytes: usize,
     tx: mpsc::Sender<Flow>,
-    mut acks: mpsc::UnboundedReceiver<SegmentAck>,
+    mut acks: mpsc::UnboundedReceiver<Feedback>,
 ) -> Result<FileSourceSummary, IngestError> {
     let mut files = Vec::new();
     collect_files(&path, &mut files).map_err(|source| IngestError::File {
@@ -205,9 +205,17 @@ pub async fn run_file_source(
                 finished = Some(result.map_err(|_| IngestError::PipelineClosed)??);
             }
             ack = acks.recv() => match ack {
-                Some(ack) => {
+                Some(Feedback::Delivered(ack)) => {
                     delivered += ack.delivered;
                     marks.ack(&ack);
+                }
+                // Files are read once: a conflicting cut (another writer raced this run on the
+                // same input) leaves the file unfinished, and the run fails instead of guessing.
+                Some(Feedback::Rewind { partition, start, .. }) => {
+                    return Err(IngestError::Conflict {
+                        input: partition.source.to_string(),
+                        offset: start,
+                    });
                 }
                 None => return Err(IngestError::PipelineClosed),
             },

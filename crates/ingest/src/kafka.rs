@@ -7,6 +7,13 @@
 //!   (`Flow::Assigned { replay: true }`) before any of its messages, so the batcher recovers cut
 //!   points of segments an earlier owner may already have delivered; acknowledgements from a
 //!   revoked epoch are ignored;
+//! - every accepted message is at its expected offset: the committed offset fetched at
+//!   assignment (or a rewind's start) for the first, the previous one plus one after that. An
+//!   earlier offset (queued before a seek) is skipped; a later one is verified by seeking back
+//!   before it is accepted as a real gap (see `handle_message`), so a broker that drops records
+//!   from a fetch cannot make the watermark pass them;
+//! - a [`Feedback::Rewind`] re-reads a partition from the conflicting segment's start under a
+//!   new epoch in replay mode (seek, `Revoked`, then `Assigned { replay: true }` downstream);
 //! - on shutdown the loop stops reading, asks for every open segment to be cut, and commits what
 //!   was acknowledged before the grace period ends.
 
@@ -24,7 +31,7 @@ use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
 };
 use tokio::sync::{mpsc, watch};
-use trailpipe_event::{parse_message, Epoch, Flow, Message, PartitionId, SegmentAck};
+use trailpipe_event::{parse_message, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
 use trailpipe_telemetry as names;
 
 use crate::{IngestError, Watermarks};
@@ -67,6 +74,9 @@ impl KafkaSettings {
     }
 }
 
+/// First distance of a corrective seek before a resume point (doubled on each retry).
+const SEEK_BACK_FIRST: i64 = 512;
+
 #[derive(Debug)]
 enum GroupEvent {
     Assigned(Vec<(String, i32)>),
@@ -77,6 +87,8 @@ enum GroupEvent {
 /// message is handled.
 struct GroupContext {
     events: Mutex<Vec<GroupEvent>>,
+    /// Latest watermark of each owned partition, committed synchronously when it is revoked.
+    committable: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ClientContext for GroupContext {}
@@ -89,8 +101,24 @@ fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
 }
 
 impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
+            // Commit what is delivered before the partitions leave, so their next owner replays
+            // as little as possible (late completions after this are fenced by epoch).
+            let mut commit = TopicPartitionList::new();
+            {
+                let mut marks = self.committable.lock().unwrap_or_else(|p| p.into_inner());
+                for (t, p) in partitions(tpl) {
+                    if let Some(w) = marks.remove(&(t.clone(), p)) {
+                        let _ = commit.add_partition_offset(&t, p, Offset::Offset(w));
+                    }
+                }
+            }
+            if commit.count() > 0 {
+                if let Err(e) = c.commit(&commit, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "commit of revoked partitions failed");
+                }
+            }
             self.events
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -111,6 +139,12 @@ impl ConsumerContext for GroupContext {
 struct Assigned {
     id: Arc<PartitionId>,
     epoch: Epoch,
+    /// Where the first message of this epoch must be (committed offset or rewind point).
+    expect: Option<i64>,
+    /// How far before `expect` the last corrective seek went (see `handle_message`).
+    seek_back: Option<i64>,
+    /// Whether a message before `expect` arrived since the last corrective seek.
+    reread: bool,
     /// One past the last offset read under this epoch.
     read_end: Option<i64>,
     committed: Option<i64>,
@@ -145,19 +179,24 @@ impl Loop {
         for event in events {
             match event {
                 GroupEvent::Assigned(list) => {
+                    let committed = self.committed(&list);
                     for (topic, partition) in list {
                         self.next_epoch += 1;
+                        let expect = committed.get(&(topic.clone(), partition)).copied();
                         let id = Arc::new(PartitionId {
                             source: topic.as_str().into(),
                             partition,
                         });
-                        tracing::info!(partition = %id, epoch = self.next_epoch, "partition assigned");
+                        tracing::info!(partition = %id, epoch = self.next_epoch, ?expect, "partition assigned");
                         self.marks.assign(id.clone(), self.next_epoch);
                         self.parts.insert(
                             (topic, partition),
                             Assigned {
                                 id: id.clone(),
                                 epoch: self.next_epoch,
+                                expect,
+                                seek_back: None,
+                                reread: false,
                                 read_end: None,
                                 committed: None,
                             },
@@ -198,7 +237,48 @@ impl Loop {
             // A message of a partition no longer assigned: it will be read again by its owner.
             return Ok(());
         };
+        if let Some(e) = a.expect {
+            if offset < e {
+                // Re-read after a corrective seek (or queued before a rewind's seek): skip.
+                a.reread = true;
+                return Ok(());
+            }
+            if offset > e {
+                // Offsets [e, offset) were not returned. Real Kafka skips offsets only where
+                // none exist (compaction, transaction markers, retention), but some compatible
+                // brokers (tansu 0.6) answer a fetch from inside a record batch with a later
+                // batch, silently dropping records. So verify: seek to `e`, then further back
+                // (doubling), skipping what precedes `e`, until a message before `e` shows the
+                // broker returned the neighbourhood of `e` — only then is the gap real.
+                let exhausted = a.seek_back.is_some_and(|b| b >= e);
+                if !a.reread && !exhausted {
+                    let back = match a.seek_back {
+                        None => 0,
+                        Some(0) => SEEK_BACK_FIRST,
+                        Some(b) => b * 2,
+                    };
+                    a.seek_back = Some(back);
+                    let target = (e - back).max(0);
+                    tracing::info!(partition = %a.id, expected = e, offset, target, "offsets missing before this message; seeking back to verify");
+                    if let Err(err) = self.consumer.seek(
+                        &a.id.source,
+                        a.id.partition,
+                        Offset::Offset(target),
+                        Duration::from_secs(10),
+                    ) {
+                        tracing::warn!(partition = %a.id, error = %err, "corrective seek failed");
+                    }
+                    return Ok(());
+                }
+                metrics::counter!(names::OFFSET_GAPS).increment(1);
+                tracing::warn!(partition = %a.id, expected = e, offset, "offsets do not exist (compaction, transaction markers or retention); continuing");
+            }
+        }
+        a.expect = Some(offset + 1);
+        a.seek_back = None;
+        a.reread = false;
         if a.read_end.is_none() {
+            tracing::info!(partition = %a.id, epoch = a.epoch, offset, "first message of this assignment");
             self.marks.begin(&a.id, a.epoch, offset);
         }
         a.read_end = Some(offset + 1);
@@ -218,11 +298,103 @@ impl Loop {
         self.send(Flow::Message(msg)).await
     }
 
+    /// The group's committed offsets for newly assigned partitions (absent: none committed, or
+    /// the broker did not answer — then the first message read is trusted as the resume point).
+    fn committed(&self, list: &[(String, i32)]) -> HashMap<(String, i32), i64> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in list {
+            tpl.add_partition(t, *p);
+        }
+        match self
+            .consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+        {
+            Ok(got) => got
+                .elements()
+                .iter()
+                .filter_map(|e| match e.offset() {
+                    Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                    _ => None,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fetch committed offsets of new partitions");
+                HashMap::new()
+            }
+        }
+    }
+
+    async fn handle_feedback(&mut self, f: Feedback) -> Result<(), IngestError> {
+        match f {
+            Feedback::Delivered(ack) => {
+                self.handle_ack(&ack);
+                Ok(())
+            }
+            Feedback::Rewind {
+                partition,
+                epoch,
+                start,
+            } => self.rewind(&partition, epoch, start).await,
+        }
+    }
+
+    /// Re-reads `partition` from `start` under a new epoch in replay mode.
+    async fn rewind(
+        &mut self,
+        partition: &Arc<PartitionId>,
+        epoch: Epoch,
+        start: i64,
+    ) -> Result<(), IngestError> {
+        let key = (partition.source.to_string(), partition.partition);
+        let Some(a) = self.parts.get_mut(&key) else {
+            return Ok(());
+        };
+        if a.epoch != epoch {
+            return Ok(());
+        }
+        if let Err(e) = self.consumer.seek(
+            &key.0,
+            key.1,
+            Offset::Offset(start),
+            Duration::from_secs(10),
+        ) {
+            // Without the seek the partition cannot be re-read in this process: give it up
+            // uncommitted past `start`; the watermark stays at `start` until a restart.
+            tracing::error!(partition = %a.id, start, error = %e, "rewind seek failed");
+            return Ok(());
+        }
+        self.next_epoch += 1;
+        a.epoch = self.next_epoch;
+        a.expect = Some(start);
+        a.seek_back = None;
+        a.reread = false;
+        a.read_end = None;
+        let id = a.id.clone();
+        tracing::warn!(partition = %id, start, epoch = self.next_epoch, "rewinding partition");
+        self.marks.assign(id.clone(), self.next_epoch);
+        self.send(Flow::Revoked {
+            partition: id.clone(),
+        })
+        .await?;
+        self.send(Flow::Assigned {
+            partition: id,
+            epoch: self.next_epoch,
+            replay: true,
+        })
+        .await
+    }
+
     fn handle_ack(&mut self, ack: &SegmentAck) {
         if let Some(w) = self.marks.ack(ack) {
             let key = (ack.partition.source.to_string(), ack.partition.partition);
             if let Some(a) = self.parts.get_mut(&key) {
                 a.committed = Some(w);
+                self.consumer
+                    .context()
+                    .committable
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), w);
                 let mut tpl = TopicPartitionList::new();
                 if tpl
                     .add_partition_offset(&key.0, key.1, Offset::Offset(w))
@@ -266,13 +438,14 @@ impl Loop {
 pub async fn run_kafka_source(
     settings: KafkaSettings,
     tx: mpsc::Sender<Flow>,
-    mut acks: mpsc::UnboundedReceiver<SegmentAck>,
+    mut acks: mpsc::UnboundedReceiver<Feedback>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) -> Result<(), IngestError> {
     let consumer: StreamConsumer<GroupContext> =
         settings.client_config().create_with_context(GroupContext {
             events: Mutex::new(Vec::new()),
+            committable: Mutex::new(HashMap::new()),
         })?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
@@ -289,7 +462,7 @@ pub async fn run_kafka_source(
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(ack) = acks.recv() => lp.handle_ack(&ack),
+            Some(f) = acks.recv() => lp.handle_feedback(f).await?,
             m = lp.consumer.recv() => match m {
                 Ok(m) => {
                     let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
@@ -317,7 +490,15 @@ pub async fn run_kafka_source(
     let deadline = tokio::time::Instant::now() + grace;
     while !lp.all_delivered() {
         match tokio::time::timeout_at(deadline, acks.recv()).await {
-            Ok(Some(ack)) => lp.handle_ack(&ack),
+            Ok(Some(Feedback::Delivered(ack))) => lp.handle_ack(&ack),
+            Ok(Some(Feedback::Rewind {
+                partition, start, ..
+            })) => {
+                tracing::warn!(%partition, start, "segment conflicts during shutdown; the next run replays it");
+                if let Some(a) = lp.parts.values_mut().find(|a| a.id == partition) {
+                    a.read_end = None;
+                }
+            }
             Ok(None) => break,
             Err(_) => {
                 tracing::warn!("shutdown grace period over with segments still in flight; they will be replayed");

@@ -30,6 +30,15 @@ pub enum IngestError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The store holds a different cut for a segment of an input file (another writer raced
+    /// this run on the same input).
+    #[error("{input}: the store holds a different cut for the segment starting at {offset}")]
+    Conflict {
+        /// The input file.
+        input: String,
+        /// The segment's first line.
+        offset: i64,
+    },
     /// The pipeline behind the source stopped.
     #[error("pipeline closed")]
     PipelineClosed,

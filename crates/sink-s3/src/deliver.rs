@@ -4,15 +4,20 @@
 //! then the dead letters, then the acknowledgement. Segments of one partition go one after
 //! another (a worker per partition), so an anchor file that is missing after a crash proves that
 //! no later segment of that partition was written — the batcher's replay relies on this.
+//!
+//! When the anchor file's key already holds a different cut (an earlier owner's upload landed
+//! after the replay lookup missed it), nothing of the segment has been written: the worker
+//! reports [`Feedback::Rewind`] and drops every later segment of that epoch, and the source
+//! re-reads the partition from the segment's start so the replay adopts the stored cut.
 
 use std::{collections::HashMap, sync::Arc};
 
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
 use trailpipe_batcher::{
-    InFlight, LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE,
+    InFlight, LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE, META_START,
 };
-use trailpipe_event::{DeadLetter, Epoch, PartitionId, SegmentAck};
+use trailpipe_event::{DeadLetter, Epoch, Feedback, PartitionId, SegmentAck};
 use trailpipe_telemetry as names;
 
 use crate::{retry::Backoff, ErrorClass, PutOutcome, SinkHealth, Store};
@@ -23,12 +28,23 @@ pub trait DeadLetterSink: Send + Sync {
     fn write<'a>(&'a self, letters: &'a [DeadLetter]) -> BoxFuture<'a, Result<(), String>>;
 }
 
+/// How delivering one segment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Durable and acknowledged.
+    Acknowledged,
+    /// The anchor file holds a different cut; a rewind was requested.
+    Rewound,
+    /// A non-anchor file contradicts the segment; not acknowledged.
+    Stuck,
+}
+
 /// The delivery stage.
 #[derive(Clone)]
 pub struct Delivery {
     store: Store,
     dead: Arc<dyn DeadLetterSink>,
-    acks: mpsc::UnboundedSender<SegmentAck>,
+    acks: mpsc::UnboundedSender<Feedback>,
     health: SinkHealth,
     trail_names: Arc<[Arc<str>]>,
     inflight: Arc<InFlight>,
@@ -40,7 +56,7 @@ impl Delivery {
     pub fn new(
         store: Store,
         dead: Arc<dyn DeadLetterSink>,
-        acks: mpsc::UnboundedSender<SegmentAck>,
+        acks: mpsc::UnboundedSender<Feedback>,
         health: SinkHealth,
         trail_names: Vec<Arc<str>>,
         inflight: Arc<InFlight>,
@@ -89,12 +105,22 @@ impl Delivery {
         }
     }
 
+    /// Delivers one epoch of one partition, in cut order. After a rewind, every later segment
+    /// of the epoch is dropped unwritten: it was cut after a segment the store contradicts.
     async fn worker(self, mut rx: mpsc::Receiver<PendingSegment>) {
+        let mut poisoned = false;
         while let Some(p) = rx.recv().await {
-            match p.built.await {
-                Ok(segment) => self.deliver(segment).await,
-                Err(e) => {
-                    tracing::error!(partition = %p.partition, error = %e, "building a segment failed; it will be replayed")
+            if poisoned {
+                p.built.abort();
+            } else {
+                match p.built.await {
+                    Ok(segment) => poisoned = self.deliver(segment).await == Outcome::Rewound,
+                    Err(e) => {
+                        // Nothing after this segment may be acknowledged: the watermark stops
+                        // at its start, and a restart replays it.
+                        tracing::error!(partition = %p.partition, error = %e, "building a segment failed; it will be replayed");
+                        poisoned = true;
+                    }
                 }
             }
             self.inflight.done(&p.partition);
@@ -102,23 +128,32 @@ impl Delivery {
     }
 
     /// Makes one segment durable, retrying until it is, then acknowledges it.
-    pub async fn deliver(&self, seg: Segment) {
+    pub async fn deliver(&self, seg: Segment) -> Outcome {
         let mut files = seg.files.iter();
         let mut delivered = 0u64;
         if let Some(anchor) = files.next() {
-            let mut results = vec![self.put_file(&seg, anchor).await];
-            results.extend(futures::future::join_all(files.map(|f| self.put_file(&seg, f))).await);
-            if results.iter().any(Option::is_none) {
-                // A conflicting file means this segment's records may not all be in the store:
-                // never acknowledge it. The watermark stops here (visible as lag and in /readyz)
-                // and a restart replays the partition from its last commit.
+            let Some(first) = self.put_file(&seg, anchor).await else {
+                metrics::counter!(names::SEGMENT_REWINDS).increment(1);
+                tracing::warn!(partition = %seg.partition, start = seg.start, "anchor file holds an earlier owner's cut: re-reading the partition from the segment start");
+                let _ = self.acks.send(Feedback::Rewind {
+                    partition: seg.partition.clone(),
+                    epoch: seg.epoch,
+                    start: seg.start,
+                });
+                return Outcome::Rewound;
+            };
+            let rest = futures::future::join_all(files.map(|f| self.put_file(&seg, f))).await;
+            if rest.iter().any(Option::is_none) {
+                // The anchor file agrees with this cut but another file does not: the store
+                // holds files this daemon cannot explain. Never acknowledge; the watermark stops
+                // here (visible as lag and in /readyz).
                 self.health.error(format!(
                     "segment {}[{}..{}) conflicts with delivered files; not committed",
                     seg.partition, seg.start, seg.end
                 ));
-                return;
+                return Outcome::Stuck;
             }
-            delivered = results.into_iter().flatten().sum();
+            delivered = first + rest.into_iter().flatten().sum::<u64>();
         }
         if !seg.dead_letters.is_empty() {
             let mut backoff = Backoff::new();
@@ -132,13 +167,14 @@ impl Delivery {
             }
         }
         metrics::histogram!(names::DELIVERY_LATENCY).record(seg.opened_at.elapsed().as_secs_f64());
-        let _ = self.acks.send(SegmentAck {
+        let _ = self.acks.send(Feedback::Delivered(SegmentAck {
             partition: seg.partition.clone(),
             epoch: seg.epoch,
             start: seg.start,
             end: seg.end,
             delivered,
-        });
+        }));
+        Outcome::Acknowledged
     }
 
     /// Writes one file (create-only), retrying until it is durable; returns its record count, 0
@@ -150,6 +186,7 @@ impl Delivery {
         let metadata = HashMap::from([
             (META_FIRST.to_string(), anchor.to_string()),
             (META_END.to_string(), seg.end.to_string()),
+            (META_START.to_string(), seg.start.to_string()),
             (
                 META_SOURCE.to_string(),
                 format!("{}/{}", seg.partition.source, seg.partition.partition),

@@ -13,7 +13,7 @@ mod retry;
 mod s3;
 mod store;
 
-pub use deliver::{DeadLetterSink, Delivery};
+pub use deliver::{DeadLetterSink, Delivery, Outcome};
 pub use health::{SinkHealth, SinkStatus};
 pub use retry::{ErrorClass, StoreError};
 pub use store::{PutOutcome, Store};

@@ -12,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::{ErrorClass, PutOutcome, StoreError};
+use crate::{store::ObjectInfo, ErrorClass, PutOutcome, StoreError};
 
 /// A local object store.
 #[derive(Clone, Debug)]
@@ -172,6 +172,93 @@ impl LocalStore {
         .await
         .expect("listing task panicked");
         Ok(found)
+    }
+
+    /// Walks only the directory the prefix names (up to its last `/`), not the whole bucket.
+    pub(crate) async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
+        let base = self.root.join(bucket);
+        let start_dir = match prefix.rfind('/') {
+            Some(i) if safe(&prefix[..i]) => base.join(&prefix[..i]),
+            Some(_) => return Ok(Vec::new()),
+            None => base.clone(),
+        };
+        let (prefix, start_after) = (prefix.to_string(), start_after.map(String::from));
+        let (b, p) = (bucket.to_string(), prefix.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let mut stack = vec![start_dir];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for e in entries {
+                    let e = e?;
+                    let ft = e.file_type()?;
+                    let path = e.path();
+                    if ft.is_dir() {
+                        stack.push(path);
+                        continue;
+                    }
+                    let Ok(rel) = path.strip_prefix(&base) else {
+                        continue;
+                    };
+                    let key = rel.to_string_lossy().replace('\\', "/");
+                    if !key.starts_with(&prefix)
+                        || start_after.as_deref().is_some_and(|s| key.as_str() <= s)
+                    {
+                        continue;
+                    }
+                    let last_modified = match e.metadata() {
+                        Ok(m) => m.modified()?,
+                        // Deleted between read_dir and stat: not listed, as on S3.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
+                    out.push(ObjectInfo { key, last_modified });
+                }
+            }
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
+        .expect("listing task panicked")
+        .map_err(|e| err("ListObjectsV2", &b, &p, e))
+    }
+
+    pub(crate) async fn list_folders(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let dir_part = prefix.trim_end_matches('/');
+        if !dir_part.is_empty() && !safe(dir_part) {
+            return Ok(Vec::new());
+        }
+        let dir = self.root.join(bucket).join(dir_part);
+        let mut out = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(err("ListObjectsV2", bucket, prefix, e)),
+        };
+        while let Some(e) = entries
+            .next_entry()
+            .await
+            .map_err(|e| err("ListObjectsV2", bucket, prefix, e))?
+        {
+            if e.file_type().await.is_ok_and(|t| t.is_dir()) {
+                out.push(format!("{prefix}{}/", e.file_name().to_string_lossy()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }
 

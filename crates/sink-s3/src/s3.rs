@@ -12,7 +12,7 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use crate::{ErrorClass, PutOutcome, StoreError};
+use crate::{store::ObjectInfo, ErrorClass, PutOutcome, StoreError};
 
 /// An S3 client.
 #[derive(Clone)]
@@ -87,6 +87,14 @@ impl S3Store {
         }
         // S3-compatible servers on custom endpoints rarely resolve bucket subdomains.
         b = b.force_path_style(force_path_style.unwrap_or(has_endpoint));
+        // A hung connection must surface as a retriable error (and in /readyz), not stall a
+        // partition forever: bound each attempt; delivery retries with backoff.
+        b = b.timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .operation_attempt_timeout(std::time::Duration::from_secs(60))
+                .build(),
+        );
         Self {
             client: Client::from_conf(b.build()),
         }
@@ -184,5 +192,70 @@ impl S3Store {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    pub(crate) async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(String::from))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("ListObjectsV2", bucket, prefix, &e))?;
+            for o in page.contents() {
+                let (Some(key), Some(modified)) = (o.key(), o.last_modified()) else {
+                    continue;
+                };
+                let last_modified =
+                    std::time::SystemTime::try_from(*modified).map_err(|e| StoreError {
+                        operation: "ListObjectsV2",
+                        bucket: bucket.into(),
+                        key: key.into(),
+                        message: format!("LastModified out of range: {e}"),
+                        class: ErrorClass::Permanent,
+                    })?;
+                out.push(ObjectInfo {
+                    key: key.to_string(),
+                    last_modified,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    pub(crate) async fn list_folders(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("ListObjectsV2", bucket, prefix, &e))?;
+            out.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(String::from)),
+            );
+        }
+        out.sort();
+        Ok(out)
     }
 }

@@ -16,6 +16,15 @@ pub enum PutOutcome {
     AlreadyExists,
 }
 
+/// A listed object: its key and S3 `LastModified` (a local store's file modification time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's key.
+    pub key: String,
+    /// When the object was written.
+    pub last_modified: std::time::SystemTime,
+}
+
 /// An object store with create-only writes.
 #[derive(Clone)]
 pub enum Store {
@@ -80,6 +89,33 @@ impl Store {
         match self {
             Self::S3(s) => s.list(bucket, prefix).await,
             Self::Local(l) => l.list(bucket, prefix).await,
+        }
+    }
+
+    /// Objects under `prefix` whose keys sort after `start_after` (S3 `StartAfter`), sorted by
+    /// key, with their last-modified times.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> Result<Vec<ObjectInfo>, StoreError> {
+        match self {
+            Self::S3(s) => s.list_objects(bucket, prefix, start_after).await,
+            Self::Local(l) => l.list_objects(bucket, prefix, start_after).await,
+        }
+    }
+
+    /// The "folders" directly under `prefix` (S3 `CommonPrefixes` with delimiter `/`), each
+    /// ending in `/`, sorted. `prefix` should be empty or end with `/`.
+    pub async fn list_folders(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        match self {
+            Self::S3(s) => s.list_folders(bucket, prefix).await,
+            Self::Local(l) => l.list_folders(bucket, prefix).await,
         }
     }
 }

@@ -62,6 +62,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Log files found at a segment's key with a different recorded cut.",
     ),
     (
+        OFFSET_GAPS,
+        "",
+        "Assignments whose resume point was no longer readable (deleted by topic retention).",
+    ),
+    (
+        SEGMENT_REWINDS,
+        "",
+        "Partitions re-read from a segment start because an earlier owner's cut landed after the replay lookup.",
+    ),
+    (
         DELIVERY_LATENCY,
         "",
         "Histogram: seconds from a segment's first record being read to its acknowledgement.",
@@ -109,6 +119,10 @@ pub const SEGMENTS_CUT: &str = "trailpipe_segments_cut_total";
 pub const STORE_ERRORS: &str = "trailpipe_store_errors_total";
 /// Conflicting cuts found.
 pub const SEGMENT_CONFLICTS: &str = "trailpipe_segment_conflicts_total";
+/// Unreadable resume points.
+pub const OFFSET_GAPS: &str = "trailpipe_offset_gaps_total";
+/// Rewinds after a late earlier-owner write.
+pub const SEGMENT_REWINDS: &str = "trailpipe_segment_rewinds_total";
 /// Delivery latency.
 pub const DELIVERY_LATENCY: &str = "trailpipe_delivery_latency_seconds";
 /// Committed offset.

@@ -1,0 +1,292 @@
+//! Exactly-once under faults other than a crash, with real parts (tansu, moto S3, the daemon
+//! binary): graceful shutdown mid-stream, an S3 outage, and a consumer group whose members are
+//! killed, restarted and added while records flow.
+
+mod support;
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use support::*;
+
+const PARTITIONS: i32 = 4;
+
+fn config(head: &str, grace_secs: u64, bucket: &str) -> String {
+    format!(
+        r#"{head}
+[delivery]
+max_segment_bytes = 1048576
+shutdown_grace_secs = {grace_secs}
+
+[[trails]]
+name = "everything"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+max_file_bytes = 262144
+[[trails.event_selectors]]
+read_write_type = "All"
+[[trails.event_selectors.data_resources]]
+type = "AWS::S3::Object"
+values = ["arn:aws:s3"]
+[[trails.event_selectors.data_resources]]
+type = "AWS::Lambda::Function"
+values = ["arn:aws:lambda"]
+"#
+    )
+}
+
+const GROUP_TIMEOUTS: &str =
+    "[source.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"";
+
+struct Setup {
+    s: Services,
+    s3: aws_sdk_s3::Client,
+    topic: String,
+    dlq: String,
+    group: String,
+    bucket: String,
+    dir: tempfile::TempDir,
+}
+
+fn setup(name: &str) -> Option<Setup> {
+    let s = Services::get(name)?;
+    let (topic, dlq, group, bucket) = (
+        unique(name),
+        unique(&format!("{name}-dead")),
+        unique(&format!("{name}-group")),
+        unique(name).to_lowercase().replace('_', "-"),
+    );
+    create_topic(&s.brokers, &topic, PARTITIONS);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    Some(Setup {
+        s,
+        s3,
+        topic,
+        dlq,
+        group,
+        bucket,
+        dir: tempfile::tempdir().expect("tempdir"),
+    })
+}
+
+impl Setup {
+    fn config(&self, port: u16, grace_secs: u64) -> String {
+        let head = kafka_to_moto(
+            &self.s,
+            &self.topic,
+            &self.dlq,
+            &self.group,
+            port,
+            GROUP_TIMEOUTS,
+        );
+        config(&head, grace_secs, &self.bucket)
+    }
+
+    fn committed(&self) -> i64 {
+        committed_total(&self.s.brokers, &self.group, &self.topic, PARTITIONS)
+    }
+
+    /// Waits until everything produced is committed, then checks the bucket.
+    fn finish(&self, messages: &[(String, Vec<u8>)], daemons: Vec<Daemon>) -> ExactlyOnce {
+        let all = messages.len() as i64;
+        let done = wait_until(Duration::from_secs(240), || self.committed() >= all);
+        let logs: String = daemons.iter().map(Daemon::log_text).collect();
+        assert!(done, "committed {} of {all}\n{logs}", self.committed());
+        for d in daemons {
+            assert_eq!(d.terminate(Duration::from_secs(30)), Some(0), "clean exit");
+        }
+        let report = exactly_once(
+            &self.s,
+            &self.s3,
+            &self.bucket,
+            &self.topic,
+            PARTITIONS,
+            messages,
+        );
+        eprintln!(
+            "{}: {} produced, {report}; {}",
+            self.topic,
+            messages.len(),
+            recoveries(self.dir.path())
+        );
+        report
+    }
+}
+
+fn assert_exactly_once(r: &ExactlyOnce, produced: usize) {
+    assert_eq!(r.lost, 0, "records lost");
+    assert_eq!(r.duplicated, 0, "records duplicated");
+    assert_eq!(r.unknown, 0, "records never produced");
+    assert_eq!(r.delivered, produced);
+}
+
+/// SIGTERM during a steady stream: the daemon exits 0 within the grace period, and what it
+/// committed is exactly what is in the bucket (nothing delivered past the commit, nothing
+/// committed that is not delivered). A restart then finishes the stream exactly once.
+#[test]
+fn sigterm_mid_stream_delivers_and_commits_what_was_consumed_within_the_grace_period() {
+    let Some(t) = setup("graceful") else { return };
+    let messages = generated_messages(60_000, 7);
+    let producer = produce_in_background(
+        &t.s.brokers,
+        &t.topic,
+        &messages,
+        5_000,
+        Duration::from_millis(400),
+    );
+    let grace = 10;
+    let daemon = Daemon::start(t.dir.path(), &t.config(19481, grace));
+    assert!(
+        wait_until(Duration::from_secs(60), || t.committed() > 5_000),
+        "no progress\n{}",
+        daemon.log_text()
+    );
+    let stop = Instant::now();
+    let code = daemon.terminate(Duration::from_secs(grace + 15));
+    let took = stop.elapsed();
+    assert_eq!(code, Some(0), "exit code after SIGTERM");
+    assert!(
+        took <= Duration::from_secs(grace + 2),
+        "took {took:?} to stop, grace is {grace}s"
+    );
+    let committed = committed_by_partition(&t.s.brokers, &t.group, &t.topic, PARTITIONS);
+    producer.join().expect("producer");
+    let index = topic_index(&t.s.brokers, &t.topic, PARTITIONS, messages.len());
+    let in_bucket: HashMap<String, usize> = read_bucket(&t.s3, &t.bucket)
+        .iter()
+        .flat_map(|f| f.records.iter().map(|r| event_id(r)))
+        .fold(HashMap::new(), |mut m, id| {
+            *m.entry(id).or_default() += 1;
+            m
+        });
+    let below_commit: Vec<&String> = index
+        .iter()
+        .filter(|(_, &(p, o))| o < committed[p as usize])
+        .map(|(id, _)| id)
+        .collect();
+    eprintln!(
+        "stopped in {took:?}; committed {committed:?} = {} records; {} in the bucket",
+        below_commit.len(),
+        in_bucket.len()
+    );
+    assert!(
+        below_commit.iter().all(|id| in_bucket.get(*id) == Some(&1)),
+        "a committed record is not in the bucket exactly once"
+    );
+    assert_eq!(
+        in_bucket.len(),
+        below_commit.len(),
+        "records delivered past the committed offsets"
+    );
+    let daemon = Daemon::start(t.dir.path(), &t.config(19481, grace));
+    let report = t.finish(&messages, vec![daemon]);
+    assert_exactly_once(&report, messages.len());
+}
+
+/// S3 unreachable for 30 s mid-stream (connections refused and cut): `/readyz` reports it while
+/// it lasts, memory stays bounded, and once S3 is back everything lands exactly once.
+#[test]
+fn an_s3_outage_mid_stream_loses_and_duplicates_nothing_and_memory_stays_bounded() {
+    let Some(t) = setup("outage") else { return };
+    let moto =
+        t.s.s3_endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+    let proxy = Proxy::start(&moto);
+    let port = 19482;
+    let cfg = t.config(port, 10).replace(
+        &format!("endpoint_url = \"{}\"", t.s.s3_endpoint),
+        &format!("endpoint_url = \"http://127.0.0.1:{}\"", proxy.port),
+    );
+    assert!(cfg.contains(&format!("127.0.0.1:{}", proxy.port)));
+    let messages = generated_messages(100_000, 11);
+    let producer = produce_in_background(
+        &t.s.brokers,
+        &t.topic,
+        &messages,
+        10_000,
+        Duration::from_millis(500),
+    );
+    let daemon = Daemon::start(t.dir.path(), &cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || t.committed() > 5_000),
+        "no progress\n{}",
+        daemon.log_text()
+    );
+    proxy.stop();
+    let down_at = Instant::now();
+    let mut reported = false;
+    let mut committed_during = Vec::new();
+    while down_at.elapsed() < Duration::from_secs(30) {
+        if let Some((status, body)) = http_get(port, "/readyz") {
+            if status == 503 && body.contains("\"healthy\":false") {
+                reported = true;
+            }
+        }
+        committed_during.push(t.committed());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    proxy.resume();
+    assert!(
+        reported,
+        "/readyz never reported the outage\n{}",
+        daemon.log_text()
+    );
+    // Nothing can be committed while nothing can be written (after in-flight work drained).
+    let settled = &committed_during[committed_during.len() / 2..];
+    assert!(
+        settled.windows(2).all(|w| w[0] == w[1]),
+        "commits moved while S3 was down: {committed_during:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || http_get(port, "/readyz")
+            .is_some_and(|(s, _)| s == 200)),
+        "/readyz did not recover"
+    );
+    producer.join().expect("producer");
+    let peak = peak_rss_kib(daemon.child.id()).unwrap_or(0);
+    eprintln!("peak RSS during the outage test: {} MiB", peak / 1024);
+    assert!(
+        peak < 512 * 1024,
+        "peak RSS {} MiB over the 512 MiB bound",
+        peak / 1024
+    );
+    let report = t.finish(&messages, vec![daemon]);
+    assert_exactly_once(&report, messages.len());
+}
+
+/// Three daemons in one consumer group: B joins A, A is killed (-9) and restarted, C joins —
+/// all while records flow. Partitions move between members several times; every record still
+/// lands exactly once.
+#[test]
+fn group_members_killed_restarted_and_added_mid_stream_lose_and_duplicate_nothing() {
+    let Some(t) = setup("rebalance") else { return };
+    let messages = generated_messages(150_000, 13);
+    let producer = produce_in_background(
+        &t.s.brokers,
+        &t.topic,
+        &messages,
+        10_000,
+        Duration::from_millis(700),
+    );
+    let mut a = Daemon::start(t.dir.path(), &t.config(19483, 10));
+    std::thread::sleep(Duration::from_secs(3));
+    let b = Daemon::start(t.dir.path(), &t.config(19484, 10));
+    std::thread::sleep(Duration::from_secs(4));
+    a.child.kill().expect("SIGKILL a");
+    let _ = a.child.wait();
+    eprintln!("killed a with {} committed", t.committed());
+    std::thread::sleep(Duration::from_secs(1));
+    let a = Daemon::start(t.dir.path(), &t.config(19483, 10));
+    std::thread::sleep(Duration::from_secs(4));
+    let c = Daemon::start(t.dir.path(), &t.config(19485, 10));
+    producer.join().expect("producer");
+    let report = t.finish(&messages, vec![a, b, c]);
+    assert_exactly_once(&report, messages.len());
+}
