@@ -3,7 +3,7 @@
 CARGO ?= cargo
 RECORDS ?= 50000
 
-.PHONY: demo test test-unit services-start services-stop bench lint fmt
+.PHONY: demo test test-unit services-start services-stop bench lint fmt deploy-check
 
 ## demo: generate records, deliver them from a file into demo-output/ (S3 layout), print what was delivered
 demo:
@@ -22,7 +22,7 @@ demo:
 test:
 	scripts/test-deps.sh
 	scripts/services.sh start
-	. .test-services/env && export TRAILPIPE_REQUIRE_SERVICES=1 && \
+	. .test-services/env && export TRAILPIPE_REQUIRE_SERVICES=1 DEPLOY_CHECK_STRICT=1 && \
 	  if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	    $(CARGO) nextest run --workspace --locked --no-fail-fast; \
 	  else \
@@ -45,6 +45,11 @@ bench:
 	scripts/test-deps.sh
 	scripts/services.sh start
 	. .test-services/env && scripts/bench.sh; rc=$$?; scripts/services.sh stop; exit $$rc
+
+## deploy-check: systemd-analyze verify, kubectl kustomize and offline schema validation of deploy/
+deploy-check:
+	$(CARGO) build --locked --bin trailpipe
+	scripts/deploy-check.sh target/debug/trailpipe
 
 lint:
 	$(CARGO) fmt --all --check

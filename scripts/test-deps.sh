@@ -29,6 +29,9 @@ VENV=$TOOLS/venv
 # links the system zlib when pkg-config finds it. No cmake, OpenSSL or SASL are needed for that feature
 # set; tansu's own build (aws-lc-sys, zstd-sys, libsql) only needs the C/C++ compilers too.
 APT_PACKAGES=(gcc g++ make perl pkg-config zlib1g-dev)
+APT_PACKAGES+=(systemd)   # systemd-analyze, for scripts/deploy-check.sh
+# kubectl renders deploy/kubernetes; Debian 12 ships it as kubernetes-client (1.20, kustomize v2).
+command -v kubectl >/dev/null 2>&1 || APT_PACKAGES+=(kubernetes-client)
 
 log() { printf 'test-deps: %s\n' "$*"; }
 die() { printf 'test-deps: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -125,7 +128,7 @@ install_python_tools() {
     local stamp=$VENV/.trailpipe-requirements.sha256 want t0
     want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
     if [[ -x $VENV/bin/python && -f $stamp && $(cat "$stamp") == "$want" ]] \
-        && "$VENV/bin/python" -c 'import moto, confluent_kafka' >/dev/null 2>&1; then
+        && "$VENV/bin/python" -c 'import moto, confluent_kafka, kubernetes_validate' >/dev/null 2>&1; then
         log "venv: up to date at $VENV"
         return
     fi

@@ -290,3 +290,72 @@ fn group_members_killed_restarted_and_added_mid_stream_lose_and_duplicate_nothin
     let report = t.finish(&messages, vec![a, b, c]);
     assert_exactly_once(&report, messages.len());
 }
+
+/// SIGHUP with a broken configuration file is refused (the daemon says why and keeps delivering
+/// on the old configuration); with a valid one the running pipeline drains and commits, and the
+/// new configuration applies to what follows — here a second trail that receives exactly the
+/// records produced after the reload.
+#[test]
+fn sighup_refuses_a_broken_config_and_applies_a_valid_one() {
+    let Some(t) = setup("reload") else { return };
+    let second = unique("reload-second").to_lowercase();
+    create_bucket(&t.s3, &second);
+    let cfg = t.config(19486, 10);
+    let daemon = Daemon::start(t.dir.path(), &cfg);
+    let path = t.dir.path().join("trailpipe.toml");
+    let hup = |d: &Daemon| {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &d.child.id().to_string()])
+            .status()
+            .expect("kill -HUP")
+            .success();
+        assert!(ok, "kill -HUP");
+    };
+    let batches: Vec<Vec<(String, Vec<u8>)>> =
+        (0..3).map(|i| generated_messages(4_000, 40 + i)).collect();
+    let mut produced = 0;
+    let mut deliver = |batch: &[(String, Vec<u8>)], d: &Daemon| {
+        produce(&t.s.brokers, &t.topic, batch);
+        produced += batch.len() as i64;
+        assert!(
+            wait_until(Duration::from_secs(60), || t.committed() >= produced),
+            "committed {} of {produced}\n{}",
+            t.committed(),
+            d.log_text()
+        );
+    };
+    deliver(&batches[0], &daemon);
+
+    std::fs::write(&path, "[source]\nkind = \"kafka\"\nbrokers = 7\n").expect("broken config");
+    hup(&daemon);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("reload refused")),
+        "no refusal logged\n{}",
+        daemon.log_text()
+    );
+    deliver(&batches[1], &daemon);
+
+    let with_second = format!(
+        "{cfg}\n[[trails]]\nname = \"second\"\ns3_bucket_name = \"{second}\"\nis_multi_region_trail = true\ndelivery_interval_secs = 1\nmax_file_bytes = 262144\n[[trails.event_selectors]]\nread_write_type = \"All\"\n[[trails.event_selectors.data_resources]]\ntype = \"AWS::S3::Object\"\nvalues = [\"arn:aws:s3\"]\n[[trails.event_selectors.data_resources]]\ntype = \"AWS::Lambda::Function\"\nvalues = [\"arn:aws:lambda\"]\n"
+    );
+    std::fs::write(&path, with_second).expect("valid config");
+    hup(&daemon);
+    assert!(
+        wait_until(Duration::from_secs(30), || daemon
+            .log_text()
+            .contains("configuration reloaded")),
+        "no reload logged\n{}",
+        daemon.log_text()
+    );
+    deliver(&batches[2], &daemon);
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+
+    let all: Vec<(String, Vec<u8>)> = batches.concat();
+    let report = exactly_once(&t.s, &t.s3, &t.bucket, &t.topic, PARTITIONS, &all);
+    assert_exactly_once(&report, all.len());
+    let report = exactly_once(&t.s, &t.s3, &second, &t.topic, PARTITIONS, &batches[2]);
+    eprintln!("second trail after the reload: {report}");
+    assert_exactly_once(&report, batches[2].len());
+}

@@ -186,6 +186,7 @@ pub async fn run_file_source(
         })?;
     let mut finished: Option<(HashMap<Arc<PartitionId>, i64>, ReadCounts)> = None;
     let mut delivered = 0;
+    let mut acks_closed = false;
     loop {
         if let Some((ends, counts)) = &finished {
             if ends
@@ -200,11 +201,14 @@ pub async fn run_file_source(
                 });
             }
         }
+        if acks_closed && finished.is_some() {
+            return Err(IngestError::PipelineClosed);
+        }
         tokio::select! {
             result = &mut done_rx, if finished.is_none() => {
                 finished = Some(result.map_err(|_| IngestError::PipelineClosed)??);
             }
-            ack = acks.recv() => match ack {
+            ack = acks.recv(), if !acks_closed => match ack {
                 Some(Feedback::Delivered(ack)) => {
                     delivered += ack.delivered;
                     marks.ack(&ack);
@@ -217,7 +221,9 @@ pub async fn run_file_source(
                         offset: start,
                     });
                 }
-                None => return Err(IngestError::PipelineClosed),
+                // Delivery ends once the reader's input ended and everything drained, possibly
+                // before the reader's result is seen here: decide at the top of the loop.
+                None => acks_closed = true,
             },
         }
     }

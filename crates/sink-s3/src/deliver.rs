@@ -205,8 +205,8 @@ impl Delivery {
                 .await
             {
                 Ok(PutOutcome::Created) => {
-                    self.health.success();
                     let records = f.body.records as u64;
+                    self.health.delivered(records);
                     metrics::counter!(names::FILES_WRITTEN, "trail" => trail.to_string())
                         .increment(1);
                     metrics::counter!(names::RECORDS_DELIVERED, "trail" => trail.to_string())

@@ -14,6 +14,10 @@ pub struct SinkStatus {
     pub latest_error: Option<String>,
     /// When that error happened.
     pub latest_error_time: Option<SystemTime>,
+    /// Log files written since start.
+    pub files: u64,
+    /// Records in those files.
+    pub records: u64,
 }
 
 impl SinkStatus {
@@ -28,11 +32,13 @@ impl SinkStatus {
 pub struct SinkHealth(Arc<Mutex<SinkStatus>>);
 
 impl SinkHealth {
-    /// Records a success (clears the error).
-    pub fn success(&self) {
+    /// Records a file of `records` records written (clears the error).
+    pub fn delivered(&self, records: u64) {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
         s.latest_delivery = Some(SystemTime::now());
         s.latest_error = None;
+        s.files += 1;
+        s.records += records;
     }
 
     /// Records an error.

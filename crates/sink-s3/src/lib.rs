@@ -16,4 +16,4 @@ mod store;
 pub use deliver::{DeadLetterSink, Delivery, Outcome};
 pub use health::{SinkHealth, SinkStatus};
 pub use retry::{ErrorClass, StoreError};
-pub use store::{PutOutcome, Store};
+pub use store::{ObjectInfo, PutOutcome, Store};

@@ -59,12 +59,12 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Generate(args) => exit(generate::run(args)),
-        Command::Run { config } => {
-            let config = match trailpipe_config::Config::load(&config) {
+        Command::Run { config: path } => {
+            let config = match trailpipe_config::Config::load(&path) {
                 Ok(c) => c,
                 Err(errors) => {
                     for e in &errors {
-                        eprintln!("{}: {e}", config.display());
+                        eprintln!("{}: {e}", path.display());
                     }
                     return std::process::ExitCode::from(2);
                 }
@@ -74,7 +74,7 @@ fn main() -> std::process::ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            exit(rt.block_on(run::run(config)))
+            exit(rt.block_on(run::run(path, config)))
         }
     }
 }

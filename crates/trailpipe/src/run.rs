@@ -4,8 +4,21 @@
 //! segments between batcher and delivery), so a slow store slows the consumer instead of growing
 //! memory. Acknowledgements flow back on an unbounded channel: they are small, and delivery must
 //! never block on ingest.
+//!
+//! The control loop outlives pipelines: SIGHUP re-validates the configuration file and, when it
+//! is good, drains the running pipeline (cut, deliver, commit — as on shutdown) and starts one
+//! with the new configuration; a bad file is refused with one log line per mistake and the old
+//! pipeline never stops. systemd is told READY, RELOADING, STOPPING and a STATUS line, and the
+//! watchdog is petted while the control loop ticks.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
@@ -64,8 +77,26 @@ async fn open_store(config: &Config) -> Store {
     }
 }
 
-/// Runs the pipeline until the source ends (files) or a signal arrives (Kafka).
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// What the control loop asks of a running pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    /// SIGTERM / SIGINT: drain, commit, exit.
+    Stop,
+    /// SIGHUP: validate the configuration file again; apply it if it is good.
+    Reload,
+}
+
+/// How a pipeline run ended.
+enum Ended {
+    /// The source is done (files) or a stop was requested.
+    Done,
+    /// A valid new configuration is to be applied.
+    Reload(Box<Config>),
+}
+
+/// Runs the daemon: the HTTP endpoints for the whole process, and the pipeline, rebuilt when
+/// SIGHUP brings a valid new configuration (a bad one is refused and the old one keeps running).
+pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()> {
     let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -76,8 +107,106 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         prometheus,
         health.clone(),
     ));
+    let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
+    tokio::spawn(signals(ctl_tx));
+    // The watchdog pings only while the control loop keeps ticking.
+    let heartbeat = Arc::new(AtomicU64::new(now_secs()));
+    let beat = heartbeat.clone();
+    let _watchdog = trailpipe_service::spawn_watchdog(move || {
+        now_secs().saturating_sub(beat.load(Ordering::Relaxed)) < 30
+    });
+    let status_health = health.clone();
+    let mut throughput = trailpipe_service::Throughput::new();
+    let _status = trailpipe_service::spawn_status_updates(Duration::from_secs(10), move || {
+        let st = status_health.status();
+        let line = throughput.status_line(st.records, st.files);
+        match st.latest_error {
+            Some(e) => format!("{line}; delivery failing: {e}"),
+            None => line,
+        }
+    });
+    let result = loop {
+        match run_pipeline(&config_path, &config, &health, &mut ctl_rx, &heartbeat).await {
+            Ok(Ended::Done) => break Ok(()),
+            Ok(Ended::Reload(new)) => {
+                if new.server.listen != config.server.listen {
+                    tracing::warn!(old = %config.server.listen, new = %new.server.listen, "server.listen changes only at restart");
+                }
+                config = *new;
+                tracing::info!(trails = config.trails.len(), "configuration reloaded");
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    listener.abort();
+    result
+}
 
-    let store = open_store(&config).await;
+/// Turns signals into control requests: SIGTERM/SIGINT stop (a second one exits at once:
+/// nothing is lost, the replay covers it), SIGHUP reloads.
+async fn signals(tx: mpsc::UnboundedSender<Control>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("installing a SIGHUP handler");
+    let mut stopping = false;
+    loop {
+        let control = tokio::select! {
+            _ = term.recv() => Control::Stop,
+            _ = tokio::signal::ctrl_c() => Control::Stop,
+            _ = hup.recv() => Control::Reload,
+        };
+        if control == Control::Stop {
+            if stopping {
+                tracing::warn!("second signal: exiting now; undelivered records will be replayed");
+                std::process::exit(130);
+            }
+            stopping = true;
+            trailpipe_service::notify_stopping();
+            tracing::info!("signal received: shutting down (a second signal exits at once)");
+        }
+        if tx.send(control).is_err() {
+            return;
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Reads and validates the configuration file again for a reload; `None` (and the reasons
+/// logged) when it is bad.
+fn reload_config(path: &std::path::Path) -> Option<Config> {
+    trailpipe_service::notify_reloading();
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            for e in &errors {
+                tracing::error!(config = %path.display(), error = %e, "reload refused: keeping the running configuration");
+            }
+            trailpipe_service::notify_status(&format!(
+                "reload refused ({} mistake(s) in {}); running the previous configuration",
+                errors.len(),
+                path.display()
+            ));
+            trailpipe_service::notify_ready();
+            None
+        }
+    }
+}
+
+/// Builds the stages for `config` and runs them until the source ends, a stop is requested, or
+/// a reload brings a valid configuration (then the source drains and commits first).
+async fn run_pipeline(
+    config_path: &std::path::Path,
+    config: &Config,
+    health: &SinkHealth,
+    ctl: &mut mpsc::UnboundedReceiver<Control>,
+    heartbeat: &AtomicU64,
+) -> anyhow::Result<Ended> {
+    let store = open_store(config).await;
     let dead = match &config.source {
         SourceConfig::Kafka(k) => {
             DeadLetterWriter::kafka(&k.brokers, &k.dead_letter_topic, &librdkafka(k))
@@ -109,23 +238,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Shared so that a replay looks up recorded cuts only after earlier deliveries settled.
     let inflight = Arc::new(InFlight::default());
     let lookup = Arc::new(StoreCutLookup(store.clone()));
-    let batcher = Batcher::new(batcher_config(&config), lookup, seg_tx, inflight.clone());
+    let batcher = Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone());
     tokio::spawn(batcher.run(routed_rx));
     let dead = Arc::new(DeadLetters(dead));
-    let delivery = Delivery::new(store.clone(), dead, ack_tx, health, trail_names, inflight);
-    let delivery = tokio::spawn(delivery.run(seg_rx));
+    let delivery = Delivery::new(
+        store.clone(),
+        dead,
+        ack_tx,
+        health.clone(),
+        trail_names,
+        inflight,
+    );
+    let mut delivery = tokio::spawn(delivery.run(seg_rx));
+    let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
 
-    let result = match &config.source {
+    match &config.source {
         SourceConfig::Kafka(k) => {
             let (stop_tx, stop_rx) = watch::channel(false);
-            tokio::spawn(async move {
-                wait_for_signal().await;
-                tracing::info!("signal received: shutting down (a second signal exits at once)");
-                let _ = stop_tx.send(true);
-                wait_for_signal().await;
-                tracing::warn!("second signal: exiting now; undelivered records will be replayed");
-                std::process::exit(130);
-            });
             let settings = KafkaSettings {
                 brokers: k.brokers.clone(),
                 topics: k.topics.clone(),
@@ -133,28 +263,61 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 max_record_bytes: k.max_record_bytes,
                 librdkafka: librdkafka(k),
             };
-            run_kafka_source(
-                settings,
-                src_tx,
-                ack_rx,
-                stop_rx,
-                Duration::from_secs(config.delivery.shutdown_grace_secs),
-            )
-            .await
-            .context("kafka source")
+            let mut source =
+                tokio::spawn(run_kafka_source(settings, src_tx, ack_rx, stop_rx, grace));
+            trailpipe_service::notify_ready();
+            let mut ended = Ended::Done;
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    r = &mut source => {
+                        r.context("kafka source task")?.context("kafka source")?;
+                        break;
+                    }
+                    _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
+                    c = ctl.recv(), if !stopping => match c {
+                        Some(Control::Reload) => {
+                            if let Some(new) = reload_config(config_path) {
+                                ended = Ended::Reload(Box::new(new));
+                                stopping = true;
+                                let _ = stop_tx.send(true);
+                            }
+                        }
+                        Some(Control::Stop) | None => {
+                            ended = Ended::Done;
+                            stopping = true;
+                            let _ = stop_tx.send(true);
+                        }
+                    },
+                }
+            }
+            // The source has drained and committed; let deliveries still in flight finish
+            // before the next pipeline's replay looks at the store.
+            let _ = tokio::time::timeout(grace, &mut delivery).await;
+            Ok(ended)
         }
         SourceConfig::File(f) => {
-            let summary = tokio::select! {
-                s = run_file_source(f.path.clone(), f.max_record_bytes, src_tx, ack_rx) => s.context("file source")?,
-                _ = wait_for_signal() => anyhow::bail!("interrupted before every file was delivered"),
+            trailpipe_service::notify_ready();
+            let files = run_file_source(f.path.clone(), f.max_record_bytes, src_tx, ack_rx);
+            tokio::pin!(files);
+            let summary = loop {
+                tokio::select! {
+                    s = &mut files => break s.context("file source")?,
+                    _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
+                    c = ctl.recv() => match c {
+                        Some(Control::Reload) => {
+                            tracing::warn!("a file run reads its inputs once; SIGHUP is ignored until it ends");
+                            trailpipe_service::notify_ready();
+                        }
+                        Some(Control::Stop) | None => anyhow::bail!("interrupted before every file was delivered"),
+                    },
+                }
             };
             let _ = delivery.await;
-            print_summary(&config, &store, &summary, &f.dead_letter_path).await;
-            Ok(())
+            print_summary(config, &store, &summary, &f.dead_letter_path).await;
+            Ok(Ended::Done)
         }
-    };
-    listener.abort();
-    result
+    }
 }
 
 fn librdkafka(k: &trailpipe_config::KafkaSource) -> Vec<(String, String)> {
@@ -162,15 +325,6 @@ fn librdkafka(k: &trailpipe_config::KafkaSource) -> Vec<(String, String)> {
         .iter()
         .map(|(a, b)| (a.clone(), b.clone()))
         .collect()
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }
 
 /// What a file run delivered, for people running the demo or a backfill.

@@ -1,0 +1,226 @@
+//! The real `aws cloudtrail` CLI (awscli 1.x in /work/main/.tools/venv, installed by `make test`)
+//! against the API served on loopback: what botocore sends and parses is what AWS's own clients
+//! will. Skips with a message when the CLI is absent.
+
+mod common;
+
+use std::{path::Path, process::Command};
+
+use common::{TestBackend, ACCOUNT, KEY_DER};
+use serde_json::Value;
+
+const AWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/aws");
+
+/// Runs `aws cloudtrail <args>` against `port`; returns (exit ok, stdout JSON or Null, stderr).
+fn aws(port: u16, region: &str, args: &[String]) -> (bool, Value, String) {
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = Command::new(AWS)
+        .arg("cloudtrail")
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            region,
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("running the aws CLI");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = if stdout.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("aws {args:?} printed non-JSON ({e}): {stdout}"))
+    };
+    (
+        out.status.success(),
+        json,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_aws_cli_reads_and_changes_trails_through_the_api() {
+    if !Path::new(AWS).exists() {
+        eprintln!("SKIP: {AWS} not found (run `make test` once to install the aws CLI)");
+        return;
+    }
+    let backend = TestBackend::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = trailpipe_api::router(backend.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let run = move |region: &str, args: &[&str]| {
+        let region = region.to_owned();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || aws(port, &region, &args))
+    };
+
+    // describe-trails: the signed region (us-west-2) decides home vs shadow trails.
+    let (ok, out, err) = run("us-west-2", &["describe-trails"]).await.unwrap();
+    assert!(ok, "{err}");
+    let names: Vec<&str> = out["trailList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["management", "west-only"]);
+    assert_eq!(out["trailList"][0]["S3KeyPrefix"], "prod");
+
+    // get-trail-status: epoch floats and legacy strings come through botocore unchanged.
+    let (ok, out, err) = run("us-east-1", &["get-trail-status", "--name", "management"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out["IsLogging"], true);
+    assert_eq!(out["LatestDeliveryTime"].as_f64(), Some(1_454_022_144.869));
+    assert_eq!(out["TimeLoggingStarted"], "2015-11-06T18:36:38Z");
+
+    let (ok, _, err) = run("us-east-1", &["get-trail-status", "--name", "nosuch"])
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(err.contains("TrailNotFoundException"), "{err}");
+
+    let (ok, out, err) = run(
+        "us-east-1",
+        &["get-event-selectors", "--trail-name", "management"],
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(
+        out["TrailARN"],
+        format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management")
+    );
+    assert_eq!(out["EventSelectors"][0]["ReadWriteType"], "All");
+
+    // list-public-keys: the CLI serializes --start-time/--end-time as epoch seconds and gets
+    // the DER back as base64 text.
+    let (ok, out, err) = run(
+        "us-east-1",
+        &[
+            "list-public-keys",
+            "--start-time",
+            "2016-01-01T20:30:00Z",
+            "--end-time",
+            "2016-01-31T00:00:00Z",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    use base64::Engine as _;
+    let value = out["PublicKeyList"][0]["Value"].as_str().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap(),
+        KEY_DER
+    );
+    assert_eq!(
+        out["PublicKeyList"][0]["Fingerprint"],
+        "7f3f401420072e50a65a141430817ab3"
+    );
+    let (start, end) = backend.state().key_queries[0];
+    assert_eq!(start.unwrap().unix_timestamp(), 1_451_680_200);
+    assert_eq!(end.unwrap().unix_timestamp(), 1_454_198_400);
+
+    let (ok, _, err) = run(
+        "us-east-1",
+        &[
+            "list-public-keys",
+            "--start-time",
+            "2016-02-01T00:00:00Z",
+            "--end-time",
+            "2016-01-01T00:00:00Z",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("InvalidTimeRangeException"), "{err}");
+
+    // lookup-events: region from the signature, body passed through, output parsed.
+    let (ok, out, err) = run(
+        "eu-central-1",
+        &[
+            "lookup-events",
+            "--lookup-attributes",
+            "AttributeKey=EventName,AttributeValue=ConsoleLogin",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out["Events"].as_array().unwrap().len(), 1);
+    assert_eq!(out["Events"][0]["EventId"], "e1");
+    let (region, body) = backend.state().lookups[0].clone();
+    assert_eq!(region, "eu-central-1");
+    assert_eq!(
+        body["LookupAttributes"][0]["AttributeValue"],
+        "ConsoleLogin"
+    );
+
+    // put-event-selectors / add-tags / list-tags: request shapes as the CLI builds them.
+    let (ok, out, err) = run(
+        "us-east-1",
+        &["put-event-selectors", "--trail-name", "east-data", "--advanced-event-selectors",
+          r#"[{"Name":"s3","FieldSelectors":[{"Field":"eventCategory","Equals":["Data"]},{"Field":"resources.type","Equals":["AWS::S3::Object"]}]}]"#],
+    )
+    .await
+    .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(
+        out["AdvancedEventSelectors"][0]["FieldSelectors"][1]["Equals"][0],
+        "AWS::S3::Object"
+    );
+    assert!(matches!(
+        backend.state().selectors.get("east-data"),
+        Some(trailpipe_api::SelectorsInfo::Advanced(s)) if s[0].name.as_deref() == Some("s3")
+    ));
+    let arn = format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management");
+    let add = [
+        "add-tags",
+        "--resource-id",
+        &arn,
+        "--tags-list",
+        "Key=team,Value=sec",
+    ];
+    let (ok, _, err) = run("us-east-1", &add).await.unwrap();
+    assert!(ok, "{err}");
+    let (ok, out, err) = run("us-east-1", &["list-tags", "--resource-id-list", &arn])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out["ResourceTagList"][0]["TagsList"][0]["Value"], "sec");
+
+    // start-logging after stop-logging flips IsLogging as the CLI sees it.
+    let (ok, _, err) = run("us-east-1", &["stop-logging", "--name", "management"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let (_, out, _) = run("us-east-1", &["get-trail-status", "--name", "management"])
+        .await
+        .unwrap();
+    assert_eq!(out["IsLogging"], false);
+    let (ok, _, err) = run("us-east-1", &["start-logging", "--name", "management"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    let (_, out, _) = run("us-east-1", &["get-trail-status", "--name", "management"])
+        .await
+        .unwrap();
+    assert_eq!(out["IsLogging"], true);
+}

@@ -1,0 +1,191 @@
+//! Finding the log files a window lists, from the bucket alone: list the chain's date folders
+//! for dates in `[start - lookback, end]`, keep objects whose `LastModified` is in `[start, end)`,
+//! and describe each from the metadata written at delivery (`trailpipe-sha256`,
+//! `trailpipe-oldest-event-time`, `trailpipe-newest-event-time`), falling back to reading the
+//! object (gunzip, hash, `Records[].eventTime`) when the metadata is missing.
+
+use futures::{stream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use trailpipe_sink_s3::Store;
+
+use crate::{
+    format::{self, LogFileEntry, HASH_ALGORITHM},
+    DigestChainConfig, DigestError,
+};
+
+/// Metadata key: lowercase hex SHA-256 of the uncompressed body.
+pub const META_SHA256: &str = "trailpipe-sha256";
+/// Metadata key: oldest `eventTime` in the file.
+pub const META_OLDEST: &str = "trailpipe-oldest-event-time";
+/// Metadata key: newest `eventTime` in the file.
+pub const META_NEWEST: &str = "trailpipe-newest-event-time";
+
+/// How many HEAD/GET requests run at once while describing a window's files.
+const DESCRIBE_CONCURRENCY: usize = 16;
+
+/// A log object and its delivery time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delivered {
+    pub key: String,
+    pub last_modified: OffsetDateTime,
+}
+
+/// Log objects of the chain delivered in `[from, to)`, sorted by key.
+pub(crate) async fn list_delivered(
+    store: &Store,
+    cfg: &DigestChainConfig,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Result<Vec<Delivered>, DigestError> {
+    let layout = cfg.layout();
+    let name_start = format!("{}_CloudTrail_{}_", cfg.account, cfg.source_region);
+    let first = (from - cfg.lookback).date();
+    let last = to.date();
+    let mut dates = Vec::new();
+    let mut d = first;
+    while d <= last {
+        dates.push(d);
+        d = match d.next_day() {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    let folders: Vec<Vec<_>> = stream::iter(dates)
+        .map(|d| {
+            let folder = layout.log_folder(d);
+            async move { store.list_objects(&cfg.bucket, &folder, None).await }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    let mut out: Vec<Delivered> = folders
+        .into_iter()
+        .flatten()
+        .filter(|o| {
+            o.key
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(&name_start) && n.ends_with(".json.gz"))
+        })
+        .map(|o| Delivered {
+            key: o.key,
+            last_modified: OffsetDateTime::from(o.last_modified),
+        })
+        .filter(|o| o.last_modified >= from && o.last_modified < to)
+        .collect();
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// Describes log files for a digest, in order. Files that vanished or are not single-member
+/// gzip (so no digest entry could ever verify) are left out and reported in `warnings`.
+pub(crate) async fn describe_all(
+    store: &Store,
+    bucket: &str,
+    keys: Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<LogFileEntry>, DigestError> {
+    let described: Vec<Result<LogFileEntry, String>> = stream::iter(keys)
+        .map(|k| async move { describe(store, bucket, &k).await })
+        .buffered(DESCRIBE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut entries = Vec::with_capacity(described.len());
+    for d in described {
+        match d {
+            Ok(e) => entries.push(e),
+            Err(w) => {
+                tracing::warn!("{w}");
+                warnings.push(w);
+            }
+        }
+    }
+    Ok(entries)
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// One file's entry: `Ok(Err(warning))` when it cannot be listed.
+async fn describe(
+    store: &Store,
+    bucket: &str,
+    key: &str,
+) -> Result<Result<LogFileEntry, String>, DigestError> {
+    let entry = |hash: String, oldest: Option<String>, newest: Option<String>| LogFileEntry {
+        s3_bucket: bucket.to_string(),
+        s3_object: key.to_string(),
+        hash_value: hash,
+        hash_algorithm: HASH_ALGORITHM.to_string(),
+        newest_event_time: newest,
+        oldest_event_time: oldest,
+    };
+    let Some(meta) = store.head(bucket, key).await? else {
+        return Ok(Err(format!(
+            "s3://{bucket}/{key} vanished before it was digested"
+        )));
+    };
+    let norm = |k: &str| {
+        meta.get(k)
+            .and_then(|v| format::parse_time(v))
+            .map(format::format_time)
+    };
+    if let (Some(hash), Some(oldest), Some(newest)) =
+        (meta.get(META_SHA256), norm(META_OLDEST), norm(META_NEWEST))
+    {
+        if is_sha256_hex(hash) {
+            return Ok(Ok(entry(hash.clone(), Some(oldest), Some(newest))));
+        }
+    }
+    let Some(body) = store.get(bucket, key).await? else {
+        return Ok(Err(format!(
+            "s3://{bucket}/{key} vanished before it was digested"
+        )));
+    };
+    let key_owned = key.to_string();
+    let parsed = tokio::task::spawn_blocking(move || hash_and_times(&body))
+        .await
+        .expect("hashing task panicked");
+    Ok(match parsed {
+        Ok((hash, oldest, newest)) => Ok(entry(hash, oldest, newest)),
+        Err(e) => Err(format!(
+            "s3://{bucket}/{key_owned} is not a single-member gzip log file ({e}); not digested"
+        )),
+    })
+}
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(rename = "Records", default)]
+    records: Vec<RecordTime>,
+}
+
+#[derive(Deserialize)]
+struct RecordTime {
+    #[serde(rename = "eventTime")]
+    event_time: Option<String>,
+}
+
+type Described = (String, Option<String>, Option<String>);
+
+/// SHA-256 of the uncompressed body and the min/max `Records[].eventTime`.
+fn hash_and_times(gz: &[u8]) -> Result<Described, String> {
+    let raw = format::gunzip_single(gz).map_err(|e| format!("{e:?}"))?;
+    let hash = format::sha256_hex(&raw);
+    // A body that is gzip but not CloudTrail JSON still gets listed by hash, with null times.
+    let times: Vec<OffsetDateTime> = serde_json::from_slice::<Body>(&raw)
+        .map(|b| {
+            b.records
+                .iter()
+                .filter_map(|r| r.event_time.as_deref().and_then(format::parse_time))
+                .collect()
+        })
+        .unwrap_or_default();
+    let oldest = times.iter().min().copied().map(format::format_time);
+    let newest = times.iter().max().copied().map(format::format_time);
+    Ok((hash, oldest, newest))
+}
