@@ -72,7 +72,7 @@ pub(crate) fn file_key(
     let unique = unique_string(&t.name, &partition.source, partition.partition, anchor);
     log_file_key(&KeyParts {
         prefix: t.prefix.as_deref(),
-        organization_id: None,
+        organization_id: t.organization_id.as_deref(),
         account_id: account,
         region,
         timestamp,

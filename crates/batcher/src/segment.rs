@@ -31,6 +31,17 @@ pub struct TrailOutput {
     pub max_file_records: usize,
     /// Longest a record waits before its file is cut.
     pub delivery_interval: Duration,
+    /// Organization trails: `o-...`, placed before the account in keys.
+    pub organization_id: Option<Arc<str>>,
+    /// Accounts the trail accepts (empty: all).
+    pub accounts: Arc<[Box<str>]>,
+}
+
+impl TrailOutput {
+    /// Whether records of `account` go to this trail.
+    pub fn accepts(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| &**a == account)
+    }
 }
 
 /// The batcher's configuration.
@@ -246,7 +257,9 @@ impl Batcher {
                         continue;
                     }
                     let f = &event.fields;
-                    for trail in (0..cfg.trails.len()).filter(|t| mask & (1 << t) != 0) {
+                    for trail in (0..cfg.trails.len())
+                        .filter(|&t| mask & (1 << t) != 0 && cfg.trails[t].accepts(&f.account_id))
+                    {
                         let key: GroupKey = (trail, f.account_id.clone(), f.aws_region.clone());
                         if open.anchor.is_none() {
                             let timestamp = m
@@ -327,7 +340,9 @@ impl Batcher {
             let (Ok(event), Some(&mask)) = (record, m.routes.get(i)) else {
                 continue;
             };
-            for trail in (0..self.cfg.trails.len()).filter(|t| mask & (1 << t) != 0) {
+            for trail in (0..self.cfg.trails.len()).filter(|&t| {
+                mask & (1 << t) != 0 && self.cfg.trails[t].accepts(&event.fields.account_id)
+            }) {
                 let t = &self.cfg.trails[trail];
                 let key: GroupKey = (
                     trail,

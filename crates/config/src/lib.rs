@@ -35,9 +35,86 @@ pub struct Config {
     /// Pipeline-wide delivery settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Durable local state (signing keys, trail lifecycle state).
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Digest signing (log file integrity validation).
+    #[serde(default)]
+    pub integrity: IntegrityConfig,
     /// The trails (at most 64: routing keeps one bit per trail).
     #[serde(default)]
     pub trails: Vec<TrailConfig>,
+}
+
+/// Durable local state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Directory for the generated signing keys and the trails' lifecycle state (created if
+    /// missing). systemd: `StateDirectory=`; Kubernetes: a volume.
+    #[serde(default = "StateConfig::default_dir")]
+    pub dir: std::path::PathBuf,
+}
+
+impl StateConfig {
+    fn default_dir() -> std::path::PathBuf {
+        "trailpipe-state".into()
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            dir: Self::default_dir(),
+        }
+    }
+}
+
+/// How digests are signed and paced.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrityConfig {
+    /// RSA private key (PEM, PKCS#1 or PKCS#8) to sign digests with. Without it (and without
+    /// `kms_key_id`) keys are generated in `state.dir` and rotated.
+    #[serde(default)]
+    pub signing_key_pem: Option<std::path::PathBuf>,
+    /// KMS asymmetric key (RSA_2048, SIGN_VERIFY) that signs digests; the private key never
+    /// reaches the daemon.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// Generated keys: a new key every this many days (validity 30 days, so keys overlap).
+    #[serde(default = "IntegrityConfig::default_rotation_days")]
+    pub signing_key_rotation_days: u32,
+    /// A digest window is written this long after it ends, so uploads in flight have landed.
+    #[serde(default = "IntegrityConfig::default_settle_secs")]
+    pub digest_settle_secs: u64,
+    /// Account id in trail ARNs served by the CloudTrail API (`arn:aws:cloudtrail:<home>:<account>:trail/<name>`).
+    #[serde(default = "IntegrityConfig::default_account_id")]
+    pub account_id: String,
+}
+
+impl IntegrityConfig {
+    const fn default_rotation_days() -> u32 {
+        20
+    }
+    const fn default_settle_secs() -> u64 {
+        120
+    }
+    fn default_account_id() -> String {
+        "000000000000".into()
+    }
+}
+
+impl Default for IntegrityConfig {
+    fn default() -> Self {
+        Self {
+            signing_key_pem: None,
+            kms_key_id: None,
+            signing_key_rotation_days: Self::default_rotation_days(),
+            digest_settle_secs: Self::default_settle_secs(),
+            account_id: Self::default_account_id(),
+        }
+    }
 }
 
 /// The HTTP server.

@@ -38,6 +38,27 @@ pub struct TrailConfig {
     /// Advanced event selectors (instead of basic ones).
     #[serde(default)]
     pub advanced_event_selectors: Vec<AdvancedEventSelector>,
+    /// Write signed hourly digest files (reference §3) for this trail's log files.
+    #[serde(default)]
+    pub enable_log_file_validation: bool,
+    /// Length of a digest window (CloudTrail: 3600). Shorter only for tests.
+    #[serde(default = "TrailConfig::default_digest_interval_secs")]
+    pub digest_interval_secs: u64,
+    /// SSE-KMS key (id, alias or ARN) for log files and digests; SSE-S3 (`AES256`) without it.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// SNS topic notified of every delivered log file.
+    #[serde(default)]
+    pub sns_topic_arn: Option<String>,
+    /// An organization trail: keys gain `<organization_id>/` before the account.
+    #[serde(default)]
+    pub is_organization_trail: bool,
+    /// `o-...`, required for organization trails.
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// Accounts whose records this trail accepts (empty: all).
+    #[serde(default)]
+    pub account_ids: Vec<String>,
 }
 
 impl TrailConfig {
@@ -52,5 +73,8 @@ impl TrailConfig {
     }
     const fn default_max_file_records() -> usize {
         50_000
+    }
+    const fn default_digest_interval_secs() -> u64 {
+        3600
     }
 }

@@ -159,8 +159,72 @@ impl Config {
             errors.push(ConfigError::new("trails", "at most 64 trails"));
         }
         let mut names = HashSet::new();
+        let acct = &self.integrity.account_id;
+        if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(ConfigError::new(
+                "integrity.account_id",
+                "must be 12 digits",
+            ));
+        }
+        if self.integrity.signing_key_pem.is_some() && self.integrity.kms_key_id.is_some() {
+            errors.push(ConfigError::new(
+                "integrity.kms_key_id",
+                "set either signing_key_pem or kms_key_id, not both",
+            ));
+        }
+        if !(1..=365).contains(&self.integrity.signing_key_rotation_days) {
+            errors.push(ConfigError::new(
+                "integrity.signing_key_rotation_days",
+                "must be 1 to 365",
+            ));
+        }
         for (i, t) in self.trails.iter().enumerate() {
             let at = |field: &str| format!("trails[{i}].{field}");
+            if t.digest_interval_secs == 0 {
+                errors.push(ConfigError::new(
+                    at("digest_interval_secs"),
+                    "must be at least 1",
+                ));
+            }
+            if t.is_organization_trail {
+                let ok = t.organization_id.as_deref().is_some_and(|o| {
+                    o.strip_prefix("o-").is_some_and(|r| {
+                        (10..=32).contains(&r.len())
+                            && r.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    })
+                });
+                if !ok {
+                    errors.push(ConfigError::new(
+                        at("organization_id"),
+                        "an organization trail needs organization_id = \"o-\" followed by 10 to 32 lowercase letters or digits",
+                    ));
+                }
+            } else if t.organization_id.is_some() {
+                errors.push(ConfigError::new(
+                    at("organization_id"),
+                    "is only for organization trails (is_organization_trail = true)",
+                ));
+            }
+            for (j, a) in t.account_ids.iter().enumerate() {
+                if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                    errors.push(ConfigError::new(
+                        format!("trails[{i}].account_ids[{j}]"),
+                        "must be 12 digits",
+                    ));
+                }
+            }
+            if let Some(arn) = &t.sns_topic_arn {
+                if !arn.starts_with("arn:") || arn.split(':').count() != 6 {
+                    errors.push(ConfigError::new(
+                        at("sns_topic_arn"),
+                        "must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+                    ));
+                }
+            }
+            if t.kms_key_id.as_deref().is_some_and(str::is_empty) {
+                errors.push(ConfigError::new(at("kms_key_id"), "must not be empty"));
+            }
             if let Some(p) = trail_name_problem(&t.name) {
                 errors.push(ConfigError::new(at("name"), format!("{:?} {p}", t.name)));
             }

@@ -46,8 +46,38 @@ pub struct Delivery {
     dead: Arc<dyn DeadLetterSink>,
     acks: mpsc::UnboundedSender<Feedback>,
     health: SinkHealth,
-    trail_names: Arc<[Arc<str>]>,
+    trails: Arc<[DeliveryTrail]>,
     inflight: Arc<InFlight>,
+}
+
+/// What delivery needs to know about a trail.
+#[derive(Debug, Clone)]
+pub struct DeliveryTrail {
+    /// Trail name (metric label).
+    pub name: Arc<str>,
+    /// SSE-KMS key for its log files (SSE-S3 without).
+    pub kms_key_id: Option<Arc<str>>,
+}
+
+/// Object metadata key: lowercase hex SHA-256 of the uncompressed log file (digests list it).
+pub const META_SHA256: &str = "trailpipe-sha256";
+/// Object metadata key: oldest `eventTime` in the file (`YYYY-MM-DDTHH:MM:SSZ`).
+pub const META_OLDEST: &str = "trailpipe-oldest-event-time";
+/// Object metadata key: newest `eventTime` in the file.
+pub const META_NEWEST: &str = "trailpipe-newest-event-time";
+
+fn event_time(secs: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 impl Delivery {
@@ -58,7 +88,7 @@ impl Delivery {
         dead: Arc<dyn DeadLetterSink>,
         acks: mpsc::UnboundedSender<Feedback>,
         health: SinkHealth,
-        trail_names: Vec<Arc<str>>,
+        trails: Vec<DeliveryTrail>,
         inflight: Arc<InFlight>,
     ) -> Self {
         Self {
@@ -66,7 +96,7 @@ impl Delivery {
             dead,
             acks,
             health,
-            trail_names: trail_names.into(),
+            trails: trails.into(),
             inflight,
         }
     }
@@ -181,12 +211,16 @@ impl Delivery {
     /// when an earlier delivery of the same segment wrote it, or `None` when a different cut is
     /// already stored at its key.
     async fn put_file(&self, seg: &Segment, f: &LogFile) -> Option<u64> {
-        let trail = self.trail_names[f.trail].clone();
+        let t = &self.trails[f.trail];
+        let trail = t.name.clone();
         let anchor = seg.anchor.unwrap_or(seg.start);
         let metadata = HashMap::from([
             (META_FIRST.to_string(), anchor.to_string()),
             (META_END.to_string(), seg.end.to_string()),
             (META_START.to_string(), seg.start.to_string()),
+            (META_SHA256.to_string(), f.body.sha256_hex()),
+            (META_OLDEST.to_string(), event_time(f.oldest_event_time)),
+            (META_NEWEST.to_string(), event_time(f.newest_event_time)),
             (
                 META_SOURCE.to_string(),
                 format!("{}/{}", seg.partition.source, seg.partition.partition),
@@ -196,11 +230,12 @@ impl Delivery {
         loop {
             match self
                 .store
-                .put_new(
+                .put_new_sse(
                     &f.bucket,
                     &f.key,
                     f.body.gzip.clone().into(),
                     metadata.clone(),
+                    t.kms_key_id.as_deref(),
                 )
                 .await
             {

@@ -13,7 +13,9 @@ mod retry;
 mod s3;
 mod store;
 
-pub use deliver::{DeadLetterSink, Delivery, Outcome};
+pub use deliver::{
+    DeadLetterSink, Delivery, DeliveryTrail, Outcome, META_NEWEST, META_OLDEST, META_SHA256,
+};
 pub use health::{SinkHealth, SinkStatus};
 pub use retry::{ErrorClass, StoreError};
 pub use store::{ObjectInfo, PutOutcome, Store};

@@ -106,15 +106,22 @@ impl S3Store {
         key: &str,
         body: Bytes,
         metadata: HashMap<String, String>,
+        kms_key_id: Option<&str>,
     ) -> Result<PutOutcome, StoreError> {
-        let r = self
+        let put = self
             .client
             .put_object()
             .bucket(bucket)
             .key(key)
             .body(ByteStream::from(body))
-            .if_none_match("*")
-            .server_side_encryption(ServerSideEncryption::Aes256)
+            .if_none_match("*");
+        let put = match kms_key_id {
+            Some(k) => put
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k),
+            None => put.server_side_encryption(ServerSideEncryption::Aes256),
+        };
+        let r = put
             .acl(ObjectCannedAcl::BucketOwnerFullControl)
             .set_metadata(Some(metadata))
             .send()

@@ -59,7 +59,23 @@ impl Store {
         metadata: HashMap<String, String>,
     ) -> Result<PutOutcome, StoreError> {
         match self {
-            Self::S3(s) => s.put_new(bucket, key, body, metadata).await,
+            Self::S3(s) => s.put_new(bucket, key, body, metadata, None).await,
+            Self::Local(l) => l.put_new(bucket, key, body, metadata).await,
+        }
+    }
+
+    /// [`Store::put_new`] encrypted with SSE-KMS under `kms_key_id` (key id, alias or ARN) when
+    /// given, SSE-S3 (`AES256`) otherwise. The local store has no encryption and ignores it.
+    pub async fn put_new_sse(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        metadata: HashMap<String, String>,
+        kms_key_id: Option<&str>,
+    ) -> Result<PutOutcome, StoreError> {
+        match self {
+            Self::S3(s) => s.put_new(bucket, key, body, metadata, kms_key_id).await,
             Self::Local(l) => l.put_new(bucket, key, body, metadata).await,
         }
     }

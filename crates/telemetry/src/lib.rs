@@ -62,6 +62,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Log files found at a segment's key with a different recorded cut.",
     ),
     (
+        DIGESTS_WRITTEN,
+        "trail",
+        "Digest files written (hourly chains and backfills).",
+    ),
+    (
+        DIGEST_ERRORS,
+        "trail",
+        "Digest runs that failed (retried on the next round).",
+    ),
+    (
         OFFSET_GAPS,
         "",
         "Assignments whose resume point was no longer readable (deleted by topic retention).",
@@ -119,6 +129,10 @@ pub const SEGMENTS_CUT: &str = "trailpipe_segments_cut_total";
 pub const STORE_ERRORS: &str = "trailpipe_store_errors_total";
 /// Conflicting cuts found.
 pub const SEGMENT_CONFLICTS: &str = "trailpipe_segment_conflicts_total";
+/// Digest files written.
+pub const DIGESTS_WRITTEN: &str = "trailpipe_digests_written_total";
+/// Failed digest runs.
+pub const DIGEST_ERRORS: &str = "trailpipe_digest_errors_total";
 /// Unreadable resume points.
 pub const OFFSET_GAPS: &str = "trailpipe_offset_gaps_total";
 /// Rewinds after a late earlier-owner write.

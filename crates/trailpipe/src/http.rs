@@ -1,5 +1,6 @@
 //! The HTTP server: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to deliver:
-//! the sink's last event is a success, like CloudTrail's GetTrailStatus).
+//! the sink's last event is a success, like CloudTrail's GetTrailStatus), and the CloudTrail
+//! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`).
 
 use std::net::SocketAddr;
 
@@ -38,11 +39,12 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
     )
 }
 
-/// Serves the endpoints on `listen` until the process ends.
+/// Serves the endpoints and the CloudTrail API (`POST /`) on `listen` until the process ends.
 pub async fn serve(
     listen: SocketAddr,
     prometheus: PrometheusHandle,
     s3: SinkHealth,
+    api: crate::api::Backend,
 ) -> anyhow::Result<()> {
     let app = Router::new()
         .route(
@@ -51,11 +53,12 @@ pub async fn serve(
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(AppState { prometheus, s3 });
+        .with_state(AppState { prometheus, s3 })
+        .merge(trailpipe_api::router(api));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("binding {listen}: {e}"))?;
-    tracing::info!(%listen, "serving /metrics /healthz /readyz");
+    tracing::info!(%listen, "serving /metrics /healthz /readyz and the CloudTrail API");
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -2,9 +2,13 @@
 //! (`ingest → router → batcher → delivery`). Pipeline logic lives in the stage crates.
 
 mod adapters;
+mod api;
 mod generate;
 mod http;
+mod integrity;
+mod lifecycle;
 mod run;
+mod validate_logs;
 
 use std::path::PathBuf;
 
@@ -36,6 +40,9 @@ enum Command {
     },
     /// Write realistic generated CloudTrail records as NDJSON to stdout, or to a Kafka topic.
     Generate(generate::GenerateArgs),
+    /// Check delivered log files against their signed digests, like `aws cloudtrail validate-logs`
+    /// (exit 1 when any digest or log file is invalid).
+    ValidateLogs(validate_logs::ValidateLogsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +66,20 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Generate(args) => exit(generate::run(args)),
+        Command::ValidateLogs(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            match rt.block_on(validate_logs::run(args)) {
+                Ok(0) => std::process::ExitCode::SUCCESS,
+                Ok(_) => std::process::ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::ExitCode::from(2)
+                }
+            }
+        }
         Command::Run { config: path } => {
             let config = match trailpipe_config::Config::load(&path) {
                 Ok(c) => c,

@@ -15,7 +15,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc,
+        Arc, RwLock,
     },
     time::Duration,
 };
@@ -26,9 +26,13 @@ use trailpipe_batcher::{Batcher, BatcherConfig, InFlight, TrailOutput};
 use trailpipe_config::{Config, SourceConfig, StorageKind};
 use trailpipe_ingest::{run_file_source, run_kafka_source, DeadLetterWriter, KafkaSettings};
 use trailpipe_router::Router;
-use trailpipe_sink_s3::{Delivery, SinkHealth, Store};
+use trailpipe_sink_s3::{Delivery, DeliveryTrail, SinkHealth, Store};
 
-use crate::adapters::{DeadLetters, StoreCutLookup};
+use crate::{
+    adapters::{DeadLetters, StoreCutLookup},
+    integrity::DigestStatuses,
+    lifecycle::TrailStates,
+};
 
 /// Messages buffered between ingest, router and batcher (each side).
 const FLOW_CHANNEL: usize = 4096;
@@ -51,6 +55,12 @@ fn batcher_config(config: &Config) -> BatcherConfig {
                 max_file_bytes: t.max_file_bytes,
                 max_file_records: t.max_file_records,
                 delivery_interval: Duration::from_secs(t.delivery_interval_secs),
+                organization_id: t
+                    .organization_id
+                    .as_deref()
+                    .filter(|_| t.is_organization_trail)
+                    .map(Into::into),
+                accounts: t.account_ids.iter().map(|a| a.as_str().into()).collect(),
             })
             .collect(),
         max_segment_bytes: config.delivery.max_segment_bytes,
@@ -58,7 +68,8 @@ fn batcher_config(config: &Config) -> BatcherConfig {
     }
 }
 
-async fn open_store(config: &Config) -> Store {
+/// The store `[storage]` names.
+pub async fn open_store(config: &Config) -> Store {
     if config.storage.kind == StorageKind::Local {
         Store::local(
             config
@@ -79,11 +90,14 @@ async fn open_store(config: &Config) -> Store {
 
 /// What the control loop asks of a running pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Control {
+pub enum Control {
     /// SIGTERM / SIGINT: drain, commit, exit.
     Stop,
     /// SIGHUP: validate the configuration file again; apply it if it is good.
     Reload,
+    /// A trail's lifecycle changed through the API (StartLogging, StopLogging,
+    /// PutEventSelectors): rebuild the pipeline with the same file and the new state.
+    Apply,
 }
 
 /// How a pipeline run ended.
@@ -102,12 +116,30 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         .context("installing the metrics recorder")?;
     trailpipe_telemetry::describe();
     let health = SinkHealth::default();
+    let states = TrailStates::open(&config.state.dir)?;
+    let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
+        Some(crate::integrity::open_signer(&config).await?)
+    } else {
+        None
+    };
+    let digests = DigestStatuses::default();
+    let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
+    let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
+    let backend = crate::api::Backend {
+        config: shared.clone(),
+        health: health.clone(),
+        digests: digests.clone(),
+        signer: signer.clone(),
+        states: states.clone(),
+        control: ctl_tx.clone(),
+        started: time::OffsetDateTime::now_utc(),
+    };
     let listener = tokio::spawn(crate::http::serve(
         config.server.listen,
         prometheus,
         health.clone(),
+        backend,
     ));
-    let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     tokio::spawn(signals(ctl_tx));
     // The watchdog pings only while the control loop keeps ticking.
     let heartbeat = Arc::new(AtomicU64::new(now_secs()));
@@ -126,13 +158,37 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         }
     });
     let result = loop {
-        match run_pipeline(&config_path, &config, &health, &mut ctl_rx, &heartbeat).await {
+        let effective = Arc::new(states.apply(&config));
+        let store = open_store(&effective).await;
+        let digest_task = signer.clone().map(|s| {
+            tokio::spawn(crate::integrity::run_digests(
+                effective.clone(),
+                store.clone(),
+                s,
+                digests.clone(),
+            ))
+        });
+        let ended = run_pipeline(
+            &config_path,
+            &config,
+            &effective,
+            store,
+            &health,
+            &mut ctl_rx,
+            &heartbeat,
+        )
+        .await;
+        if let Some(t) = digest_task {
+            t.abort();
+        }
+        match ended {
             Ok(Ended::Done) => break Ok(()),
             Ok(Ended::Reload(new)) => {
                 if new.server.listen != config.server.listen {
                     tracing::warn!(old = %config.server.listen, new = %new.server.listen, "server.listen changes only at restart");
                 }
                 config = *new;
+                *shared.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config.clone());
                 tracing::info!(trails = config.trails.len(), "configuration reloaded");
             }
             Err(e) => break Err(e),
@@ -201,12 +257,13 @@ fn reload_config(path: &std::path::Path) -> Option<Config> {
 /// a reload brings a valid configuration (then the source drains and commits first).
 async fn run_pipeline(
     config_path: &std::path::Path,
+    file_config: &Config,
     config: &Config,
+    store: Store,
     health: &SinkHealth,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
     heartbeat: &AtomicU64,
 ) -> anyhow::Result<Ended> {
-    let store = open_store(config).await;
     let dead = match &config.source {
         SourceConfig::Kafka(k) => {
             DeadLetterWriter::kafka(&k.brokers, &k.dead_letter_topic, &librdkafka(k))
@@ -227,7 +284,10 @@ async fn run_pipeline(
     let trail_names = config
         .trails
         .iter()
-        .map(|t| Arc::from(t.name.as_str()))
+        .map(|t| DeliveryTrail {
+            name: t.name.as_str().into(),
+            kms_key_id: t.kms_key_id.as_deref().map(Into::into),
+        })
         .collect();
 
     let (src_tx, src_rx) = mpsc::channel(FLOW_CHANNEL);
@@ -283,6 +343,12 @@ async fn run_pipeline(
                                 let _ = stop_tx.send(true);
                             }
                         }
+                        Some(Control::Apply) => {
+                            tracing::info!("trail lifecycle changed: draining and rebuilding the pipeline");
+                            ended = Ended::Reload(Box::new(file_config.clone()));
+                            stopping = true;
+                            let _ = stop_tx.send(true);
+                        }
                         Some(Control::Stop) | None => {
                             ended = Ended::Done;
                             stopping = true;
@@ -305,8 +371,8 @@ async fn run_pipeline(
                     s = &mut files => break s.context("file source")?,
                     _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
                     c = ctl.recv() => match c {
-                        Some(Control::Reload) => {
-                            tracing::warn!("a file run reads its inputs once; SIGHUP is ignored until it ends");
+                        Some(Control::Reload) | Some(Control::Apply) => {
+                            tracing::warn!("a file run reads its inputs once; configuration changes apply to the next run");
                             trailpipe_service::notify_ready();
                         }
                         Some(Control::Stop) | None => anyhow::bail!("interrupted before every file was delivered"),

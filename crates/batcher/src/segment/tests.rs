@@ -62,6 +62,8 @@ fn config() -> BatcherConfig {
         max_file_bytes: 4096,
         max_file_records: 1000,
         delivery_interval: Duration::from_secs(3600),
+        organization_id: None,
+        accounts: Arc::from(Vec::new()),
     };
     BatcherConfig {
         trails: vec![trail("one"), trail("two")],

@@ -1,0 +1,122 @@
+//! CloudWatch Logs for trailpipe trails (issue 6): delivery of records to a trail's log group
+//! ([`CwlSink::deliver`]), metric filters provisioned on the group ([`CwlSink::provision`]) and
+//! evaluated locally on every record ([`MetricEvaluator`]), alarms on those metrics with SNS
+//! notifications ([`AlarmEvaluator`], [`AlarmNotifier`]), optional PutMetricData
+//! ([`MetricPublisher`]) and the `test-filter` subcommand ([`test_filter`]).
+//!
+//! How the lead wires it, per trail with `cloud_watch_logs_log_group`:
+//! 1. at start: `CwlTrailConfig::validate`, `CwlSink::provision`, `MetricEvaluator::new`,
+//!    `AlarmEvaluator::new`;
+//! 2. per record routed to the trail: `evaluator.observe(raw)` → `alarms.observe(points, eventID, now)`;
+//! 3. once a second: `alarms.tick(now)` → `notifier.notify(&t)` for each transition; every
+//!    minute with `publish_metric_data`: `publisher.publish(evaluator.take_statistics())`;
+//! 4. per segment: one [`CwlBatch`] per (account, region) → `sink.deliver(batch)`; send
+//!    `outcome.rejected` to the dead letters, then ack the segment.
+//!
+//! Delivery guarantees: **at-least-once** (CloudWatch Logs has no dedupe key; a replay after a
+//! crash re-sends what was not committed). `deliver` retries until done; `deliver_until` bounds
+//! it with a deadline. `cloud_watch_logs_role_arn` is accepted for CloudTrail carry-over but not
+//! assumed: the daemon's credential chain is used (assume-role needs aws-config's STS provider,
+//! left to the lead's credential wiring).
+
+mod alarm;
+mod batch;
+mod config;
+mod evaluator;
+mod notify;
+mod provision;
+mod publish;
+mod request;
+mod retry;
+mod sink;
+mod test_filter;
+
+pub use alarm::{AlarmEvaluator, AlarmState, AlarmTransition, MAX_EVENT_IDS};
+pub use batch::{
+    plan, refused_positions, Plan, PutRequest, Reject, EVENT_OVERHEAD_BYTES, MAX_AGE_MS,
+    MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_FUTURE_MS, MAX_SPAN_MS,
+};
+pub use config::{
+    log_group_name, log_group_region, AlarmConfig, ComparisonOperator, CwlTrailConfig,
+    MetricFilterConfig, MetricTransformationConfig, Statistic, DEFAULT_CIS_NAMESPACE,
+};
+pub use evaluator::{MetricEvaluator, MetricPoint, StatisticSet, MAX_DIMENSION_SETS_PER_HOUR};
+pub use notify::{default_max_notifications_per_sec, AlarmNotifier, MAX_PUBLISH_ATTEMPTS};
+pub use provision::{cis_filter_name, ProvisionOutcome, MAX_PROVISION_ATTEMPTS};
+pub use publish::{MetricPublisher, MAX_DATUMS_PER_CALL};
+pub use retry::{classify_code, Backoff, ErrorClass};
+pub use sink::{
+    default_max_concurrent_puts, default_max_requests_per_sec, stream_name, CwlBatch, CwlHealth,
+    CwlOutcome, CwlSink, CwlSinkConfig,
+};
+pub use test_filter::{test_filter, TestFilterError};
+
+/// The crate's one error type.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CwlError {
+    /// An AWS request failed and was not (or no longer) retried.
+    #[error("{message} ({})", class.as_str())]
+    Request {
+        /// Operation, resource and the service's error text.
+        message: String,
+        /// Its retry class.
+        class: ErrorClass,
+    },
+    /// `deliver_until`'s deadline passed while retrying; some requests may have landed.
+    #[error("deadline passed while retrying; last error: {last_error}")]
+    Deadline {
+        /// The error that was being retried.
+        last_error: String,
+    },
+    /// The trail's CloudWatch settings are invalid (validate's messages, joined).
+    #[error("cloudwatch logs config: {0}")]
+    Config(String),
+}
+
+impl CwlError {
+    /// Retry class (a deadline is retriable: the caller may try again later).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::Request { class, .. } => *class,
+            Self::Deadline { .. } => ErrorClass::Retriable,
+            Self::Config(_) => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// Metric names of this crate; the lead moves them into `trailpipe-telemetry`.
+pub mod metric_names {
+    /// Records accepted by CloudWatch Logs.
+    pub const CWL_EVENTS_DELIVERED: &str = "trailpipe_cwl_events_delivered_total";
+    /// Records refused (to dead letters).
+    pub const CWL_EVENTS_REJECTED: &str = "trailpipe_cwl_events_rejected_total";
+    /// CloudWatch Logs API calls.
+    pub const CWL_REQUESTS: &str = "trailpipe_cwl_requests_total";
+    /// Failed AWS calls of this crate by class.
+    pub const CWL_ERRORS: &str = "trailpipe_cwl_errors_total";
+    /// Values emitted by metric filters.
+    pub const METRIC_FILTER_SAMPLES: &str = "trailpipe_metric_filter_samples_total";
+    /// Running sum of metric filter values.
+    pub const METRIC_FILTER_VALUE_SUM: &str = "trailpipe_metric_filter_value_sum";
+    /// Alarm state.
+    pub const ALARM_STATE: &str = "trailpipe_alarm_state";
+    /// Alarm notifications.
+    pub const ALARM_NOTIFICATIONS: &str = "trailpipe_alarm_notifications_total";
+    /// Datums sent with PutMetricData.
+    pub const METRIC_DATA_PUBLISHED: &str = "trailpipe_metric_data_published_total";
+}
+
+use metric_names as m;
+
+/// `(name, labels, help)` for every metric of this crate, the shape of `trailpipe-telemetry`'s table.
+pub const METRICS: &[(&str, &str, &str)] = &[
+    (m::CWL_EVENTS_DELIVERED, "log_group", "Records accepted by CloudWatch Logs (PutLogEvents)."),
+    (m::CWL_EVENTS_REJECTED, "reason", "Records CloudWatch Logs cannot take (too_old, too_new, expired, too_large, empty, not_utf8, refused); they go to the dead letters."),
+    (m::CWL_REQUESTS, "operation", "CloudWatch Logs API calls made (PutLogEvents, CreateLogGroup, CreateLogStream, PutMetricFilter)."),
+    (m::CWL_ERRORS, "error_type", "Failed CloudWatch Logs / CloudWatch calls by class (retriable, throttled, not_found, rejected, permanent)."),
+    (m::METRIC_FILTER_SAMPLES, "namespace, metric, dim_<dimension>...", "Values emitted by metric filters (CloudWatch SampleCount; match count for metric_value 1)."),
+    (m::METRIC_FILTER_VALUE_SUM, "namespace, metric, dim_<dimension>...", "Gauge: running sum of metric filter values (CloudWatch Sum); use increase()."),
+    (m::ALARM_STATE, "alarm", "Gauge: alarm state, 0 OK, 1 ALARM, 2 INSUFFICIENT_DATA."),
+    (m::ALARM_NOTIFICATIONS, "result", "Alarm state changes sent to SNS (published, failed)."),
+    (m::METRIC_DATA_PUBLISHED, "", "Metric datums sent with PutMetricData."),
+];

@@ -1,0 +1,377 @@
+//! The daemon's side of the CloudTrail API: trails and their status from the running
+//! configuration and the sinks' health, public keys from the digest signer, lifecycle changes
+//! persisted in [`TrailStates`] and applied by restarting the pipeline (drain, commit, rebuild).
+
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use trailpipe_api::{
+    AdvancedEventSelector as ApiAdvanced, AdvancedFieldSelector, ApiBackend, ApiError,
+    DataResource as ApiDataResource, EventSelector as ApiSelector, PublicKey,
+    ReadWriteType as ApiRw, SelectorsInfo, Tag, TrailInfo, TrailStatus,
+};
+use trailpipe_config::{Config, TrailConfig};
+use trailpipe_digest::DigestSigner;
+use trailpipe_selectors::{
+    AdvancedEventSelector, DataResource, EventSelector, FieldSelector, ReadWriteType,
+};
+use trailpipe_sink_s3::SinkHealth;
+
+use crate::{
+    integrity::{home_region, DigestStatuses},
+    lifecycle::{Selectors, TrailStates},
+    run::Control,
+};
+
+/// Everything the API reads, shared with the control loop.
+#[derive(Clone)]
+pub struct Backend {
+    /// The configuration file as loaded (lifecycle changes are applied on top).
+    pub config: Arc<RwLock<Arc<Config>>>,
+    /// S3 delivery health.
+    pub health: SinkHealth,
+    /// Digest statuses by trail.
+    pub digests: DigestStatuses,
+    /// The digest signer, when any trail validates log files.
+    pub signer: Option<Arc<dyn DigestSigner>>,
+    /// Lifecycle changes.
+    pub states: TrailStates,
+    /// Asks the control loop to rebuild the pipeline after a lifecycle change.
+    pub control: mpsc::UnboundedSender<Control>,
+    /// When the daemon started (the start time of trails never stopped).
+    pub started: OffsetDateTime,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn system_time(t: Option<std::time::SystemTime>) -> Option<OffsetDateTime> {
+    t.map(OffsetDateTime::from)
+}
+
+impl Backend {
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn effective(&self) -> Config {
+        self.states.apply(&self.config())
+    }
+
+    fn info(&self, config: &Config, t: &TrailConfig) -> TrailInfo {
+        let home = home_region(config, t).to_string();
+        TrailInfo {
+            arn: trailpipe_api::trail_arn("aws", &home, &config.integrity.account_id, &t.name),
+            name: t.name.clone(),
+            home_region: home,
+            s3_bucket_name: t.s3_bucket_name.clone(),
+            s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
+            sns_topic_name: t
+                .sns_topic_arn
+                .as_deref()
+                .and_then(|a| a.rsplit(':').next())
+                .map(str::to_string),
+            sns_topic_arn: t.sns_topic_arn.clone(),
+            include_global_service_events: t.include_global_service_events,
+            is_multi_region_trail: t.is_multi_region_trail,
+            is_organization_trail: t.is_organization_trail,
+            log_file_validation_enabled: t.enable_log_file_validation,
+            kms_key_id: t.kms_key_id.clone(),
+            cloud_watch_logs_log_group_arn: None,
+            cloud_watch_logs_role_arn: None,
+            has_custom_event_selectors: !t.event_selectors.is_empty()
+                || !t.advanced_event_selectors.is_empty(),
+            has_insight_selectors: false,
+            is_logging: self.states.is_logging(&t.name),
+        }
+    }
+
+    /// Persists a lifecycle change and has the pipeline rebuilt with it.
+    fn change(
+        &self,
+        trail: &str,
+        f: impl FnOnce(&mut crate::lifecycle::TrailState),
+    ) -> Result<(), ApiError> {
+        self.states.update(trail, f).map_err(internal)?;
+        let _ = self.control.send(Control::Apply);
+        Ok(())
+    }
+}
+
+fn to_api(t: &TrailConfig) -> SelectorsInfo {
+    if !t.advanced_event_selectors.is_empty() {
+        return SelectorsInfo::Advanced(
+            t.advanced_event_selectors
+                .iter()
+                .map(|a| ApiAdvanced {
+                    name: a.name.clone(),
+                    field_selectors: a
+                        .field_selectors
+                        .iter()
+                        .map(|f| AdvancedFieldSelector {
+                            field: f.field.clone(),
+                            equals: f.equals.clone(),
+                            starts_with: f.starts_with.clone(),
+                            ends_with: f.ends_with.clone(),
+                            not_equals: f.not_equals.clone(),
+                            not_starts_with: f.not_starts_with.clone(),
+                            not_ends_with: f.not_ends_with.clone(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        );
+    }
+    if t.event_selectors.is_empty() {
+        return SelectorsInfo::cloudtrail_default();
+    }
+    SelectorsInfo::Basic(
+        t.event_selectors
+            .iter()
+            .map(|s| ApiSelector {
+                read_write_type: match s.read_write_type {
+                    ReadWriteType::ReadOnly => ApiRw::ReadOnly,
+                    ReadWriteType::WriteOnly => ApiRw::WriteOnly,
+                    ReadWriteType::All => ApiRw::All,
+                },
+                include_management_events: s.include_management_events,
+                data_resources: s
+                    .data_resources
+                    .iter()
+                    .map(|d| ApiDataResource {
+                        resource_type: d.resource_type.clone(),
+                        values: d.values.clone(),
+                    })
+                    .collect(),
+                exclude_management_event_sources: s.exclude_management_event_sources.clone(),
+            })
+            .collect(),
+    )
+}
+
+fn from_api(s: SelectorsInfo) -> Selectors {
+    match s {
+        SelectorsInfo::Basic(b) => Selectors::Basic(
+            b.into_iter()
+                .map(|s| EventSelector {
+                    read_write_type: match s.read_write_type {
+                        ApiRw::ReadOnly => ReadWriteType::ReadOnly,
+                        ApiRw::WriteOnly => ReadWriteType::WriteOnly,
+                        ApiRw::All => ReadWriteType::All,
+                    },
+                    include_management_events: s.include_management_events,
+                    exclude_management_event_sources: s.exclude_management_event_sources,
+                    data_resources: s
+                        .data_resources
+                        .into_iter()
+                        .map(|d| DataResource {
+                            resource_type: d.resource_type,
+                            values: d.values,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ),
+        SelectorsInfo::Advanced(a) => Selectors::Advanced(
+            a.into_iter()
+                .map(|a| AdvancedEventSelector {
+                    name: a.name,
+                    field_selectors: a
+                        .field_selectors
+                        .into_iter()
+                        .map(|f| FieldSelector {
+                            field: f.field,
+                            equals: f.equals,
+                            not_equals: f.not_equals,
+                            starts_with: f.starts_with,
+                            not_starts_with: f.not_starts_with,
+                            ends_with: f.ends_with,
+                            not_ends_with: f.not_ends_with,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        ),
+    }
+}
+
+impl ApiBackend for Backend {
+    fn default_region(&self) -> &str {
+        "us-east-1"
+    }
+
+    async fn trails(&self) -> Vec<TrailInfo> {
+        let c = self.effective();
+        c.trails.iter().map(|t| self.info(&c, t)).collect()
+    }
+
+    async fn trail_status(&self, trail: &str) -> Option<TrailStatus> {
+        let c = self.effective();
+        c.trails.iter().find(|t| t.name == trail)?;
+        let s3 = self.health.status();
+        let digest = self
+            .digests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(trail)
+            .cloned()
+            .unwrap_or_default();
+        let st = self.states.get(trail);
+        let at = |t: Option<i64>| t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+        Some(TrailStatus {
+            is_logging: !st.stopped,
+            latest_delivery_time: system_time(s3.latest_delivery),
+            latest_delivery_attempt_time: system_time(s3.latest_delivery.max(s3.latest_error_time)),
+            latest_delivery_error: s3.latest_error,
+            latest_digest_delivery_time: digest.latest_delivery,
+            latest_digest_delivery_error: digest.latest_error,
+            start_logging_time: at(st.start_logging_time).or(Some(self.started)),
+            stop_logging_time: at(st.stop_logging_time),
+            ..TrailStatus::default()
+        })
+    }
+
+    async fn event_selectors(&self, trail: &str) -> Option<SelectorsInfo> {
+        let c = self.states.apply(&self.config());
+        let mut t = c.trails.into_iter().find(|t| t.name == trail)?;
+        // A stopped trail still reports the selectors it will use again when started.
+        if let Some(s) = self.states.get(trail).selectors {
+            match s {
+                Selectors::Basic(b) => {
+                    t.event_selectors = b;
+                    t.advanced_event_selectors.clear();
+                }
+                Selectors::Advanced(a) => {
+                    t.advanced_event_selectors = a;
+                    t.event_selectors.clear();
+                }
+            }
+        } else if !self.states.is_logging(trail) {
+            let file = self.config();
+            if let Some(orig) = file.trails.iter().find(|o| o.name == trail) {
+                t = orig.clone();
+            }
+        }
+        Some(to_api(&t))
+    }
+
+    async fn public_keys(
+        &self,
+        start: Option<OffsetDateTime>,
+        end: Option<OffsetDateTime>,
+    ) -> Vec<PublicKey> {
+        let Some(signer) = &self.signer else {
+            return Vec::new();
+        };
+        let now = OffsetDateTime::now_utc();
+        signer
+            .public_keys(start.unwrap_or(now), end.unwrap_or(now))
+            .into_iter()
+            .map(|k| PublicKey {
+                value_der: k.der_pkcs1,
+                validity_start: k.validity_start,
+                validity_end: k.validity_end,
+                fingerprint: k.fingerprint,
+            })
+            .collect()
+    }
+
+    async fn lookup_events(
+        &self,
+        _region: &str,
+        _body: &[u8],
+    ) -> Result<serde_json::Value, ApiError> {
+        Err(ApiError::UnsupportedOperation(
+            "event history is not enabled on this daemon".into(),
+        ))
+    }
+
+    async fn start_logging(&self, trail: &str) -> Result<(), ApiError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.change(trail, |s| {
+            if s.stopped {
+                s.stopped = false;
+                s.start_logging_time = Some(now);
+            }
+        })
+    }
+
+    async fn stop_logging(&self, trail: &str) -> Result<(), ApiError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.change(trail, |s| {
+            if !s.stopped {
+                s.stopped = true;
+                s.stop_logging_time = Some(now);
+            }
+        })
+    }
+
+    async fn put_event_selectors(
+        &self,
+        trail: &str,
+        selectors: SelectorsInfo,
+    ) -> Result<SelectorsInfo, ApiError> {
+        // Check the meaning (resource types, fields, operators) exactly as the config does.
+        let new = from_api(selectors.clone());
+        let c = self.config().as_ref().clone();
+        if let Some(i) = c.trails.iter().position(|t| t.name == trail) {
+            let mut t = c.trails[i].clone();
+            match &new {
+                Selectors::Basic(b) => {
+                    t.event_selectors = b.clone();
+                    t.advanced_event_selectors.clear();
+                }
+                Selectors::Advanced(a) => {
+                    t.advanced_event_selectors = a.clone();
+                    t.event_selectors.clear();
+                }
+            }
+            if let Err(errors) = c.trail_selector(&t) {
+                return Err(ApiError::InvalidEventSelectors(
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ));
+            }
+        }
+        self.change(trail, |s| s.selectors = Some(new))?;
+        Ok(selectors)
+    }
+
+    async fn add_tags(&self, trail: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+        self.states
+            .update(trail, |s| {
+                for t in tags {
+                    s.tags.insert(t.key, t.value);
+                }
+            })
+            .map_err(internal)
+    }
+
+    async fn remove_tags(&self, trail: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
+        self.states
+            .update(trail, |s| {
+                for t in tags {
+                    s.tags.remove(&t.key);
+                }
+            })
+            .map_err(internal)
+    }
+
+    async fn list_tags(&self, trail: &str) -> Result<Vec<Tag>, ApiError> {
+        Ok(self
+            .states
+            .get(trail)
+            .tags
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect())
+    }
+}

@@ -1,0 +1,178 @@
+//! Log file integrity in the daemon: the digest signer chosen by `[integrity]`, and the task
+//! that writes every validated trail's digests on a timer.
+//!
+//! The digester keeps no state of its own (the bucket is the chain), so the task can be
+//! stopped anywhere — at a reload, a crash — and the next run continues the chains.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::Context;
+use time::OffsetDateTime;
+use trailpipe_config::{Config, TrailConfig};
+use trailpipe_digest::{
+    discover_chains, keys::KeyRingConfig, DigestChainConfig, DigestSigner, Digester, KeyRing,
+    KmsSigner, StaticKey,
+};
+use trailpipe_sink_s3::Store;
+
+/// Latest digest outcome of a trail, for `GetTrailStatus`.
+#[derive(Debug, Clone, Default)]
+pub struct DigestStatus {
+    /// When a digest of the trail was last written.
+    pub latest_delivery: Option<OffsetDateTime>,
+    /// The last digest error, if it came after the last success.
+    pub latest_error: Option<String>,
+}
+
+/// Digest statuses by trail name, shared with the API.
+pub type DigestStatuses = Arc<Mutex<HashMap<String, DigestStatus>>>;
+
+/// Validity announced for an operator-supplied key (PEM or KMS): such keys do not expire by
+/// themselves, so the window is wide and must only cover every digest they sign.
+fn static_validity() -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - time::Duration::days(3650),
+        now + time::Duration::days(3650),
+    )
+}
+
+/// The signer `[integrity]` asks for: a PEM file, a KMS key, or keys generated and rotated in
+/// `state.dir/signing-keys`.
+pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner>> {
+    let i = &config.integrity;
+    if let Some(pem) = &i.signing_key_pem {
+        let (from, to) = static_validity();
+        return Ok(StaticKey::from_pem_file(pem, from, to)
+            .with_context(|| format!("loading integrity.signing_key_pem {}", pem.display()))?
+            .into_signer());
+    }
+    if let Some(key) = &i.kms_key_id {
+        let (from, to) = static_validity();
+        let signer = KmsSigner::connect(
+            config.storage.region.clone(),
+            config.storage.endpoint_url.clone(),
+            key.clone(),
+            from,
+            to,
+        )
+        .await
+        .with_context(|| format!("using KMS key {key} to sign digests"))?;
+        return Ok(Arc::new(signer));
+    }
+    let mut ring = KeyRingConfig::new(config.state.dir.join("signing-keys"));
+    ring.signing_key_rotation_days = i.signing_key_rotation_days;
+    let ring = KeyRing::open(ring, OffsetDateTime::now_utc()).with_context(|| {
+        format!(
+            "opening the signing keys in {}",
+            config.state.dir.join("signing-keys").display()
+        )
+    })?;
+    Ok(ring)
+}
+
+fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> DigestChainConfig {
+    let mut c = DigestChainConfig::new(
+        &t.s3_bucket_name,
+        account,
+        region,
+        &t.name,
+        home_region(config, t),
+    );
+    c.prefix = t.s3_key_prefix.clone().filter(|p| !p.is_empty());
+    c.organization_id = t
+        .organization_id
+        .clone()
+        .filter(|_| t.is_organization_trail);
+    c.interval = Duration::from_secs(t.digest_interval_secs);
+    c.settle = Duration::from_secs(config.integrity.digest_settle_secs);
+    c
+}
+
+/// The trail's home region (its own, else the storage region).
+pub fn home_region<'a>(config: &'a Config, t: &'a TrailConfig) -> &'a str {
+    t.home_region
+        .as_deref()
+        .unwrap_or(config.storage.region.as_str())
+}
+
+/// Writes the digests of every trail with `enable_log_file_validation`, every `tick`, until
+/// aborted. Chains are discovered from the bucket each round, so accounts and regions that
+/// appear later (and chains from before a restart) are covered.
+pub async fn run_digests(
+    config: Arc<Config>,
+    store: Store,
+    signer: Arc<dyn DigestSigner>,
+    statuses: DigestStatuses,
+) {
+    let trails: Vec<&TrailConfig> = config
+        .trails
+        .iter()
+        .filter(|t| t.enable_log_file_validation)
+        .collect();
+    let Some(shortest) = trails.iter().map(|t| t.digest_interval_secs).min() else {
+        return;
+    };
+    let tick = Duration::from_secs((shortest / 4).clamp(1, 30));
+    loop {
+        let now = OffsetDateTime::now_utc();
+        if let Err(e) = signer.maintain(now) {
+            tracing::error!(error = %e, "signing key rotation failed");
+        }
+        for t in &trails {
+            let org = t
+                .organization_id
+                .as_deref()
+                .filter(|_| t.is_organization_trail);
+            let prefix = t.s3_key_prefix.as_deref().filter(|p| !p.is_empty());
+            let outcome = match discover_chains(&store, &t.s3_bucket_name, prefix, org).await {
+                Err(e) => Err(e.to_string()),
+                Ok(chains) => {
+                    let mut result = Ok(false);
+                    for c in chains {
+                        let d = Digester::new(
+                            chain(&config, t, &c.account, &c.region),
+                            store.clone(),
+                            signer.clone(),
+                        );
+                        match d.run_once(now).await {
+                            Ok(r) => {
+                                for w in &r.warnings {
+                                    tracing::warn!(trail = %t.name, account = %c.account, region = %c.region, warning = %w, "digest");
+                                }
+                                for k in r.written.iter().chain(&r.backfills) {
+                                    tracing::info!(trail = %t.name, key = %k, "digest written");
+                                    metrics::counter!(trailpipe_telemetry::DIGESTS_WRITTEN, "trail" => t.name.clone()).increment(1);
+                                }
+                                if !r.written.is_empty() || !r.backfills.is_empty() {
+                                    result = result.map(|_| true);
+                                }
+                            }
+                            Err(e) => {
+                                metrics::counter!(trailpipe_telemetry::DIGEST_ERRORS, "trail" => t.name.clone()).increment(1);
+                                tracing::warn!(trail = %t.name, account = %c.account, region = %c.region, error = %e, "digest run failed; retrying next round");
+                                result = Err(e.to_string());
+                            }
+                        }
+                    }
+                    result
+                }
+            };
+            let mut s = statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let st = s.entry(t.name.clone()).or_default();
+            match outcome {
+                Ok(true) => {
+                    st.latest_delivery = Some(now);
+                    st.latest_error = None;
+                }
+                Ok(false) => {}
+                Err(e) => st.latest_error = Some(e),
+            }
+        }
+        tokio::time::sleep(tick).await;
+    }
+}

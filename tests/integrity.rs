@@ -1,0 +1,356 @@
+//! Log file integrity end to end: the daemon consumes from tansu, delivers log files to moto S3
+//! and writes signed digests across several digest periods (one `kill -9` in between); the real
+//! `aws cloudtrail validate-logs` (talking to the daemon's CloudTrail API for DescribeTrails and
+//! ListPublicKeys, to moto for S3) reports every digest and log file valid, and both it and
+//! `trailpipe validate-logs` catch each tamper case.
+
+mod support;
+
+use std::{
+    collections::BTreeMap,
+    io::{Read, Write},
+    process::Command,
+    time::Duration,
+};
+
+use support::*;
+
+const PORT: u16 = 19487;
+const ACCOUNT: &str = "123456789012";
+
+fn config(head: &str, bucket: &str, state: &std::path::Path) -> String {
+    format!(
+        r#"{head}
+[state]
+dir = "{state}"
+
+[integrity]
+digest_settle_secs = 2
+account_id = "{ACCOUNT}"
+
+[[trails]]
+name = "audited"
+s3_bucket_name = "{bucket}"
+s3_key_prefix = "audit"
+is_multi_region_trail = true
+home_region = "us-east-1"
+delivery_interval_secs = 1
+enable_log_file_validation = true
+digest_interval_secs = 5
+"#,
+        state = state.display()
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt")
+}
+
+/// Every digest key in the bucket, by chain (account, region).
+fn digests(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<(String, String), Vec<String>> {
+    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for key in keys(s3, bucket) {
+        let parts: Vec<&str> = key.split('/').collect();
+        if parts.len() == 9 && parts[3] == "CloudTrail-Digest" {
+            out.entry((parts[2].to_string(), parts[4].to_string()))
+                .or_default()
+                .push(key.clone());
+        }
+    }
+    out
+}
+
+fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    rt().block_on(async {
+        let mut out = Vec::new();
+        let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for o in page.expect("list").contents() {
+                out.push(o.key().expect("key").to_string());
+            }
+        }
+        out
+    })
+}
+
+fn get(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> (Vec<u8>, std::collections::HashMap<String, String>) {
+    rt().block_on(async {
+        let o = s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("get");
+        let meta = o.metadata().cloned().unwrap_or_default();
+        (
+            o.body.collect().await.expect("body").into_bytes().to_vec(),
+            meta,
+        )
+    })
+}
+
+fn put(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+    meta: std::collections::HashMap<String, String>,
+) {
+    rt().block_on(async {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .set_metadata(Some(meta))
+            .send()
+            .await
+            .expect("put");
+    });
+}
+
+fn delete(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    rt().block_on(async {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("delete");
+    });
+}
+
+fn gunzip(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(b)
+        .read_to_end(&mut out)
+        .expect("gunzip");
+    out
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+struct Validation {
+    code: i32,
+    stdout: String,
+}
+
+/// The real aws CLI: S3 from moto, CloudTrail (DescribeTrails, ListPublicKeys) from the daemon.
+fn aws_validate(s: &Services, bucket: &str, chain: &(String, String), start: &str) -> Validation {
+    let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+    let out = Command::new(aws)
+        .args([
+            "cloudtrail",
+            "validate-logs",
+            "--trail-arn",
+            &format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/audited"),
+            "--start-time",
+            start,
+            "--account-id",
+            &chain.0,
+            "--region",
+            &chain.1,
+            "--s3-bucket",
+            bucket,
+            "--s3-prefix",
+            "audit",
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{PORT}"),
+            "--verbose",
+        ])
+        .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
+        .env("AWS_ENDPOINT_URL", &s.s3_endpoint)
+        .output()
+        .expect("running aws");
+    let stdout =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Validation {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+    }
+}
+
+fn trailpipe_validate(cfg: &std::path::Path, chain: &(String, String), start: &str) -> Validation {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailpipe"))
+        .args(["validate-logs", "--config"])
+        .arg(cfg)
+        .args([
+            "--trail",
+            "audited",
+            "--start-time",
+            start,
+            "--account-id",
+            &chain.0,
+            "--region",
+            &chain.1,
+            "--verbose",
+        ])
+        .output()
+        .expect("running trailpipe validate-logs");
+    Validation {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+    }
+}
+
+#[test]
+fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
+    let Some(s) = Services::get("integrity") else {
+        return;
+    };
+    let (topic, dlq, group, bucket) = (
+        unique("integrity"),
+        unique("integrity-dead"),
+        unique("integrity-group"),
+        unique("integrity").to_lowercase(),
+    );
+    create_topic(&s.brokers, &topic, 2);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let cfg = config(&head, &bucket, &dir.path().join("state"));
+    let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(2);
+    let start = start
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+
+    // Records in bursts across several 5 s digest periods, with one kill -9 in between.
+    let mut daemon = Daemon::start(dir.path(), &cfg);
+    for burst in 0..6u64 {
+        produce(&s.brokers, &topic, &generated_messages(600, 100 + burst));
+        std::thread::sleep(Duration::from_secs(3));
+        if burst == 2 {
+            daemon.child.kill().expect("kill -9");
+            let _ = daemon.child.wait();
+            daemon = Daemon::start(dir.path(), &cfg);
+        }
+    }
+    // Every chain has at least three digests (empty periods included).
+    let enough = wait_until(Duration::from_secs(90), || {
+        let d = digests(&s3, &bucket);
+        !d.is_empty() && d.values().all(|v| v.len() >= 3)
+    });
+    let chains = digests(&s3, &bucket);
+    assert!(
+        enough,
+        "digests per chain: {:?}\n{}",
+        chains.values().map(Vec::len).collect::<Vec<_>>(),
+        daemon.log_text()
+    );
+    let total: usize = chains.values().map(Vec::len).sum();
+    eprintln!("{} chains, {total} digests", chains.len());
+    let cfg_path = dir.path().join("trailpipe.toml");
+
+    // Untouched: every chain is valid for both validators.
+    let names: Vec<(String, String)> = chains.keys().cloned().collect();
+    assert!(
+        names.len() >= 6,
+        "need six chains for the tamper cases, have {}",
+        names.len()
+    );
+    // (Six chains: the aws CLI takes a few seconds per run.)
+    for chain in names.iter().take(6) {
+        let v = aws_validate(&s, &bucket, chain, &start);
+        assert_eq!(v.code, 0, "aws validate-logs on {chain:?}:\n{}", v.stdout);
+        assert!(!v.stdout.contains("INVALID"), "{}", v.stdout);
+        assert!(v.stdout.contains("digest files valid"), "{}", v.stdout);
+        let t = trailpipe_validate(&cfg_path, chain, &start);
+        assert_eq!(
+            t.code, 0,
+            "trailpipe validate-logs on {chain:?}:\n{}",
+            t.stdout
+        );
+    }
+    let sample = aws_validate(&s, &bucket, &names[0], &start);
+    eprintln!(
+        "aws validate-logs, untouched chain:\n{}",
+        sample
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("Log file") && !l.starts_with("Digest file"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+
+    // One tamper case per chain.
+    let logs_of = |chain: &(String, String)| -> Vec<String> {
+        keys(&s3, &bucket)
+            .into_iter()
+            .filter(|k| k.contains(&format!("/{}/CloudTrail/{}/", chain.0, chain.1)))
+            .collect()
+    };
+    // 1. A log file modified: one record edited, re-gzipped.
+    let victim = logs_of(&names[0])[0].clone();
+    let (body, meta) = get(&s3, &bucket, &victim);
+    let text = String::from_utf8(gunzip(&body)).expect("utf8");
+    let edited = text.replacen("\"eventName\":\"", "\"eventName\":\"X", 1);
+    assert_ne!(text, edited);
+    put(&s3, &bucket, &victim, gzip(edited.as_bytes()), meta);
+    // 2. A log file deleted.
+    delete(&s3, &bucket, &logs_of(&names[1])[0]);
+    // 3. A digest modified (re-gzipped with a changed field, signature metadata kept).
+    let d = chains[&names[2]][1].clone();
+    let (body, meta) = get(&s3, &bucket, &d);
+    let text = String::from_utf8(gunzip(&body)).expect("utf8");
+    let edited = text.replacen("\"oldestEventTime\":", "\"oldestEventTime\" :", 1);
+    assert_ne!(text, edited, "digest has oldestEventTime");
+    put(&s3, &bucket, &d, gzip(edited.as_bytes()), meta);
+    // 4. A digest deleted (a middle one).
+    delete(&s3, &bucket, &chains[&names[3]][1]);
+    // 5. A signature altered.
+    let d = chains[&names[4]][1].clone();
+    let (body, mut meta) = get(&s3, &bucket, &d);
+    let sig = meta.get_mut("signature").expect("signature metadata");
+    let flipped = if sig.starts_with('0') { "1" } else { "0" };
+    sig.replace_range(0..1, flipped);
+    put(&s3, &bucket, &d, body, meta);
+
+    let expect = [
+        (0, "hash value doesn't match"),
+        (1, "not found"),
+        (2, "INVALID"),
+        (3, "not found"),
+        (4, "signature verification failed"),
+    ];
+    // The daemon's API serves DescribeTrails/ListPublicKeys for the aws CLI.
+    let daemon = Daemon::start(dir.path(), &cfg);
+    assert!(wait_until(Duration::from_secs(30), || http_get(
+        PORT, "/healthz"
+    )
+    .is_some()));
+    for (i, what) in expect {
+        let v = aws_validate(&s, &bucket, &names[i], &start);
+        assert_ne!(v.code, 0, "aws missed tamper case {i}:\n{}", v.stdout);
+        assert!(
+            v.stdout.contains(what),
+            "aws, tamper case {i}, expected {what:?}:\n{}",
+            v.stdout
+        );
+        let t = trailpipe_validate(&cfg_path, &names[i], &start);
+        assert_eq!(t.code, 1, "trailpipe missed tamper case {i}:\n{}", t.stdout);
+        assert!(
+            t.stdout.contains(what),
+            "trailpipe, tamper case {i}, expected {what:?}:\n{}",
+            t.stdout
+        );
+        eprintln!("tamper case {i} ({what}) caught by both");
+    }
+    // The untouched sixth chain is still valid.
+    assert_eq!(aws_validate(&s, &bucket, &names[5], &start).code, 0);
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+}
