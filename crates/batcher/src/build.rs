@@ -43,6 +43,8 @@ pub struct Segment {
     pub files: Vec<LogFile>,
     /// Records for the dead-letter destination.
     pub dead_letters: Vec<DeadLetter>,
+    /// Management and Insights events for the event history.
+    pub history: Vec<Bytes>,
     /// Why it was cut.
     pub cut: CutReason,
     /// When its first message was read (for delivery latency).

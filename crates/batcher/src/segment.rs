@@ -8,7 +8,7 @@ use std::{
 
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
-use trailpipe_event::{DeadLetter, Epoch, Flow, Message, PartitionId};
+use trailpipe_event::{DeadLetter, Epoch, EventCategory, Flow, Message, PartitionId};
 use trailpipe_telemetry as names;
 
 use crate::{
@@ -53,6 +53,8 @@ pub struct BatcherConfig {
     pub max_segment_bytes: usize,
     /// gzip level.
     pub compression_level: u32,
+    /// Whether segments carry their management and Insights events for the event history.
+    pub history: bool,
 }
 
 /// A cut recorded in an existing file's metadata.
@@ -106,6 +108,8 @@ struct Open {
     anchor: Option<Anchor>,
     groups: HashMap<GroupKey, Group>,
     dead: Vec<DeadLetter>,
+    /// Management and Insights events for the event history (routed or not).
+    history: Vec<bytes::Bytes>,
     bytes: usize,
     opened_at: Instant,
     deadline: Option<Instant>,
@@ -237,6 +241,7 @@ impl Batcher {
             anchor: None,
             groups: HashMap::new(),
             dead: Vec::new(),
+            history: Vec::new(),
             bytes: 0,
             opened_at: now,
             deadline: None,
@@ -252,6 +257,14 @@ impl Batcher {
                     rejected,
                 }),
                 Ok(event) => {
+                    if cfg.history
+                        && matches!(
+                            event.fields.event_category,
+                            EventCategory::Management | EventCategory::Insight
+                        )
+                    {
+                        open.history.push(event.raw.clone());
+                    }
                     let mask = m.routes.get(i).copied().unwrap_or(0);
                     if mask == 0 {
                         continue;
@@ -417,6 +430,7 @@ impl Batcher {
                 anchor,
                 mut groups,
                 dead,
+                history,
                 opened_at,
                 ..
             } = open;
@@ -463,6 +477,7 @@ impl Batcher {
                 anchor: anchor_offset,
                 files,
                 dead_letters: dead,
+                history,
                 cut: reason,
                 opened_at,
             }

@@ -41,6 +41,10 @@ pub struct Config {
     /// Digest signing (log file integrity validation).
     #[serde(default)]
     pub integrity: IntegrityConfig,
+    /// Event history (LookupEvents): every management event, searchable for
+    /// `retention_days`; absent: no history.
+    #[serde(default)]
+    pub history: Option<trailpipe_history::HistoryConfig>,
     /// The trails (at most 64: routing keeps one bit per trail).
     #[serde(default)]
     pub trails: Vec<TrailConfig>,

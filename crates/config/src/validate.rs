@@ -159,6 +159,11 @@ impl Config {
             errors.push(ConfigError::new("trails", "at most 64 trails"));
         }
         let mut names = HashSet::new();
+        if let Some(h) = &self.history {
+            for m in h.validate() {
+                errors.push(ConfigError::new("history", m));
+            }
+        }
         let acct = &self.integrity.account_id;
         if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
             errors.push(ConfigError::new(

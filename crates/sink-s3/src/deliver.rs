@@ -48,6 +48,7 @@ pub struct Delivery {
     health: SinkHealth,
     trails: Arc<[DeliveryTrail]>,
     inflight: Arc<InFlight>,
+    history: Option<Arc<trailpipe_history::HistoryStore>>,
 }
 
 /// What delivery needs to know about a trail.
@@ -90,6 +91,7 @@ impl Delivery {
         health: SinkHealth,
         trails: Vec<DeliveryTrail>,
         inflight: Arc<InFlight>,
+        history: Option<Arc<trailpipe_history::HistoryStore>>,
     ) -> Self {
         Self {
             store,
@@ -98,6 +100,7 @@ impl Delivery {
             health,
             trails: trails.into(),
             inflight,
+            history,
         }
     }
 
@@ -196,6 +199,11 @@ impl Delivery {
                 metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code()).increment(1);
             }
         }
+        if let Some(h) = &self.history {
+            if !seg.history.is_empty() {
+                self.append_history(h, &seg).await;
+            }
+        }
         metrics::histogram!(names::DELIVERY_LATENCY).record(seg.opened_at.elapsed().as_secs_f64());
         let _ = self.acks.send(Feedback::Delivered(SegmentAck {
             partition: seg.partition.clone(),
@@ -205,6 +213,35 @@ impl Delivery {
             delivered,
         }));
         Outcome::Acknowledged
+    }
+
+    /// Stores the segment's management events in the event history, durably, retrying until it
+    /// succeeds: the history is a sink like the bucket, acknowledged before the offsets move.
+    /// Appends are idempotent (eventID, eventTime), so a replay stores nothing twice.
+    async fn append_history(&self, h: &Arc<trailpipe_history::HistoryStore>, seg: &Segment) {
+        let mut backoff = Backoff::new();
+        loop {
+            let (h, records) = (h.clone(), seg.history.clone());
+            let r = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&[u8]> = records.iter().map(|b| &b[..]).collect();
+                h.append(&refs)
+            })
+            .await;
+            match r {
+                Ok(Ok(summary)) => {
+                    metrics::counter!(names::HISTORY_EVENTS_STORED)
+                        .increment(summary.stored as u64);
+                    return;
+                }
+                Ok(Err(e)) => {
+                    metrics::counter!(names::HISTORY_ERRORS).increment(1);
+                    tracing::warn!(error = %e, "event history append failed; retrying");
+                    self.health.error(format!("event history: {e}"));
+                }
+                Err(e) => tracing::error!(error = %e, "event history append panicked; retrying"),
+            }
+            tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
+        }
     }
 
     /// Writes one file (create-only), retrying until it is durable; returns its record count, 0

@@ -62,6 +62,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Log files found at a segment's key with a different recorded cut.",
     ),
     (
+        HISTORY_EVENTS_STORED,
+        "",
+        "Management and Insights events stored in the event history.",
+    ),
+    (
+        HISTORY_ERRORS,
+        "",
+        "Failed event history appends (retried).",
+    ),
+    (
         DIGESTS_WRITTEN,
         "trail",
         "Digest files written (hourly chains and backfills).",
@@ -129,6 +139,10 @@ pub const SEGMENTS_CUT: &str = "trailpipe_segments_cut_total";
 pub const STORE_ERRORS: &str = "trailpipe_store_errors_total";
 /// Conflicting cuts found.
 pub const SEGMENT_CONFLICTS: &str = "trailpipe_segment_conflicts_total";
+/// Events stored in the event history.
+pub const HISTORY_EVENTS_STORED: &str = "trailpipe_history_events_stored_total";
+/// Failed history appends.
+pub const HISTORY_ERRORS: &str = "trailpipe_history_errors_total";
 /// Digest files written.
 pub const DIGESTS_WRITTEN: &str = "trailpipe_digests_written_total";
 /// Failed digest runs.

@@ -35,6 +35,8 @@ pub struct Backend {
     pub digests: DigestStatuses,
     /// The digest signer, when any trail validates log files.
     pub signer: Option<Arc<dyn DigestSigner>>,
+    /// The event history, when `[history]` is configured.
+    pub history: Option<Arc<trailpipe_history::HistoryStore>>,
     /// Lifecycle changes.
     pub states: TrailStates,
     /// Asks the control loop to rebuild the pipeline after a lifecycle change.
@@ -283,12 +285,25 @@ impl ApiBackend for Backend {
 
     async fn lookup_events(
         &self,
-        _region: &str,
-        _body: &[u8],
+        region: &str,
+        body: &[u8],
     ) -> Result<serde_json::Value, ApiError> {
-        Err(ApiError::UnsupportedOperation(
-            "event history is not enabled on this daemon".into(),
-        ))
+        let Some(h) = self.history.clone() else {
+            return Err(ApiError::UnsupportedOperation(
+                "event history is not enabled on this daemon ([history] in the configuration)"
+                    .into(),
+            ));
+        };
+        let aws = |e: trailpipe_history::LookupError| ApiError::Other {
+            error_type: e.aws_error_type(),
+            message: e.to_string(),
+        };
+        let req = trailpipe_history::LookupRequest::from_json(body, region).map_err(aws)?;
+        let resp = tokio::task::spawn_blocking(move || h.lookup(&req))
+            .await
+            .map_err(internal)?
+            .map_err(aws)?;
+        serde_json::to_value(resp).map_err(internal)
     }
 
     async fn start_logging(&self, trail: &str) -> Result<(), ApiError> {

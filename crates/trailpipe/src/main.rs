@@ -7,6 +7,7 @@ mod generate;
 mod http;
 mod integrity;
 mod lifecycle;
+mod lookup;
 mod run;
 mod validate_logs;
 
@@ -43,6 +44,8 @@ enum Command {
     /// Check delivered log files against their signed digests, like `aws cloudtrail validate-logs`
     /// (exit 1 when any digest or log file is invalid).
     ValidateLogs(validate_logs::ValidateLogsArgs),
+    /// Search the running daemon's event history (like `aws cloudtrail lookup-events`).
+    Lookup(lookup::LookupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -66,6 +69,7 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Generate(args) => exit(generate::run(args)),
+        Command::Lookup(args) => exit(lookup::run(args)),
         Command::ValidateLogs(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -65,6 +65,7 @@ fn batcher_config(config: &Config) -> BatcherConfig {
             .collect(),
         max_segment_bytes: config.delivery.max_segment_bytes,
         compression_level: config.delivery.compression_level,
+        history: config.history.is_some(),
     }
 }
 
@@ -123,6 +124,19 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         None
     };
     let digests = DigestStatuses::default();
+    let history = match &config.history {
+        Some(h) => {
+            let store = Arc::new(
+                trailpipe_history::HistoryStore::open(h.clone()).with_context(|| {
+                    format!("opening the event history at {}", h.path.display())
+                })?,
+            );
+            let _ = store.prune(time::OffsetDateTime::now_utc().unix_timestamp());
+            trailpipe_history::HistoryStore::spawn_pruner(&store, Duration::from_secs(60));
+            Some(store)
+        }
+        None => None,
+    };
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let backend = crate::api::Backend {
@@ -130,6 +144,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         health: health.clone(),
         digests: digests.clone(),
         signer: signer.clone(),
+        history: history.clone(),
         states: states.clone(),
         control: ctl_tx.clone(),
         started: time::OffsetDateTime::now_utc(),
@@ -169,13 +184,16 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             ))
         });
         let ended = run_pipeline(
-            &config_path,
+            &Shared {
+                config_path: &config_path,
+                health: &health,
+                history: history.clone(),
+                heartbeat: &heartbeat,
+            },
             &config,
             &effective,
             store,
-            &health,
             &mut ctl_rx,
-            &heartbeat,
         )
         .await;
         if let Some(t) = digest_task {
@@ -255,15 +273,24 @@ fn reload_config(path: &std::path::Path) -> Option<Config> {
 
 /// Builds the stages for `config` and runs them until the source ends, a stop is requested, or
 /// a reload brings a valid configuration (then the source drains and commits first).
+/// What outlives pipelines: the configuration file, sinks' health, the event history and the
+/// control loop's heartbeat.
+struct Shared<'a> {
+    config_path: &'a std::path::Path,
+    health: &'a SinkHealth,
+    history: Option<Arc<trailpipe_history::HistoryStore>>,
+    heartbeat: &'a AtomicU64,
+}
+
 async fn run_pipeline(
-    config_path: &std::path::Path,
+    shared: &Shared<'_>,
     file_config: &Config,
     config: &Config,
     store: Store,
-    health: &SinkHealth,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
-    heartbeat: &AtomicU64,
 ) -> anyhow::Result<Ended> {
+    let (config_path, health, heartbeat) = (shared.config_path, shared.health, shared.heartbeat);
+    let history = shared.history.clone();
     let dead = match &config.source {
         SourceConfig::Kafka(k) => {
             DeadLetterWriter::kafka(&k.brokers, &k.dead_letter_topic, &librdkafka(k))
@@ -308,6 +335,7 @@ async fn run_pipeline(
         health.clone(),
         trail_names,
         inflight,
+        history,
     );
     let mut delivery = tokio::spawn(delivery.run(seg_rx));
     let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);

@@ -69,6 +69,7 @@ fn config() -> BatcherConfig {
         trails: vec![trail("one"), trail("two")],
         max_segment_bytes: 16384,
         compression_level: 6,
+        history: false,
     }
 }
 

@@ -1,0 +1,149 @@
+//! `trailpipe lookup`: event history for people on the box. It asks the running daemon
+//! (LookupEvents on its CloudTrail API, `server.listen`), which owns the store.
+
+use std::io::{Read, Write};
+
+use anyhow::Context;
+use trailpipe_config::Config;
+use trailpipe_history::{render, LookupResponse, OutputFormat};
+
+/// Flags of `trailpipe lookup`.
+#[derive(clap::Args)]
+pub struct LookupArgs {
+    /// Configuration file of the running daemon (for `server.listen`).
+    #[arg(long, short)]
+    config: std::path::PathBuf,
+    /// One lookup attribute, `Key=Value` (EventId, EventName, ReadOnly, Username, ResourceType,
+    /// ResourceName, EventSource, AccessKeyId).
+    #[arg(long)]
+    attribute: Option<String>,
+    /// Oldest event time (RFC 3339).
+    #[arg(long)]
+    start: Option<String>,
+    /// Newest event time (RFC 3339).
+    #[arg(long)]
+    end: Option<String>,
+    /// Region whose events are listed (default: the storage region).
+    #[arg(long)]
+    region: Option<String>,
+    /// Most events to print.
+    #[arg(long, default_value_t = 50)]
+    max_items: usize,
+    /// `table` or `json`.
+    #[arg(long, default_value = "table")]
+    output: String,
+}
+
+fn epoch(s: &str) -> anyhow::Result<i64> {
+    Ok(
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("{s:?} is not an RFC 3339 time"))?
+            .unix_timestamp(),
+    )
+}
+
+/// One LookupEvents call over loopback HTTP; the body of the answer, or the AWS error.
+fn call(listen: std::net::SocketAddr, region: &str, body: &str) -> anyhow::Result<String> {
+    let mut c = std::net::TcpStream::connect(listen)
+        .with_context(|| format!("connecting to the daemon at {listen} (is it running?)"))?;
+    write!(
+        c,
+        "POST / HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/{region}/cloudtrail/aws4_request\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut text = String::new();
+    c.read_to_string(&mut text)?;
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer")?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    if !head.starts_with("HTTP/1.1 200") {
+        anyhow::bail!("{}", body.trim());
+    }
+    Ok(body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Pages through LookupEvents until `max_items` events or the end, and prints them.
+pub fn run(args: LookupArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config).map_err(|errors| {
+        anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let format = match args.output.as_str() {
+        "table" => OutputFormat::Table,
+        "json" => OutputFormat::Json,
+        o => anyhow::bail!("--output {o:?}: use table or json"),
+    };
+    let region = args
+        .region
+        .clone()
+        .unwrap_or_else(|| config.storage.region.clone());
+    let mut req = serde_json::Map::new();
+    if let Some(a) = &args.attribute {
+        let (k, v) = a.split_once('=').context("--attribute must be Key=Value")?;
+        req.insert(
+            "LookupAttributes".into(),
+            serde_json::json!([{ "AttributeKey": k, "AttributeValue": v }]),
+        );
+    }
+    if let Some(s) = &args.start {
+        req.insert("StartTime".into(), epoch(s)?.into());
+    }
+    if let Some(e) = &args.end {
+        req.insert("EndTime".into(), epoch(e)?.into());
+    }
+    let mut all = LookupResponse {
+        events: Vec::new(),
+        next_token: None,
+    };
+    loop {
+        let body = serde_json::Value::Object(req.clone()).to_string();
+        let page: LookupResponse =
+            serde_json::from_str(&call(config.server.listen, &region, &body)?)
+                .context("decoding the LookupEvents answer")?;
+        all.events.extend(page.events);
+        match page.next_token {
+            Some(t) if all.events.len() < args.max_items => {
+                req.insert("NextToken".into(), t.into());
+            }
+            other => {
+                all.next_token = other;
+                break;
+            }
+        }
+    }
+    all.events.truncate(args.max_items);
+    print!("{}", render(&all, format));
+    Ok(())
+}

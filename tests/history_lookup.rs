@@ -1,0 +1,256 @@
+//! Event history end to end: records from tansu go through the daemon into its history store —
+//! management events whether or not a trail routes them — and the real
+//! `aws cloudtrail lookup-events` (which pages by itself) returns, for several attributes, exactly
+//! what a straightforward model of the produced records says, newest first; hand paging with
+//! new events arriving in between loses and repeats nothing; bad requests get AWS's error names.
+
+mod support;
+
+use std::{collections::BTreeSet, process::Command, time::Duration};
+
+use support::*;
+
+const PORT: u16 = 19488;
+const REGION: &str = "us-east-1";
+
+fn is_management(v: &serde_json::Value) -> bool {
+    match v["eventCategory"].as_str() {
+        Some(c) => c == "Management",
+        None => v["managementEvent"].as_bool() != Some(false),
+    }
+}
+
+fn aws(args: &[&str]) -> (i32, String, String) {
+    let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+    let out = Command::new(aws)
+        .args(["cloudtrail", "lookup-events", "--endpoint-url"])
+        .arg(format!("http://127.0.0.1:{PORT}"))
+        .args(["--region", REGION, "--output", "json"])
+        .args(args)
+        .output()
+        .expect("aws");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// EventIds of a lookup (the CLI follows NextToken itself), checking newest-first order.
+fn lookup_ids(key: &str, value: &str) -> Vec<String> {
+    let (code, out, err) = aws(&[
+        "--lookup-attributes",
+        &format!("AttributeKey={key},AttributeValue={value}"),
+    ]);
+    assert_eq!(code, 0, "lookup {key}={value}: {err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let events = v["Events"].as_array().expect("Events");
+    let times: Vec<f64> = events
+        .iter()
+        .map(|e| e["EventTime"].as_f64().expect("EventTime"))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "{key}={value}: not newest first"
+    );
+    for e in events {
+        let record: serde_json::Value =
+            serde_json::from_str(e["CloudTrailEvent"].as_str().expect("CloudTrailEvent"))
+                .expect("record");
+        assert_eq!(record["eventID"], e["EventId"]);
+    }
+    events
+        .iter()
+        .map(|e| e["EventId"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn aws_lookup_events_answers_like_a_model_of_the_produced_records() {
+    let Some(s) = Services::get("history_lookup") else {
+        return;
+    };
+    let (topic, dlq, group, bucket) = (
+        unique("history"),
+        unique("history-dead"),
+        unique("history-group"),
+        unique("history").to_lowercase(),
+    );
+    create_topic(&s.brokers, &topic, 2);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    // The only trail logs S3 data events: management events reach the history without a trail.
+    let cfg = format!(
+        r#"{head}
+[history]
+path = "{history}"
+retention_days = 3650
+
+[[trails]]
+name = "data-only"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+[[trails.advanced_event_selectors]]
+field_selectors = [ {{ field = "eventCategory", equals = ["Data"] }}, {{ field = "resources.type", equals = ["AWS::S3::Object"] }} ]
+"#,
+        history = dir.path().join("history").display()
+    );
+    let messages = generated_messages(4_000, 21);
+    let daemon = Daemon::start(dir.path(), &cfg);
+    produce(&s.brokers, &topic, &messages);
+    let all = messages.len() as i64;
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &s.brokers, &group, &topic, 2
+        ) >= all),
+        "not all committed\n{}",
+        daemon.log_text()
+    );
+
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|(_, v)| serde_json::from_slice(v).expect("json"))
+        .collect();
+    let here: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| is_management(r) && r["awsRegion"] == REGION)
+        .collect();
+    assert!(
+        here.len() > 50,
+        "only {} management events in {REGION}",
+        here.len()
+    );
+    let model = |f: &dyn Fn(&serde_json::Value) -> bool| -> BTreeSet<String> {
+        here.iter()
+            .filter(|r| f(r))
+            .map(|r| r["eventID"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let name = here[0]["eventName"]
+        .as_str()
+        .expect("eventName")
+        .to_string();
+    let source = here[1]["eventSource"]
+        .as_str()
+        .expect("eventSource")
+        .to_string();
+    let key = here
+        .iter()
+        .find_map(|r| r["userIdentity"]["accessKeyId"].as_str())
+        .expect("an access key")
+        .to_string();
+    let id = here[2]["eventID"].as_str().expect("id").to_string();
+    let cases: Vec<(&str, String, BTreeSet<String>)> = vec![
+        (
+            "EventName",
+            name.clone(),
+            model(&|r| r["eventName"] == name.as_str()),
+        ),
+        (
+            "EventSource",
+            source.clone(),
+            model(&|r| r["eventSource"] == source.as_str()),
+        ),
+        (
+            "ReadOnly",
+            "false".into(),
+            model(&|r| r["readOnly"] == false),
+        ),
+        (
+            "AccessKeyId",
+            key.clone(),
+            model(&|r| r["userIdentity"]["accessKeyId"] == key.as_str()),
+        ),
+        (
+            "EventId",
+            id.clone(),
+            model(&|r| r["eventID"] == id.as_str()),
+        ),
+    ];
+    for (k, v, want) in &cases {
+        let got = lookup_ids(k, v);
+        let set: BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(set.len(), got.len(), "{k}={v}: repeated events");
+        assert_eq!(&set, want, "{k}={v}: differs from the model");
+        eprintln!("lookup {k}={v}: {} events, as the model says", got.len());
+    }
+
+    // Hand paging, three events a page, while newer events keep arriving: nothing lost or repeated.
+    let (k, v, want) = &cases[2];
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    let mut extra = 0;
+    loop {
+        let attr = format!("AttributeKey={k},AttributeValue={v}");
+        let mut args = vec!["--lookup-attributes", attr.as_str(), "--max-items", "3"];
+        if let Some(t) = &token {
+            args.extend(["--starting-token", t.as_str()]);
+        }
+        let (code, out, err) = aws(&args);
+        assert_eq!(code, 0, "{err}");
+        let page: serde_json::Value = serde_json::from_str(&out).expect("json");
+        seen.extend(
+            page["Events"]
+                .as_array()
+                .expect("Events")
+                .iter()
+                .map(|e| e["EventId"].as_str().expect("id").to_string()),
+        );
+        if extra < 3 {
+            produce(&s.brokers, &topic, &generated_messages(200, 900 + extra));
+            extra += 1;
+        }
+        match page["NextToken"].as_str() {
+            Some(t) if seen.len() < 30 => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    let unique_seen: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(unique_seen.len(), seen.len(), "paging repeated events");
+    let first: Vec<&String> = want.iter().collect();
+    assert!(
+        seen.iter().all(|id| want.contains(id)),
+        "paging returned events outside the original set"
+    );
+    assert!(
+        seen.len() >= 9.min(first.len()),
+        "paging stopped early: {}",
+        seen.len()
+    );
+
+    // Bad requests: AWS's error names, HTTP 400 (the CLI exits 254/255).
+    let (code, _, err) = aws(&[
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=a",
+        "AttributeKey=EventSource,AttributeValue=b",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("InvalidLookupAttributesException"), "{err}");
+    let (code, _, err) = aws(&[
+        "--start-time",
+        "2026-01-02T00:00:00Z",
+        "--end-time",
+        "2026-01-01T00:00:00Z",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("InvalidTimeRangeException"), "{err}");
+
+    // `trailpipe lookup` reads the same history through the daemon.
+    let out = Command::new(env!("CARGO_BIN_EXE_trailpipe"))
+        .args(["lookup", "--config"])
+        .arg(dir.path().join("trailpipe.toml"))
+        .args(["--attribute", &format!("EventId={id}"), "--output", "json"])
+        .output()
+        .expect("trailpipe lookup");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+}
