@@ -49,6 +49,7 @@ pub struct Delivery {
     trails: Arc<[DeliveryTrail]>,
     inflight: Arc<InFlight>,
     history: Option<Arc<trailpipe_history::HistoryStore>>,
+    notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
 }
 
 /// What delivery needs to know about a trail.
@@ -58,6 +59,8 @@ pub struct DeliveryTrail {
     pub name: Arc<str>,
     /// SSE-KMS key for its log files (SSE-S3 without).
     pub kms_key_id: Option<Arc<str>>,
+    /// SNS topic told about each delivered log file.
+    pub sns_topic_arn: Option<Arc<str>>,
 }
 
 /// Object metadata key: lowercase hex SHA-256 of the uncompressed log file (digests list it).
@@ -92,6 +95,7 @@ impl Delivery {
         trails: Vec<DeliveryTrail>,
         inflight: Arc<InFlight>,
         history: Option<Arc<trailpipe_history::HistoryStore>>,
+        notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     ) -> Self {
         Self {
             store,
@@ -101,6 +105,7 @@ impl Delivery {
             trails: trails.into(),
             inflight,
             history,
+            notifier,
         }
     }
 
@@ -199,6 +204,9 @@ impl Delivery {
                 metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code()).increment(1);
             }
         }
+        if let Some(n) = &self.notifier {
+            self.notify(n, &seg).await;
+        }
         if let Some(h) = &self.history {
             if !seg.history.is_empty() {
                 self.append_history(h, &seg).await;
@@ -213,6 +221,29 @@ impl Delivery {
             delivered,
         }));
         Outcome::Acknowledged
+    }
+
+    /// Publishes every file of the segment to its trail's SNS topic (a replayed file too: the
+    /// earlier notification may not have gone out, so notifications are at-least-once) and
+    /// waits until SNS accepted them — a notification is part of the delivery.
+    async fn notify(&self, n: &trailpipe_sink_sns::BatchingNotifier, seg: &Segment) {
+        let mut by_topic: HashMap<(Arc<str>, Arc<str>), Vec<String>> = HashMap::new();
+        for f in &seg.files {
+            if let Some(topic) = &self.trails[f.trail].sns_topic_arn {
+                by_topic
+                    .entry((topic.clone(), f.bucket.clone()))
+                    .or_default()
+                    .push(f.key.clone());
+            }
+        }
+        for ((topic, bucket), keys) in by_topic {
+            // The notifier retries internally; an error here means it stopped (shutdown).
+            if let Err(e) = n.notify_files(&topic, &bucket, &keys).await {
+                tracing::warn!(%topic, error = %e, "SNS notification not confirmed; the segment is not acknowledged");
+                self.health.error(format!("SNS {topic}: {e}"));
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Stores the segment's management events in the event history, durably, retrying until it

@@ -137,6 +137,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         }
         None => None,
     };
+    let notifier = open_notifier(&config).await?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let backend = crate::api::Backend {
@@ -188,6 +189,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 config_path: &config_path,
                 health: &health,
                 history: history.clone(),
+                notifier: notifier.clone(),
                 heartbeat: &heartbeat,
             },
             &config,
@@ -214,6 +216,35 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     };
     listener.abort();
     result
+}
+
+/// The SNS notifier when a trail has `sns_topic_arn` (one client and rate limit for all topics:
+/// the publish quota is per account and region).
+async fn open_notifier(
+    config: &Config,
+) -> anyhow::Result<Option<trailpipe_sink_sns::BatchingNotifier>> {
+    let topics: Vec<(&str, &str)> = config
+        .trails
+        .iter()
+        .filter_map(|t| Some((t.sns_topic_arn.as_deref()?, t.name.as_str())))
+        .collect();
+    if topics.is_empty() {
+        return Ok(None);
+    }
+    let mut n = trailpipe_sink_sns::Notifier::from_region(
+        &config.storage.region,
+        config.storage.endpoint_url.as_deref(),
+        trailpipe_sink_sns::NotifierConfig::default(),
+    )
+    .await
+    .context("creating the SNS client")?;
+    for (topic, trail) in topics {
+        n = n.with_trail(topic, trail);
+    }
+    Ok(Some(trailpipe_sink_sns::BatchingNotifier::new(
+        Arc::new(n),
+        Duration::from_millis(500),
+    )))
 }
 
 /// Turns signals into control requests: SIGTERM/SIGINT stop (a second one exits at once:
@@ -279,6 +310,7 @@ struct Shared<'a> {
     config_path: &'a std::path::Path,
     health: &'a SinkHealth,
     history: Option<Arc<trailpipe_history::HistoryStore>>,
+    notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     heartbeat: &'a AtomicU64,
 }
 
@@ -314,6 +346,7 @@ async fn run_pipeline(
         .map(|t| DeliveryTrail {
             name: t.name.as_str().into(),
             kms_key_id: t.kms_key_id.as_deref().map(Into::into),
+            sns_topic_arn: t.sns_topic_arn.as_deref().map(Into::into),
         })
         .collect();
 
@@ -336,6 +369,7 @@ async fn run_pipeline(
         trail_names,
         inflight,
         history,
+        shared.notifier.clone(),
     );
     let mut delivery = tokio::spawn(delivery.run(seg_rx));
     let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);

@@ -1,0 +1,374 @@
+//! Trail features end to end, driven through the real aws CLI where users would: SNS
+//! notifications (read back from an SQS queue subscribed to the topic), SSE-KMS and an
+//! organization trail's key layout, and the lifecycle API (stop-logging, start-logging,
+//! put-event-selectors, tags) changing what the running daemon delivers.
+
+mod support;
+
+use std::{collections::BTreeSet, process::Command, time::Duration};
+
+use support::*;
+
+const PORT: u16 = 19489;
+const ORG: &str = "o-abcdefghij";
+
+fn aws(s: &Services, endpoint: Option<&str>, args: &[&str]) -> serde_json::Value {
+    let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+    let out = Command::new(cli)
+        .args(args)
+        .args([
+            "--endpoint-url",
+            endpoint.unwrap_or(&s.s3_endpoint),
+            "--output",
+            "json",
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("aws");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn ids(records: &[(String, Vec<u8>)]) -> BTreeSet<String> {
+    records
+        .iter()
+        .map(|(_, v)| event_id(std::str::from_utf8(v).expect("utf8")))
+        .collect()
+}
+
+#[test]
+fn sns_kms_organization_layout_and_lifecycle_through_the_aws_cli() {
+    let Some(s) = Services::get("trail_features") else {
+        return;
+    };
+    let (topic, dlq, group, bucket) = (
+        unique("features"),
+        unique("features-dead"),
+        unique("features-group"),
+        unique("features").to_lowercase(),
+    );
+    create_topic(&s.brokers, &topic, 2);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let sns_topic = aws(
+        &s,
+        None,
+        &["sns", "create-topic", "--name", &unique("files")],
+    )["TopicArn"]
+        .as_str()
+        .expect("TopicArn")
+        .to_string();
+    let queue_url = aws(
+        &s,
+        None,
+        &["sqs", "create-queue", "--queue-name", &unique("files")],
+    )["QueueUrl"]
+        .as_str()
+        .expect("QueueUrl")
+        .to_string();
+    let queue_arn = aws(
+        &s,
+        None,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &queue_url,
+            "--attribute-names",
+            "QueueArn",
+        ],
+    )["Attributes"]["QueueArn"]
+        .as_str()
+        .expect("QueueArn")
+        .to_string();
+    aws(
+        &s,
+        None,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &sns_topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            &queue_arn,
+        ],
+    );
+    let kms_key = aws(&s, None, &["kms", "create-key"])["KeyMetadata"]["KeyId"]
+        .as_str()
+        .expect("KeyId")
+        .to_string();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let cfg = format!(
+        r#"{head}
+[state]
+dir = "{state}"
+
+[[trails]]
+name = "main"
+s3_bucket_name = "{bucket}"
+s3_key_prefix = "main"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+sns_topic_arn = "{sns_topic}"
+
+[[trails]]
+name = "org"
+s3_bucket_name = "{bucket}"
+s3_key_prefix = "org"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+is_organization_trail = true
+organization_id = "{ORG}"
+kms_key_id = "{kms_key}"
+"#,
+        state = dir.path().join("state").display()
+    );
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let ct = format!("http://127.0.0.1:{PORT}");
+    let mut produced = 0i64;
+    let mut send = |batch: &[(String, Vec<u8>)]| {
+        produce(&s.brokers, &topic, batch);
+        produced += batch.len() as i64;
+        assert!(
+            wait_until(Duration::from_secs(90), || committed_total(
+                &s.brokers, &group, &topic, 2
+            ) >= produced),
+            "not committed\n{}",
+            daemon.log_text()
+        );
+    };
+    let management = |batch: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
+        batch
+            .iter()
+            .filter(|(_, v)| {
+                let r: serde_json::Value = serde_json::from_slice(v).expect("json");
+                r["eventCategory"]
+                    .as_str()
+                    .is_none_or(|c| c == "Management")
+            })
+            .cloned()
+            .collect()
+    };
+    let delivered = |prefix: &str| -> BTreeSet<String> {
+        read_bucket(&s3, &bucket)
+            .iter()
+            .filter(|f| f.key.starts_with(prefix))
+            .flat_map(|f| f.records.iter().map(|r| event_id(r)))
+            .collect()
+    };
+
+    // 1. Both trails log management events: main with SNS, org under the o-id with SSE-KMS.
+    let b1 = generated_messages(1_500, 31);
+    send(&b1);
+    assert_eq!(
+        delivered("main/"),
+        ids(&management(&b1)),
+        "main trail, batch 1"
+    );
+    let files = read_bucket(&s3, &bucket);
+    for f in files.iter().filter(|f| f.key.starts_with("org/")) {
+        assert!(
+            f.key.starts_with(&format!("org/AWSLogs/{ORG}/")),
+            "{}",
+            f.key
+        );
+        let rest = &f.key[format!("org/AWSLogs/{ORG}/").len()..];
+        check_key(&format!("AWSLogs/{rest}"), None);
+        assert_eq!(f.sse.as_deref(), Some("aws:kms"), "{}: SSE-KMS", f.key);
+    }
+    let accounts: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| f.key.starts_with("org/"))
+        .map(|f| f.key.split('/').nth(3).expect("account"))
+        .collect();
+    assert!(
+        accounts.len() >= 3,
+        "organization trail covers {} accounts",
+        accounts.len()
+    );
+    // SNS: one notification per delivered main file (batched), exact JSON, keys that exist.
+    let main_keys: BTreeSet<String> = files
+        .iter()
+        .filter(|f| f.key.starts_with("main/"))
+        .map(|f| f.key.clone())
+        .collect();
+    let mut notified = BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while notified.len() < main_keys.len() && std::time::Instant::now() < deadline {
+        let got = aws(
+            &s,
+            None,
+            &[
+                "sqs",
+                "receive-message",
+                "--queue-url",
+                &queue_url,
+                "--max-number-of-messages",
+                "10",
+                "--wait-time-seconds",
+                "1",
+            ],
+        );
+        for m in got["Messages"].as_array().into_iter().flatten() {
+            let envelope: serde_json::Value =
+                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("envelope");
+            let msg: serde_json::Value =
+                serde_json::from_str(envelope["Message"].as_str().expect("Message"))
+                    .expect("message");
+            let obj = msg.as_object().expect("object");
+            assert_eq!(
+                obj.keys().collect::<Vec<_>>(),
+                ["s3Bucket", "s3ObjectKey"],
+                "{msg}"
+            );
+            assert_eq!(msg["s3Bucket"], bucket.as_str());
+            for k in msg["s3ObjectKey"].as_array().expect("keys") {
+                notified.insert(k.as_str().expect("key").to_string());
+            }
+            aws(
+                &s,
+                None,
+                &[
+                    "sqs",
+                    "delete-message",
+                    "--queue-url",
+                    &queue_url,
+                    "--receipt-handle",
+                    m["ReceiptHandle"].as_str().expect("handle"),
+                ],
+            );
+        }
+    }
+    assert_eq!(
+        notified, main_keys,
+        "every delivered file notified, nothing else"
+    );
+
+    // 2. stop-logging main: its records stop; the org trail still gets everything.
+    aws(
+        &s,
+        Some(&ct),
+        &["cloudtrail", "stop-logging", "--name", "main"],
+    );
+    let st = aws(
+        &s,
+        Some(&ct),
+        &["cloudtrail", "get-trail-status", "--name", "main"],
+    );
+    assert_eq!(st["IsLogging"], false);
+    std::thread::sleep(Duration::from_secs(3));
+    let b2 = generated_messages(800, 32);
+    send(&b2);
+    let main_now = delivered("main/");
+    assert!(
+        ids(&b2).is_disjoint(&main_now),
+        "a stopped trail received records"
+    );
+    assert!(
+        ids(&management(&b2)).is_subset(&delivered("org/")),
+        "other trails lost records while main was stopped"
+    );
+
+    // 3. put-event-selectors (read-only management events) and start-logging again.
+    aws(
+        &s,
+        Some(&ct),
+        &[
+            "cloudtrail",
+            "put-event-selectors",
+            "--trail-name",
+            "main",
+            "--event-selectors",
+            r#"[{"ReadWriteType":"ReadOnly","IncludeManagementEvents":true}]"#,
+        ],
+    );
+    aws(
+        &s,
+        Some(&ct),
+        &["cloudtrail", "start-logging", "--name", "main"],
+    );
+    let sel = aws(
+        &s,
+        Some(&ct),
+        &["cloudtrail", "get-event-selectors", "--trail-name", "main"],
+    );
+    assert_eq!(
+        sel["EventSelectors"][0]["ReadWriteType"], "ReadOnly",
+        "{sel}"
+    );
+    assert_eq!(
+        aws(
+            &s,
+            Some(&ct),
+            &["cloudtrail", "get-trail-status", "--name", "main"]
+        )["IsLogging"],
+        true
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let b3 = generated_messages(800, 33);
+    send(&b3);
+    let read_only: BTreeSet<String> = management(&b3)
+        .iter()
+        .filter(|(_, v)| {
+            serde_json::from_slice::<serde_json::Value>(v).expect("json")["readOnly"] == true
+        })
+        .map(|(_, v)| event_id(std::str::from_utf8(v).expect("utf8")))
+        .collect();
+    let main_b3: BTreeSet<String> = delivered("main/")
+        .intersection(&ids(&b3))
+        .cloned()
+        .collect();
+    assert_eq!(
+        main_b3, read_only,
+        "after put-event-selectors main logs read-only events only"
+    );
+
+    // 4. Tags persist and list.
+    let arn = aws(&s, Some(&ct), &["cloudtrail", "describe-trails"])["trailList"]
+        .as_array()
+        .expect("trailList")
+        .iter()
+        .find(|t| t["Name"] == "main")
+        .expect("main")["TrailARN"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    aws(
+        &s,
+        Some(&ct),
+        &[
+            "cloudtrail",
+            "add-tags",
+            "--resource-id",
+            &arn,
+            "--tags-list",
+            "Key=team,Value=security",
+        ],
+    );
+    let tags = aws(
+        &s,
+        Some(&ct),
+        &["cloudtrail", "list-tags", "--resource-id-list", &arn],
+    );
+    assert_eq!(
+        tags["ResourceTagList"][0]["TagsList"][0]["Key"], "team",
+        "{tags}"
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    assert!(
+        std::fs::read_to_string(dir.path().join("state/trails.json"))
+            .expect("state file")
+            .contains("security"),
+        "lifecycle state persisted"
+    );
+}
