@@ -94,8 +94,6 @@ impl Delivery {
         health: SinkHealth,
         trails: Vec<DeliveryTrail>,
         inflight: Arc<InFlight>,
-        history: Option<Arc<trailpipe_history::HistoryStore>>,
-        notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     ) -> Self {
         Self {
             store,
@@ -104,9 +102,21 @@ impl Delivery {
             health,
             trails: trails.into(),
             inflight,
-            history,
-            notifier,
+            history: None,
+            notifier: None,
         }
+    }
+
+    /// Also stores each segment's management events in the event history before acknowledging.
+    pub fn with_history(mut self, history: Option<Arc<trailpipe_history::HistoryStore>>) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// Also publishes each segment's files to their trails' SNS topics before acknowledging.
+    pub fn with_notifier(mut self, notifier: Option<trailpipe_sink_sns::BatchingNotifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Runs until the input closes and every queued segment is delivered.

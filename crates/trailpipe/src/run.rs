@@ -368,9 +368,9 @@ async fn run_pipeline(
         health.clone(),
         trail_names,
         inflight,
-        history,
-        shared.notifier.clone(),
-    );
+    )
+    .with_history(history)
+    .with_notifier(shared.notifier.clone());
     let mut delivery = tokio::spawn(delivery.run(seg_rx));
     let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
