@@ -166,3 +166,36 @@ pub fn describe() {
         metrics::describe_counter!(*name, *help);
     }
 }
+
+/// The metrics reference as a Markdown table (`trailpipe metrics`; the README embeds it and a
+/// test keeps the two equal).
+pub fn markdown() -> String {
+    let mut out = String::from("| metric | labels | meaning |\n|---|---|---|\n");
+    for (name, labels, help) in METRICS {
+        let labels = if labels.is_empty() { "—" } else { labels };
+        out.push_str(&format!("| `{name}` | {labels} | {help} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_readme_metrics_reference_is_generated_from_this_table() {
+        let readme = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let text = std::fs::read_to_string(readme).expect("README.md");
+        assert!(
+            text.contains(&super::markdown()),
+            "README.md's metrics reference is stale: paste the output of `trailpipe metrics`"
+        );
+    }
+
+    #[test]
+    fn every_metric_is_named_once() {
+        let mut names: Vec<&str> = super::METRICS.iter().map(|m| m.0).collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "a metric name is listed twice");
+    }
+}

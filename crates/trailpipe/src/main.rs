@@ -46,6 +46,8 @@ enum Command {
     ValidateLogs(validate_logs::ValidateLogsArgs),
     /// Search the running daemon's event history (like `aws cloudtrail lookup-events`).
     Lookup(lookup::LookupArgs),
+    /// Print the metrics reference (every metric, its labels and meaning) as Markdown.
+    Metrics,
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +72,10 @@ fn main() -> std::process::ExitCode {
         },
         Command::Generate(args) => exit(generate::run(args)),
         Command::Lookup(args) => exit(lookup::run(args)),
+        Command::Metrics => {
+            print!("{}", trailpipe_telemetry::markdown());
+            std::process::ExitCode::SUCCESS
+        }
         Command::ValidateLogs(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
