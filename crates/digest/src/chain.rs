@@ -35,6 +35,8 @@ pub struct DigestChainConfig {
     /// How many of the latest digested windows are re-listed on each run to catch late PUTs
     /// (they go into a backfill digest). Late files of older windows are not digested.
     pub backfill_windows: u32,
+    /// SSE-KMS key for the digest files (as for the trail's log files); SSE-S3 without.
+    pub kms_key_id: Option<String>,
 }
 
 impl DigestChainConfig {
@@ -59,6 +61,7 @@ impl DigestChainConfig {
             settle: Duration::from_secs(120),
             lookback: Duration::from_secs(7 * 86_400),
             backfill_windows: 24,
+            kms_key_id: None,
         }
     }
 

@@ -305,7 +305,13 @@ impl Digester {
         }
         let outcome = self
             .store
-            .put_new(bucket, &key, format::gzip(&json).into(), meta)
+            .put_new_sse(
+                bucket,
+                &key,
+                format::gzip(&json).into(),
+                meta,
+                self.cfg.kms_key_id.as_deref(),
+            )
             .await?;
         match outcome {
             PutOutcome::Created => Ok((

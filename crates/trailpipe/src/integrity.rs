@@ -90,6 +90,7 @@ fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> Diges
         .filter(|_| t.is_organization_trail);
     c.interval = Duration::from_secs(t.digest_interval_secs);
     c.settle = Duration::from_secs(config.integrity.digest_settle_secs);
+    c.kms_key_id = t.kms_key_id.clone();
     c
 }
 
