@@ -21,7 +21,7 @@ mod build;
 mod inflight;
 mod segment;
 
-pub use build::{LogFile, Segment};
+pub use build::{CwlGroup, LogFile, Segment};
 pub use inflight::InFlight;
 pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, RecordedCut, TrailOutput};
 

@@ -12,7 +12,7 @@ use trailpipe_event::{DeadLetter, Epoch, EventCategory, Flow, Message, Partition
 use trailpipe_telemetry as names;
 
 use crate::{
-    build::{build_files, file_key, GroupInput},
+    build::{build_files, cwl_groups, file_key, GroupInput},
     CutReason, InFlight, Segment,
 };
 
@@ -35,6 +35,8 @@ pub struct TrailOutput {
     pub organization_id: Option<Arc<str>>,
     /// Accounts the trail accepts (empty: all).
     pub accounts: Arc<[Box<str>]>,
+    /// CloudWatch Logs log group (name or ARN) the trail also delivers to.
+    pub cwl_log_group: Option<Arc<str>>,
 }
 
 impl TrailOutput {
@@ -91,6 +93,8 @@ type GroupKey = (usize, Box<str>, Box<str>);
 
 struct Group {
     records: Vec<bytes::Bytes>,
+    /// `(eventTime ms, offset)` per record, kept only for trails that deliver to CloudWatch Logs.
+    cwl: Vec<(i64, i64)>,
     bytes: usize,
     oldest: i64,
     newest: i64,
@@ -289,6 +293,7 @@ impl Batcher {
                         open.deadline = Some(open.deadline.map_or(deadline, |d| d.min(deadline)));
                         let g = open.groups.entry(key).or_insert_with(|| Group {
                             records: Vec::new(),
+                            cwl: Vec::new(),
                             bytes: 0,
                             oldest: f.event_time,
                             newest: f.event_time,
@@ -297,6 +302,9 @@ impl Batcher {
                         g.oldest = g.oldest.min(f.event_time);
                         g.newest = g.newest.max(f.event_time);
                         g.records.push(event.raw.clone());
+                        if cfg.trails[trail].cwl_log_group.is_some() {
+                            g.cwl.push((f.event_time * 1000, m.offset));
+                        }
                         open.bytes += event.raw.len() + 1;
                     }
                 }
@@ -434,15 +442,15 @@ impl Batcher {
                 opened_at,
                 ..
             } = open;
-            let (files, anchor_offset) = match anchor {
-                None => (Vec::new(), None),
+            let (files, cwl, anchor_offset) = match anchor {
+                None => (Vec::new(), Vec::new(), None),
                 Some(a) => {
                     // The anchor file first; the rest in a fixed order.
                     let mut keys: Vec<GroupKey> =
                         groups.keys().filter(|k| **k != a.key).cloned().collect();
                     keys.sort();
                     keys.insert(0, a.key.clone());
-                    let inputs = keys
+                    let inputs: Vec<GroupInput> = keys
                         .into_iter()
                         .filter_map(|k| {
                             let g = groups.remove(&k)?;
@@ -451,11 +459,13 @@ impl Batcher {
                                 account: k.1,
                                 region: k.2,
                                 records: g.records,
+                                cwl: g.cwl,
                                 oldest: g.oldest,
                                 newest: g.newest,
                             })
                         })
                         .collect();
+                    let cwl = cwl_groups(&cfg.trails, &inputs);
                     (
                         build_files(
                             &cfg.trails,
@@ -465,6 +475,7 @@ impl Batcher {
                             inputs,
                             cfg.compression_level,
                         ),
+                        cwl,
                         Some(a.offset),
                     )
                 }
@@ -478,6 +489,7 @@ impl Batcher {
                 files,
                 dead_letters: dead,
                 history,
+                cwl,
                 cut: reason,
                 opened_at,
             }

@@ -59,6 +59,9 @@ pub struct TrailConfig {
     /// Accounts whose records this trail accepts (empty: all).
     #[serde(default)]
     pub account_ids: Vec<String>,
+    /// CloudWatch Logs delivery, metric filters and alarms (`[trails.cloud_watch_logs]`).
+    #[serde(default)]
+    pub cloud_watch_logs: Option<trailpipe_sink_cwl::CwlTrailConfig>,
 }
 
 impl TrailConfig {

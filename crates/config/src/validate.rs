@@ -227,6 +227,11 @@ impl Config {
                     ));
                 }
             }
+            if let Some(c) = &t.cloud_watch_logs {
+                for m in c.validate() {
+                    errors.push(ConfigError::new(at("cloud_watch_logs"), m));
+                }
+            }
             if t.kms_key_id.as_deref().is_some_and(str::is_empty) {
                 errors.push(ConfigError::new(at("kms_key_id"), "must not be empty"));
             }

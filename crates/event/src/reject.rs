@@ -47,6 +47,14 @@ pub enum RejectReason {
         /// What is wrong with the value.
         detail: String,
     },
+    /// A sink refused the record (e.g. CloudWatch Logs: too old for PutLogEvents).
+    #[error("{sink} refused the record: {reason}")]
+    SinkRejected {
+        /// The sink.
+        sink: &'static str,
+        /// Its reason.
+        reason: String,
+    },
 }
 
 impl RejectReason {
@@ -60,11 +68,12 @@ impl RejectReason {
             Self::MissingField(_) => "missing_field",
             Self::WrongType { .. } => "wrong_type",
             Self::Malformed { .. } => "malformed_field",
+            Self::SinkRejected { .. } => "sink_rejected",
         }
     }
 
     /// Every code [`RejectReason::code`] can return, for pre-registering metrics.
-    pub const CODES: [&'static str; 7] = [
+    pub const CODES: [&'static str; 8] = [
         "invalid_utf8",
         "not_json",
         "not_object",
@@ -72,6 +81,7 @@ impl RejectReason {
         "missing_field",
         "wrong_type",
         "malformed_field",
+        "sink_rejected",
     ];
 }
 

@@ -22,6 +22,14 @@ use trailpipe_telemetry as names;
 
 use crate::{retry::Backoff, ErrorClass, PutOutcome, SinkHealth, Store};
 
+/// Another destination of a segment's records (CloudWatch Logs), written after the log files
+/// and before the acknowledgement. Returns records it refused for good (they go to the
+/// dead-letter destination with the reason); retries everything else itself.
+pub trait SegmentSink: Send + Sync {
+    /// Delivers the segment's share; resolves once it is durable.
+    fn deliver<'a>(&'a self, seg: &'a Segment) -> BoxFuture<'a, Vec<DeadLetter>>;
+}
+
 /// Where dead letters are written (Kafka topic or file), as seen by delivery.
 pub trait DeadLetterSink: Send + Sync {
     /// Writes every letter durably, or fails (then it is retried).
@@ -50,6 +58,7 @@ pub struct Delivery {
     inflight: Arc<InFlight>,
     history: Option<Arc<trailpipe_history::HistoryStore>>,
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
+    extra: Option<Arc<dyn SegmentSink>>,
 }
 
 /// What delivery needs to know about a trail.
@@ -104,7 +113,14 @@ impl Delivery {
             inflight,
             history: None,
             notifier: None,
+            extra: None,
         }
+    }
+
+    /// Also delivers each segment to `sink` (CloudWatch Logs) before acknowledging.
+    pub fn with_sink(mut self, sink: Option<Arc<dyn SegmentSink>>) -> Self {
+        self.extra = sink;
+        self
     }
 
     /// Also stores each segment's management events in the event history before acknowledging.
@@ -203,14 +219,23 @@ impl Delivery {
             }
             delivered = first + rest.into_iter().flatten().sum::<u64>();
         }
-        if !seg.dead_letters.is_empty() {
+        let mut refused = Vec::new();
+        if let Some(sink) = &self.extra {
+            refused = sink.deliver(&seg).await;
+        }
+        let dead_letters: Vec<DeadLetter> = if refused.is_empty() {
+            seg.dead_letters.clone()
+        } else {
+            seg.dead_letters.iter().cloned().chain(refused).collect()
+        };
+        if !dead_letters.is_empty() {
             let mut backoff = Backoff::new();
-            while let Err(e) = self.dead.write(&seg.dead_letters).await {
+            while let Err(e) = self.dead.write(&dead_letters).await {
                 tracing::warn!(partition = %seg.partition, error = %e, "dead-letter write failed; retrying");
                 self.health.error(e);
                 tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
             }
-            for l in &seg.dead_letters {
+            for l in &dead_letters {
                 metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code()).increment(1);
             }
         }

@@ -61,6 +61,10 @@ fn batcher_config(config: &Config) -> BatcherConfig {
                     .filter(|_| t.is_organization_trail)
                     .map(Into::into),
                 accounts: t.account_ids.iter().map(|a| a.as_str().into()).collect(),
+                cwl_log_group: t
+                    .cloud_watch_logs
+                    .as_ref()
+                    .map(|c| c.cloud_watch_logs_log_group.as_str().into()),
             })
             .collect(),
         max_segment_bytes: config.delivery.max_segment_bytes,
@@ -304,6 +308,17 @@ fn reload_config(path: &std::path::Path) -> Option<Config> {
 
 /// Builds the stages for `config` and runs them until the source ends, a stop is requested, or
 /// a reload brings a valid configuration (then the source drains and commits first).
+/// Aborts a task when dropped (a pipeline's helper tasks end with it).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
 /// What outlives pipelines: the configuration file, sinks' health, the event history and the
 /// control loop's heartbeat.
 struct Shared<'a> {
@@ -323,6 +338,11 @@ async fn run_pipeline(
 ) -> anyhow::Result<Ended> {
     let (config_path, health, heartbeat) = (shared.config_path, shared.health, shared.heartbeat);
     let history = shared.history.clone();
+    let cwl = crate::cwl::CwlStage::open(config)
+        .await
+        .context("setting up CloudWatch Logs delivery")?;
+    let alarms = cwl.clone().map(|c| tokio::spawn(c.run_alarms()));
+    let _alarms = AbortOnDrop(alarms);
     let dead = match &config.source {
         SourceConfig::Kafka(k) => {
             DeadLetterWriter::kafka(&k.brokers, &k.dead_letter_topic, &librdkafka(k))
@@ -370,7 +390,11 @@ async fn run_pipeline(
         inflight,
     )
     .with_history(history)
-    .with_notifier(shared.notifier.clone());
+    .with_notifier(shared.notifier.clone())
+    .with_sink(
+        cwl.clone()
+            .map(|c| c as Arc<dyn trailpipe_sink_s3::SegmentSink>),
+    );
     let mut delivery = tokio::spawn(delivery.run(seg_rx));
     let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);
     let mut tick = tokio::time::interval(Duration::from_secs(1));

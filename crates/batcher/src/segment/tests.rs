@@ -64,6 +64,7 @@ fn config() -> BatcherConfig {
         delivery_interval: Duration::from_secs(3600),
         organization_id: None,
         accounts: Arc::from(Vec::new()),
+        cwl_log_group: None,
     };
     BatcherConfig {
         trails: vec![trail("one"), trail("two")],

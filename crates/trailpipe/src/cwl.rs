@@ -1,0 +1,189 @@
+//! CloudWatch Logs in the pipeline: each segment's records of trails with
+//! `[trails.cloud_watch_logs]` go to `<account>_CloudTrail_<region>` streams before the segment
+//! is acknowledged; the trail's metric filters (and the CIS set) are evaluated on them and
+//! exported on `/metrics`; alarms evaluated on that stream publish state changes to SNS.
+//!
+//! CloudWatch Logs has no idempotent write: after a crash the replayed segment is sent again
+//! (at-least-once), unlike the S3 log files.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime},
+};
+
+use futures::future::BoxFuture;
+use trailpipe_batcher::Segment;
+use trailpipe_config::Config;
+use trailpipe_event::{DeadLetter, RejectReason, Rejected};
+use trailpipe_sink_cwl::{
+    AlarmEvaluator, AlarmNotifier, CwlBatch, CwlSink, CwlSinkConfig, CwlTrailConfig,
+    MetricEvaluator,
+};
+use trailpipe_sink_s3::SegmentSink;
+
+/// A trail's filters and alarms.
+struct TrailMetrics {
+    evaluator: MetricEvaluator,
+    alarms: Mutex<AlarmEvaluator>,
+}
+
+/// The CloudWatch Logs stage.
+pub struct CwlStage {
+    sink: CwlSink,
+    /// By trail index; `None` for trails without CloudWatch Logs.
+    trails: Vec<Option<TrailMetrics>>,
+    notifier: AlarmNotifier,
+}
+
+impl CwlStage {
+    /// The stage for `config`, or `None` when no trail delivers to CloudWatch Logs. Provisions
+    /// every trail's metric filters on its log group first (idempotent).
+    pub async fn open(config: &Config) -> anyhow::Result<Option<Arc<Self>>> {
+        let cfgs: Vec<Option<&CwlTrailConfig>> = config
+            .trails
+            .iter()
+            .map(|t| t.cloud_watch_logs.as_ref())
+            .collect();
+        if cfgs.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let mut sink_cfg = CwlSinkConfig::new(config.storage.region.clone());
+        sink_cfg.endpoint_url = config.storage.endpoint_url.clone();
+        let sink = CwlSink::new(sink_cfg).await;
+        let now = SystemTime::now();
+        let mut trails = Vec::new();
+        for (t, c) in config.trails.iter().zip(&cfgs) {
+            trails.push(match c {
+                None => None,
+                Some(c) => {
+                    match sink.provision(c).await {
+                        Ok(o) => tracing::info!(trail = %t.name, put = o.put, unchanged = o.unchanged, "metric filters provisioned"),
+                        Err(e) => tracing::warn!(trail = %t.name, error = %e, "provisioning metric filters failed; evaluating them locally anyway"),
+                    }
+                    Some(TrailMetrics {
+                        evaluator: MetricEvaluator::new(c).map_err(|e| {
+                            anyhow::anyhow!("trails.{}.cloud_watch_logs: {}", t.name, e.join("; "))
+                        })?,
+                        alarms: Mutex::new(AlarmEvaluator::new(c, now)),
+                    })
+                }
+            });
+        }
+        let notifier = AlarmNotifier::new(
+            sink.sdk_config(),
+            trailpipe_sink_cwl::default_max_notifications_per_sec(),
+        );
+        Ok(Some(Arc::new(Self {
+            sink,
+            trails,
+            notifier,
+        })))
+    }
+
+    /// Evaluates every trail's alarms once a second and publishes state changes; runs until
+    /// aborted.
+    pub async fn run_alarms(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = SystemTime::now();
+            let transitions: Vec<_> = self
+                .trails
+                .iter()
+                .flatten()
+                .flat_map(|t| t.alarms.lock().unwrap_or_else(|p| p.into_inner()).tick(now))
+                .collect();
+            for t in transitions {
+                tracing::info!(alarm = %t.alarm.name, state = %t.new.as_str(), "alarm state changed");
+                if let Err(e) = self.notifier.notify(&t).await {
+                    tracing::warn!(alarm = %t.alarm.name, error = %e, "alarm notification failed");
+                }
+            }
+        }
+    }
+
+    async fn deliver_segment(&self, seg: &Segment) -> Vec<DeadLetter> {
+        let mut refused = Vec::new();
+        for g in &seg.cwl {
+            let batch = CwlBatch {
+                log_group: g.log_group.to_string(),
+                account: g.account.to_string(),
+                region: g.region.to_string(),
+                records: g.records.iter().map(|(t, _, r)| (*t, r.clone())).collect(),
+            };
+            let outcome = match self.sink.deliver(batch).await {
+                Ok(o) => o,
+                Err(e) => {
+                    // `deliver` retries until durable; an error here is a configuration
+                    // problem. Keep the records: send them to the dead letters with the reason.
+                    tracing::error!(log_group = %g.log_group, error = %e, "CloudWatch Logs delivery failed");
+                    trailpipe_sink_cwl::CwlOutcome {
+                        delivered: 0,
+                        rejected: (0..g.records.len()).map(|i| (i, e.to_string())).collect(),
+                    }
+                }
+            };
+            let mut rejected = outcome.rejected.iter().peekable();
+            let metrics = self.trails.get(g.trail).and_then(Option::as_ref);
+            let now = SystemTime::now();
+            for (i, (_, offset, raw)) in g.records.iter().enumerate() {
+                if rejected.peek().is_some_and(|(r, _)| *r == i) {
+                    let (_, reason) = rejected.next().expect("peeked");
+                    refused.push(DeadLetter {
+                        partition: seg.partition.clone(),
+                        offset: *offset,
+                        key: None,
+                        rejected: Rejected {
+                            raw: raw.clone(),
+                            reason: RejectReason::SinkRejected {
+                                sink: "cloudwatch_logs",
+                                reason: reason.clone(),
+                            },
+                            envelope_index: None,
+                        },
+                    });
+                    continue;
+                }
+                if let Some(m) = metrics {
+                    let points = m.evaluator.observe(raw);
+                    if !points.is_empty() {
+                        let id = event_id(raw);
+                        m.alarms
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .observe(&points, &id, now);
+                    }
+                }
+            }
+        }
+        refused
+    }
+}
+
+/// The record's `eventID` (for alarm messages), or empty.
+fn event_id(raw: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(rename = "eventID", borrow)]
+        event_id: Option<&'a str>,
+    }
+    serde_json::from_slice::<Id<'_>>(raw)
+        .ok()
+        .and_then(|i| i.event_id.map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl SegmentSink for CwlStage {
+    fn deliver<'a>(&'a self, seg: &'a Segment) -> BoxFuture<'a, Vec<DeadLetter>> {
+        Box::pin(self.deliver_segment(seg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_id_is_read_from_the_record() {
+        assert_eq!(super::event_id(br#"{"eventID":"abc","x":1}"#), "abc");
+        assert_eq!(super::event_id(b"not json"), "");
+    }
+}

@@ -1,0 +1,287 @@
+//! CloudWatch Logs end to end against moto: a trail's records land in
+//! `<account>_CloudTrail_<region>` streams of its log group, the CIS root-usage and
+//! console-without-MFA filters are counted on `/metrics` exactly as a model of the produced
+//! records says, the filters are provisioned on the group, and an alarm on root usage crosses its
+//! threshold and its SNS message arrives in a subscribed SQS queue.
+
+mod support;
+
+use std::{collections::BTreeMap, process::Command, time::Duration};
+
+use support::*;
+use trailpipe_filterpattern::CIS_FILTERS;
+
+const PORT: u16 = 19490;
+
+fn aws(s: &Services, args: &[&str]) -> serde_json::Value {
+    let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+    let out = Command::new(cli)
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &s.s3_endpoint,
+            "--output",
+            "json",
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("aws");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The value of a counter series on `/metrics` whose labels include `metric="<name>"`.
+fn samples(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("trailpipe_metric_filter_samples_total")
+                && l.contains(&format!("metric=\"{name}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn records_reach_cloudwatch_logs_and_cis_filters_and_alarms_work() {
+    let Some(s) = Services::get("cloudwatch") else {
+        return;
+    };
+    let (topic, dlq, group, bucket) = (
+        unique("cwl"),
+        unique("cwl-dead"),
+        unique("cwl-group"),
+        unique("cwl").to_lowercase(),
+    );
+    create_topic(&s.brokers, &topic, 2);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let log_group = unique("trailpipe-cwl");
+    let sns_topic = aws(&s, &["sns", "create-topic", "--name", &unique("alarms")])["TopicArn"]
+        .as_str()
+        .expect("TopicArn")
+        .to_string();
+    let queue_url = aws(
+        &s,
+        &["sqs", "create-queue", "--queue-name", &unique("alarms")],
+    )["QueueUrl"]
+        .as_str()
+        .expect("QueueUrl")
+        .to_string();
+    let queue_arn = aws(
+        &s,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &queue_url,
+            "--attribute-names",
+            "QueueArn",
+        ],
+    )["Attributes"]["QueueArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    aws(
+        &s,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &sns_topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            &queue_arn,
+        ],
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let cfg = format!(
+        r#"{head}
+[[trails]]
+name = "watched"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+[trails.cloud_watch_logs]
+cloud_watch_logs_log_group = "{log_group}"
+cis_benchmark_filters = true
+[[trails.cloud_watch_logs.alarms]]
+name = "root-usage"
+metric_name = "RootAccountUsage"
+statistic = "Sum"
+period_secs = 10
+evaluation_periods = 1
+threshold = 1
+comparison_operator = "GreaterThanOrEqualToThreshold"
+sns_topic_arn = "{sns_topic}"
+"#
+    );
+    let daemon = Daemon::start(dir.path(), &cfg);
+    // Recent event times: CloudWatch Logs refuses events older than 14 days.
+    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
+        accounts: 6,
+        regions: 4,
+        seed: 51,
+        start_time: time::OffsetDateTime::now_utc().unix_timestamp() - 3600,
+        ..trailpipe_generator::GeneratorConfig::default()
+    });
+    let messages: Vec<(String, Vec<u8>)> = (0..3_000)
+        .map(|i| (format!("k{}", i % 24), g.next_record().into_bytes()))
+        .collect();
+    produce(&s.brokers, &topic, &messages);
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &s.brokers, &group, &topic, 2
+        ) >= messages.len() as i64),
+        "not committed\n{}",
+        daemon.log_text()
+    );
+
+    // Model: the trail logs all management events (no selectors); one stream per account/region.
+    let mut per_stream: BTreeMap<String, usize> = BTreeMap::new();
+    let root = CIS_FILTERS
+        .iter()
+        .find(|f| f.metric_name == "RootAccountUsage")
+        .expect("CIS 3.3")
+        .compile();
+    let mfa = CIS_FILTERS
+        .iter()
+        .find(|f| f.metric_name == "ConsoleSigninWithoutMFA")
+        .expect("CIS 3.2")
+        .compile();
+    let (mut roots, mut no_mfa) = (0usize, 0usize);
+    for (_, v) in &messages {
+        let r: serde_json::Value = serde_json::from_slice(v).expect("json");
+        if r["eventCategory"]
+            .as_str()
+            .is_some_and(|c| c != "Management")
+        {
+            continue;
+        }
+        let acct = r["recipientAccountId"].as_str().expect("account");
+        *per_stream
+            .entry(format!(
+                "{acct}_CloudTrail_{}",
+                r["awsRegion"].as_str().expect("region")
+            ))
+            .or_default() += 1;
+        roots += usize::from(root.matches(v));
+        no_mfa += usize::from(mfa.matches(v));
+    }
+    assert!(
+        roots > 0 && no_mfa > 0,
+        "the generator produced root usage ({roots}) and console logins without MFA ({no_mfa})"
+    );
+
+    let streams = aws(
+        &s,
+        &[
+            "logs",
+            "describe-log-streams",
+            "--log-group-name",
+            &log_group,
+        ],
+    );
+    let names: Vec<String> = streams["logStreams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|x| x["logStreamName"].as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(
+        names
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        per_stream.keys().cloned().collect(),
+        "streams\n{}",
+        daemon.log_text()
+    );
+    let (stream, want) = per_stream.iter().next().expect("a stream");
+    let events = aws(
+        &s,
+        &[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            &log_group,
+            "--log-stream-names",
+            stream,
+        ],
+    );
+    let events = events["events"].as_array().expect("events");
+    assert_eq!(events.len(), *want, "events in {stream}");
+    let times: Vec<i64> = events
+        .iter()
+        .map(|e| e["timestamp"].as_i64().expect("timestamp"))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "{stream}: chronological"
+    );
+
+    let filters = aws(
+        &s,
+        &[
+            "logs",
+            "describe-metric-filters",
+            "--log-group-name",
+            &log_group,
+        ],
+    );
+    assert!(
+        filters["metricFilters"].as_array().expect("filters").len() >= 14,
+        "CIS filters provisioned"
+    );
+
+    let (_, metrics) = http_get(PORT, "/metrics").expect("/metrics");
+    assert_eq!(
+        samples(&metrics, "RootAccountUsage") as usize,
+        roots,
+        "root usage counted"
+    );
+    assert_eq!(
+        samples(&metrics, "ConsoleSigninWithoutMFA") as usize,
+        no_mfa,
+        "console logins without MFA counted"
+    );
+    eprintln!(
+        "{} streams; CIS root usage {roots}, console without MFA {no_mfa}",
+        names.len()
+    );
+
+    // The alarm fired: its SNS message reached the queue.
+    let mut alarm = None;
+    for _ in 0..30 {
+        let got = aws(
+            &s,
+            &[
+                "sqs",
+                "receive-message",
+                "--queue-url",
+                &queue_url,
+                "--wait-time-seconds",
+                "1",
+            ],
+        );
+        if let Some(m) = got["Messages"].as_array().and_then(|m| m.first()) {
+            alarm = Some(m["Body"].as_str().expect("Body").to_string());
+            break;
+        }
+    }
+    let alarm = alarm.expect("an alarm notification");
+    assert!(
+        alarm.contains("root-usage") && alarm.contains("ALARM"),
+        "{alarm}"
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+}
