@@ -34,6 +34,11 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::PARTITIONS_ASSIGNED,
     names::OFFSET_GAPS,
     names::SEGMENT_REWINDS,
+    // Only with [history] / enable_log_file_validation, which the file run does not configure.
+    names::HISTORY_EVENTS_STORED,
+    names::HISTORY_ERRORS,
+    names::DIGESTS_WRITTEN,
+    names::DIGEST_ERRORS,
     names::STORE_ERRORS,
     names::FILES_ALREADY_PRESENT,
     names::SEGMENT_CONFLICTS,
