@@ -6,34 +6,12 @@
 
 mod support;
 
-use std::{collections::BTreeMap, process::Command, time::Duration};
+use std::{collections::BTreeMap, time::Duration};
 
 use support::*;
 use trailpipe_filterpattern::CIS_FILTERS;
 
 const PORT: u16 = 19490;
-
-fn aws(s: &Services, args: &[&str]) -> serde_json::Value {
-    let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
-    let out = Command::new(cli)
-        .args(args)
-        .args([
-            "--endpoint-url",
-            &s.s3_endpoint,
-            "--output",
-            "json",
-            "--region",
-            "us-east-1",
-        ])
-        .output()
-        .expect("aws");
-    assert!(
-        out.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
 
 /// The value of a counter series on `/metrics` whose labels include `metric="<name>"`.
 fn samples(metrics: &str, name: &str) -> f64 {
@@ -63,44 +41,7 @@ fn records_reach_cloudwatch_logs_and_cis_filters_and_alarms_work() {
     let s3 = s3_client();
     create_bucket(&s3, &bucket);
     let log_group = unique("trailpipe-cwl");
-    let sns_topic = aws(&s, &["sns", "create-topic", "--name", &unique("alarms")])["TopicArn"]
-        .as_str()
-        .expect("TopicArn")
-        .to_string();
-    let queue_url = aws(
-        &s,
-        &["sqs", "create-queue", "--queue-name", &unique("alarms")],
-    )["QueueUrl"]
-        .as_str()
-        .expect("QueueUrl")
-        .to_string();
-    let queue_arn = aws(
-        &s,
-        &[
-            "sqs",
-            "get-queue-attributes",
-            "--queue-url",
-            &queue_url,
-            "--attribute-names",
-            "QueueArn",
-        ],
-    )["Attributes"]["QueueArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
-    aws(
-        &s,
-        &[
-            "sns",
-            "subscribe",
-            "--topic-arn",
-            &sns_topic,
-            "--protocol",
-            "sqs",
-            "--notification-endpoint",
-            &queue_arn,
-        ],
-    );
+    let (sns_topic, queue_url) = sns_topic_with_queue(&s, "alarms");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
@@ -184,6 +125,7 @@ sns_topic_arn = "{sns_topic}"
 
     let streams = aws(
         &s,
+        None,
         &[
             "logs",
             "describe-log-streams",
@@ -209,6 +151,7 @@ sns_topic_arn = "{sns_topic}"
     let (stream, want) = per_stream.iter().next().expect("a stream");
     let events = aws(
         &s,
+        None,
         &[
             "logs",
             "filter-log-events",
@@ -231,6 +174,7 @@ sns_topic_arn = "{sns_topic}"
 
     let filters = aws(
         &s,
+        None,
         &[
             "logs",
             "describe-metric-filters",
@@ -264,6 +208,7 @@ sns_topic_arn = "{sns_topic}"
     for _ in 0..30 {
         let got = aws(
             &s,
+            None,
             &[
                 "sqs",
                 "receive-message",

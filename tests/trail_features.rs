@@ -5,34 +5,12 @@
 
 mod support;
 
-use std::{collections::BTreeSet, process::Command, time::Duration};
+use std::{collections::BTreeSet, time::Duration};
 
 use support::*;
 
 const PORT: u16 = 19489;
 const ORG: &str = "o-abcdefghij";
-
-fn aws(s: &Services, endpoint: Option<&str>, args: &[&str]) -> serde_json::Value {
-    let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
-    let out = Command::new(cli)
-        .args(args)
-        .args([
-            "--endpoint-url",
-            endpoint.unwrap_or(&s.s3_endpoint),
-            "--output",
-            "json",
-            "--region",
-            "us-east-1",
-        ])
-        .output()
-        .expect("aws");
-    assert!(
-        out.status.success(),
-        "aws {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-}
 
 fn ids(records: &[(String, Vec<u8>)]) -> BTreeSet<String> {
     records
@@ -56,51 +34,7 @@ fn sns_kms_organization_layout_and_lifecycle_through_the_aws_cli() {
     create_topic(&s.brokers, &dlq, 1);
     let s3 = s3_client();
     create_bucket(&s3, &bucket);
-    let sns_topic = aws(
-        &s,
-        None,
-        &["sns", "create-topic", "--name", &unique("files")],
-    )["TopicArn"]
-        .as_str()
-        .expect("TopicArn")
-        .to_string();
-    let queue_url = aws(
-        &s,
-        None,
-        &["sqs", "create-queue", "--queue-name", &unique("files")],
-    )["QueueUrl"]
-        .as_str()
-        .expect("QueueUrl")
-        .to_string();
-    let queue_arn = aws(
-        &s,
-        None,
-        &[
-            "sqs",
-            "get-queue-attributes",
-            "--queue-url",
-            &queue_url,
-            "--attribute-names",
-            "QueueArn",
-        ],
-    )["Attributes"]["QueueArn"]
-        .as_str()
-        .expect("QueueArn")
-        .to_string();
-    aws(
-        &s,
-        None,
-        &[
-            "sns",
-            "subscribe",
-            "--topic-arn",
-            &sns_topic,
-            "--protocol",
-            "sqs",
-            "--notification-endpoint",
-            &queue_arn,
-        ],
-    );
+    let (sns_topic, queue_url) = sns_topic_with_queue(&s, "files");
     let kms_key = aws(&s, None, &["kms", "create-key"])["KeyMetadata"]["KeyId"]
         .as_str()
         .expect("KeyId")

@@ -714,3 +714,69 @@ impl Proxy {
         self.up.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// Runs the real aws CLI (v1, from `TRAILPIPE_TEST_AWS_CLI`) against `endpoint` (moto when
+/// `None`) in us-east-1, and returns its JSON output; a failing command fails the test.
+pub fn aws(s: &Services, endpoint: Option<&str>, args: &[&str]) -> serde_json::Value {
+    let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+    let out = Command::new(cli)
+        .args(args)
+        .args([
+            "--endpoint-url",
+            endpoint.unwrap_or(&s.s3_endpoint),
+            "--output",
+            "json",
+            "--region",
+            "us-east-1",
+        ])
+        .output()
+        .expect("aws");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// A new SNS topic with a new SQS queue subscribed to it (on moto): `(topic ARN, queue URL)`.
+pub fn sns_topic_with_queue(s: &Services, name: &str) -> (String, String) {
+    let text = |v: &serde_json::Value| v.as_str().expect("string").to_string();
+    let topic = text(&aws(s, None, &["sns", "create-topic", "--name", &unique(name)])["TopicArn"]);
+    let queue_url = text(
+        &aws(
+            s,
+            None,
+            &["sqs", "create-queue", "--queue-name", &unique(name)],
+        )["QueueUrl"],
+    );
+    let queue_arn = text(
+        &aws(
+            s,
+            None,
+            &[
+                "sqs",
+                "get-queue-attributes",
+                "--queue-url",
+                &queue_url,
+                "--attribute-names",
+                "QueueArn",
+            ],
+        )["Attributes"]["QueueArn"],
+    );
+    aws(
+        s,
+        None,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            &queue_arn,
+        ],
+    );
+    (topic, queue_url)
+}
