@@ -4,11 +4,9 @@
 //! records says, the filters are provisioned on the group, and an alarm on root usage crosses its
 //! threshold and its SNS message arrives in a subscribed SQS queue.
 
-mod support;
-
 use std::{collections::BTreeMap, time::Duration};
 
-use support::*;
+use crate::support::*;
 use trailpipe_filterpattern::CIS_FILTERS;
 
 const PORT: u16 = 19490;

@@ -3,11 +3,9 @@
 //! end every eventID appears in exactly one log file across the bucket, and every object is a
 //! well-formed single-member gzip of `{"Records":[...]}`.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 const RECORDS: usize = 200_000;
 const CRASHES: usize = 10;

@@ -2,12 +2,10 @@
 //! broker, the `trailpipe` daemon consuming them, moto S3 receiving log files; everything read
 //! back from the outside with the AWS SDK.
 
-mod support;
-
 use std::{collections::BTreeMap, time::Duration};
 
+use crate::support::*;
 use bytes::Bytes;
-use support::*;
 use trailpipe_event::parse_message;
 use trailpipe_generator::{bad_inputs, Generator, GeneratorConfig};
 

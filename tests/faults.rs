@@ -2,14 +2,12 @@
 //! binary): graceful shutdown mid-stream, an S3 outage, and a consumer group whose members are
 //! killed, restarted and added while records flow.
 
-mod support;
-
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
 };
 
-use support::*;
+use crate::support::*;
 
 const PARTITIONS: i32 = 4;
 

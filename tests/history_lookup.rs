@@ -4,11 +4,9 @@
 //! what a straightforward model of the produced records says, newest first; hand paging with
 //! new events arriving in between loses and repeats nothing; bad requests get AWS's error names.
 
-mod support;
-
 use std::{collections::BTreeSet, process::Command, time::Duration};
 
-use support::*;
+use crate::support::*;
 
 const PORT: u16 = 19488;
 const REGION: &str = "us-east-1";

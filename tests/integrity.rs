@@ -4,8 +4,6 @@
 //! ListPublicKeys, to moto for S3) reports every digest and log file valid, and both it and
 //! `trailpipe validate-logs` catch each tamper case.
 
-mod support;
-
 use std::{
     collections::BTreeMap,
     io::{Read, Write},
@@ -13,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use support::*;
+use crate::support::*;
 
 const PORT: u16 = 19487;
 const ACCOUNT: &str = "123456789012";

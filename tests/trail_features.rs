@@ -3,11 +3,9 @@
 //! organization trail's key layout, and the lifecycle API (stop-logging, start-logging,
 //! put-event-selectors, tags) changing what the running daemon delivers.
 
-mod support;
-
 use std::{collections::BTreeSet, time::Duration};
 
-use support::*;
+use crate::support::*;
 
 const PORT: u16 = 19489;
 const ORG: &str = "o-abcdefghij";

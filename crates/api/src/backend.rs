@@ -44,8 +44,9 @@ pub struct TrailInfo {
     pub cloud_watch_logs_role_arn: Option<String>,
     /// The trail has selectors other than the default (all management events).
     pub has_custom_event_selectors: bool,
-    /// The trail has Insights selectors.
-    pub has_insight_selectors: bool,
+    /// The trail's Insights types (`ApiCallRateInsight`, `ApiErrorRateInsight`); empty: no
+    /// Insights (`HasInsightSelectors` false).
+    pub insight_types: Vec<String>,
     /// Logging is on. Not part of the `Trail` shape: `GetTrailStatus` answers
     /// `{"IsLogging": is_logging}` when [`ApiBackend::trail_status`] has nothing for the trail.
     pub is_logging: bool,

@@ -4,7 +4,7 @@
 //! about its trails, their status and selectors, its digest public keys and its event history.
 //!
 //! Operations: ListPublicKeys, DescribeTrails, GetTrail, ListTrails, GetTrailStatus,
-//! GetEventSelectors, PutEventSelectors, LookupEvents, StartLogging, StopLogging, AddTags,
+//! GetEventSelectors, PutEventSelectors, GetInsightSelectors, LookupEvents, StartLogging, StopLogging, AddTags,
 //! RemoveTags, ListTags. Anything else is `UnknownOperationException`.
 //!
 //! Security: SigV4 signatures are **not verified** — the API is meant for loopback or

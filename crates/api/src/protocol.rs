@@ -37,6 +37,8 @@ pub enum Operation {
     GetEventSelectors,
     /// `PutEventSelectors`.
     PutEventSelectors,
+    /// `GetInsightSelectors`.
+    GetInsightSelectors,
     /// `LookupEvents`.
     LookupEvents,
     /// `StartLogging`.
@@ -53,7 +55,7 @@ pub enum Operation {
 
 impl Operation {
     /// Every supported operation, for lookups by name.
-    pub const ALL: [Operation; 13] = [
+    pub const ALL: [Operation; 14] = [
         Self::ListPublicKeys,
         Self::DescribeTrails,
         Self::GetTrail,
@@ -61,6 +63,7 @@ impl Operation {
         Self::ListTrails,
         Self::GetEventSelectors,
         Self::PutEventSelectors,
+        Self::GetInsightSelectors,
         Self::LookupEvents,
         Self::StartLogging,
         Self::StopLogging,
@@ -79,6 +82,7 @@ impl Operation {
             Self::ListTrails => "ListTrails",
             Self::GetEventSelectors => "GetEventSelectors",
             Self::PutEventSelectors => "PutEventSelectors",
+            Self::GetInsightSelectors => "GetInsightSelectors",
             Self::LookupEvents => "LookupEvents",
             Self::StartLogging => "StartLogging",
             Self::StopLogging => "StopLogging",

@@ -200,3 +200,38 @@ async fn tags_are_added_listed_and_removed_by_trail_arn() {
     .await;
     assert_error(&r, "InvalidTokenException");
 }
+
+#[tokio::test]
+async fn insight_selectors_are_reported_and_a_trail_without_them_is_refused() {
+    let b = TestBackend::new();
+    let r = call(
+        &b,
+        "GetInsightSelectors",
+        None,
+        json!({"TrailName": "management"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({
+            "TrailARN": format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/management"),
+            "InsightSelectors": [
+                {"InsightType": "ApiCallRateInsight", "EventCategories": ["Management"]},
+                {"InsightType": "ApiErrorRateInsight", "EventCategories": ["Management"]}
+            ]
+        })
+    );
+    assert_error(
+        &call(
+            &b,
+            "GetInsightSelectors",
+            None,
+            json!({"TrailName": "east-data"}),
+        )
+        .await,
+        "InsightNotEnabledException",
+    );
+    let r = call(&b, "GetTrail", None, json!({"Name": "management"})).await;
+    assert_eq!(r.body["Trail"]["HasInsightSelectors"], true);
+}

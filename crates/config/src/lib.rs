@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 pub use source::{FileSource, KafkaSource, SourceConfig};
 pub use storage::{StorageConfig, StorageKind};
-pub use trail::TrailConfig;
+pub use trail::{InsightSelector, TrailConfig, INSIGHT_TYPES};
 pub use validate::ConfigError;
 
 /// The whole configuration file.
@@ -45,9 +45,37 @@ pub struct Config {
     /// `retention_days`; absent: no history.
     #[serde(default)]
     pub history: Option<trailpipe_history::HistoryConfig>,
+    /// The Insights detector's tunables (`[insights]`), shared by every trail with
+    /// `insight_selectors`.
+    #[serde(default)]
+    pub insights: InsightTuning,
     /// The trails (at most 64: routing keeps one bit per trail).
     #[serde(default)]
     pub trails: Vec<TrailConfig>,
+}
+
+/// `[insights]`: the detector's tunables (see `trailpipe_insights::InsightConfig`: thresholds,
+/// minimum volumes, hysteresis, baseline length). Which insight types run is chosen per trail
+/// by `insight_selectors`, so `call_rate` / `error_rate` are refused here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsightTuning(pub trailpipe_insights::InsightConfig);
+
+impl<'de> Deserialize<'de> for InsightTuning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let table = toml::Table::deserialize(d)?;
+        for k in ["call_rate", "error_rate"] {
+            if table.contains_key(k) {
+                return Err(D::Error::custom(format!(
+                    "{k}: Insights types are chosen per trail with insight_selectors"
+                )));
+            }
+        }
+        table
+            .try_into()
+            .map(InsightTuning)
+            .map_err(D::Error::custom)
+    }
 }
 
 /// Durable local state.

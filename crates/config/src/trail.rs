@@ -62,7 +62,23 @@ pub struct TrailConfig {
     /// CloudWatch Logs delivery, metric filters and alarms (`[trails.cloud_watch_logs]`).
     #[serde(default)]
     pub cloud_watch_logs: Option<trailpipe_sink_cwl::CwlTrailConfig>,
+    /// CloudTrail Insights on the management events this trail logs:
+    /// `insight_selectors = [{ insight_type = "ApiCallRateInsight" }, { insight_type =
+    /// "ApiErrorRateInsight" }]`; empty: no Insights. The detector's tunables are `[insights]`.
+    #[serde(default)]
+    pub insight_selectors: Vec<InsightSelector>,
 }
+
+/// One entry of `insight_selectors`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InsightSelector {
+    /// `ApiCallRateInsight` or `ApiErrorRateInsight`.
+    pub insight_type: String,
+}
+
+/// The Insights types CloudTrail defines (and trailpipe detects).
+pub const INSIGHT_TYPES: [&str; 2] = ["ApiCallRateInsight", "ApiErrorRateInsight"];
 
 impl TrailConfig {
     const fn default_true() -> bool {

@@ -164,6 +164,14 @@ impl Config {
                 errors.push(ConfigError::new("history", m));
             }
         }
+        if self.trails.iter().any(|t| !t.insight_selectors.is_empty()) {
+            if let Err(trailpipe_insights::InsightError::Config(ms)) = self.insights.0.validate() {
+                for m in ms {
+                    let (field, msg) = m.split_once(": ").unwrap_or(("", m.as_str()));
+                    errors.push(ConfigError::new(format!("insights.{field}"), msg));
+                }
+            }
+        }
         let acct = &self.integrity.account_id;
         if acct.len() != 12 || !acct.bytes().all(|b| b.is_ascii_digit()) {
             errors.push(ConfigError::new(
@@ -232,6 +240,21 @@ impl Config {
                     errors.push(ConfigError::new(at("cloud_watch_logs"), m));
                 }
             }
+            let mut seen = HashSet::new();
+            for (j, sel) in t.insight_selectors.iter().enumerate() {
+                let field = format!("trails[{i}].insight_selectors[{j}].insight_type");
+                if !crate::INSIGHT_TYPES.contains(&sel.insight_type.as_str()) {
+                    errors.push(ConfigError::new(
+                        field,
+                        format!(
+                            "{:?} is not an Insights type (ApiCallRateInsight or ApiErrorRateInsight)",
+                            sel.insight_type
+                        ),
+                    ));
+                } else if !seen.insert(sel.insight_type.as_str()) {
+                    errors.push(ConfigError::new(field, "is listed twice"));
+                }
+            }
             if t.kms_key_id.as_deref().is_some_and(str::is_empty) {
                 errors.push(ConfigError::new(at("kms_key_id"), "must not be empty"));
             }
@@ -293,6 +316,20 @@ impl Config {
             }
         }
         errors
+    }
+
+    /// The Insights detector configuration of a trail, or `None` when it has no
+    /// `insight_selectors`.
+    pub fn insight_config(&self, t: &TrailConfig) -> Option<trailpipe_insights::InsightConfig> {
+        if t.insight_selectors.is_empty() {
+            return None;
+        }
+        let has = |ty: &str| t.insight_selectors.iter().any(|s| s.insight_type == ty);
+        Some(trailpipe_insights::InsightConfig {
+            call_rate: has("ApiCallRateInsight"),
+            error_rate: has("ApiErrorRateInsight"),
+            ..self.insights.0.clone()
+        })
     }
 
     /// The compiled selector of a trail; its errors carry paths relative to the trail.

@@ -73,6 +73,16 @@ pub struct KeyParts<'a> {
 
 /// Builds the S3 key of a log file exactly as CloudTrail lays it out (reference §2.1).
 pub fn log_file_key(p: &KeyParts<'_>) -> String {
+    key_in_folder(p, "CloudTrail")
+}
+
+/// Builds the S3 key of an Insights log file: as [`log_file_key`], with `CloudTrail-Insight` as
+/// the folder and in the file name (reference §2.1).
+pub fn insight_file_key(p: &KeyParts<'_>) -> String {
+    key_in_folder(p, "CloudTrail-Insight")
+}
+
+fn key_in_folder(p: &KeyParts<'_>, folder: &str) -> String {
     let t = utc(p.timestamp);
     let mut key = String::with_capacity(160);
     if let Some(prefix) = p.prefix.filter(|s| !s.is_empty()) {
@@ -85,7 +95,7 @@ pub fn log_file_key(p: &KeyParts<'_>) -> String {
         key.push('/');
     }
     key.push_str(&format!(
-        "{acct}/CloudTrail/{region}/{y:04}/{m:02}/{d:02}/{acct}_CloudTrail_{region}_{ts}_{unique}.json.gz",
+        "{acct}/{folder}/{region}/{y:04}/{m:02}/{d:02}/{acct}_{folder}_{region}_{ts}_{unique}.json.gz",
         acct = p.account_id,
         region = p.region,
         y = t.year(),
@@ -100,6 +110,23 @@ pub fn log_file_key(p: &KeyParts<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insight_key_matches_cloudtrail_insight_layout() {
+        // Reference §2.1, the real example from an organization trail.
+        let key = insight_file_key(&KeyParts {
+            prefix: Some("o-fxozgwu6rc"),
+            organization_id: Some("o-fxozgwu6rc"),
+            account_id: "123456789015",
+            region: "ca-central-1",
+            timestamp: 1_600_838_200, // 2020-09-23T05:16:40Z
+            unique: "KL5e9VCV2SS7IqzB",
+        });
+        assert_eq!(
+            key,
+            "o-fxozgwu6rc/AWSLogs/o-fxozgwu6rc/123456789015/CloudTrail-Insight/ca-central-1/2020/09/23/123456789015_CloudTrail-Insight_ca-central-1_20200923T0516Z_KL5e9VCV2SS7IqzB.json.gz"
+        );
+    }
 
     #[test]
     fn key_matches_cloudtrail_layout_and_cpl_regex() {

@@ -11,4 +11,6 @@ mod body;
 mod key;
 
 pub use body::{LogFileBody, LogFileWriter, DEFAULT_COMPRESSION_LEVEL};
-pub use key::{format_file_timestamp, log_file_key, unique_string, KeyParts, UNIQUE_LEN};
+pub use key::{
+    format_file_timestamp, insight_file_key, log_file_key, unique_string, KeyParts, UNIQUE_LEN,
+};

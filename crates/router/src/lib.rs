@@ -5,8 +5,10 @@
 //! never copied: a route is one bit per trail beside the record. Partition lifecycle events pass
 //! through in order.
 
+use std::sync::Arc;
+
 use tokio::sync::mpsc;
-use trailpipe_event::{Flow, Message};
+use trailpipe_event::{Flow, Message, PartitionId, RoutingFields};
 use trailpipe_selectors::TrailSelector;
 use trailpipe_telemetry as names;
 
@@ -15,6 +17,25 @@ pub struct Router {
     trails: Vec<(String, TrailSelector)>,
     routed: Vec<metrics::Counter>,
     unrouted: metrics::Counter,
+    tap: Option<Tap>,
+}
+
+/// The routed records of one message that a tap asked for (e.g. the Insights stage).
+#[derive(Debug)]
+pub struct Tapped {
+    /// Where the message came from.
+    pub partition: Arc<PartitionId>,
+    /// The message's offset.
+    pub offset: i64,
+    /// `(route bits within the tap's mask, the record's fields)`, in message order.
+    pub records: Vec<(u64, RoutingFields)>,
+}
+
+/// A copy of the routed records of some trails, sent on a bounded channel: a slow consumer slows
+/// the router, as any stage does.
+struct Tap {
+    mask: u64,
+    tx: mpsc::Sender<Tapped>,
 }
 
 impl Router {
@@ -32,7 +53,32 @@ impl Router {
             trails,
             routed,
             unrouted: metrics::counter!(names::RECORDS_UNROUTED),
+            tap: None,
         }
+    }
+
+    /// Also sends, per message, the fields of every record routed to a trail in `mask`.
+    pub fn with_tap(mut self, mask: u64, tx: mpsc::Sender<Tapped>) -> Self {
+        self.tap = Some(Tap { mask, tx });
+        self
+    }
+
+    /// What the tap gets of `msg` (after [`Router::route`]), if anything.
+    fn tapped(mask: u64, msg: &Message) -> Option<Tapped> {
+        let records: Vec<(u64, RoutingFields)> = msg
+            .records
+            .iter()
+            .zip(&msg.routes)
+            .filter_map(|(r, route)| match r {
+                Ok(e) if route & mask != 0 => Some((route & mask, e.fields.clone())),
+                _ => None,
+            })
+            .collect();
+        (!records.is_empty()).then(|| Tapped {
+            partition: msg.partition.clone(),
+            offset: msg.offset,
+            records,
+        })
     }
 
     /// Fills `msg.routes`: one bitmask per record (0 for rejected or unselected records).
@@ -55,15 +101,98 @@ impl Router {
         }
     }
 
-    /// Runs the stage until the input closes.
-    pub async fn run(self, mut rx: mpsc::Receiver<Flow>, tx: mpsc::Sender<Flow>) {
+    /// Runs the stage until the input closes (dropping the tap's sender with it).
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Flow>, tx: mpsc::Sender<Flow>) {
         while let Some(mut flow) = rx.recv().await {
             if let Flow::Message(m) = &mut flow {
                 self.route(m);
+                if let Some(tap) = &self.tap {
+                    if let Some(t) = Self::tapped(tap.mask, m) {
+                        if tap.tx.send(t).await.is_err() {
+                            tracing::error!("the tapped stage stopped; routing goes on without it");
+                            self.tap = None;
+                        }
+                    }
+                }
             }
             if tx.send(flow).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailpipe_event::parse_message;
+
+    fn message(offset: i64, body: &str) -> Message {
+        let mut records = Vec::new();
+        parse_message(&bytes::Bytes::from(body.to_owned()), 1 << 20, &mut records);
+        Message {
+            partition: Arc::new(PartitionId {
+                source: "t".into(),
+                partition: 2,
+            }),
+            epoch: 1,
+            offset,
+            timestamp_ms: None,
+            key: None,
+            records,
+            routes: Vec::new(),
+        }
+    }
+
+    fn selector(multi_region: bool, home: &str) -> TrailSelector {
+        let scope = trailpipe_selectors::RegionScope {
+            is_multi_region_trail: multi_region,
+            home_region: home.into(),
+            include_global_service_events: true,
+        };
+        TrailSelector::new(scope, &[], &[]).expect("compiles")
+    }
+
+    #[tokio::test]
+    async fn tap_gets_only_records_routed_to_its_trails() {
+        // Trail a logs only us-west-2, trail b everywhere; c is outside the tap's mask.
+        let router = Router::new(vec![
+            ("a".into(), selector(false, "us-west-2")),
+            ("b".into(), selector(true, "us-east-1")),
+            ("c".into(), selector(true, "us-east-1")),
+        ]);
+        let (tap_tx, mut tap_rx) = mpsc::channel(4);
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        tokio::spawn(router.with_tap(0b011, tap_tx).run(in_rx, out_tx));
+        let rec = |id: &str| {
+            format!(
+                r#"{{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"{id}","eventSource":"s3.amazonaws.com","eventName":"CreateBucket","awsRegion":"us-east-1","recipientAccountId":"111122223333","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management"}}"#
+            )
+        };
+        let body = format!(r#"{{"Records":[{},{{"bad":1}},{}]}}"#, rec("e1"), rec("e2"));
+        in_tx
+            .send(Flow::Message(message(7, &body)))
+            .await
+            .expect("sent");
+        in_tx
+            .send(Flow::Message(message(8, "not json")))
+            .await
+            .expect("sent");
+        drop(in_tx);
+        let t = tap_rx.recv().await.expect("one tapped message");
+        assert_eq!(t.offset, 7);
+        assert_eq!(t.partition.partition, 2);
+        let ids: Vec<(u64, &str)> = t.records.iter().map(|(r, f)| (*r, &*f.event_id)).collect();
+        assert_eq!(ids, vec![(0b10, "e1"), (0b10, "e2")]);
+        assert!(
+            tap_rx.recv().await.is_none(),
+            "nothing tapped from a message with no routed record"
+        );
+        let mut passed = 0;
+        while out_rx.recv().await.is_some() {
+            passed += 1;
+        }
+        assert_eq!(passed, 2, "every message still flows on");
     }
 }

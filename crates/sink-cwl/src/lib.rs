@@ -84,26 +84,12 @@ impl CwlError {
     }
 }
 
-/// Metric names of this crate; the lead moves them into `trailpipe-telemetry`.
+/// Metric names this crate emits (defined with their help texts in `trailpipe-telemetry`).
 pub mod metric_names {
-    /// Records accepted by CloudWatch Logs.
-    pub const CWL_EVENTS_DELIVERED: &str = "trailpipe_cwl_events_delivered_total";
-    /// Records refused (to dead letters).
-    pub const CWL_EVENTS_REJECTED: &str = "trailpipe_cwl_events_rejected_total";
-    /// CloudWatch Logs API calls.
-    pub const CWL_REQUESTS: &str = "trailpipe_cwl_requests_total";
-    /// Failed AWS calls of this crate by class.
-    pub const CWL_ERRORS: &str = "trailpipe_cwl_errors_total";
-    /// Values emitted by metric filters.
-    pub const METRIC_FILTER_SAMPLES: &str = "trailpipe_metric_filter_samples_total";
-    /// Running sum of metric filter values.
-    pub const METRIC_FILTER_VALUE_SUM: &str = "trailpipe_metric_filter_value_sum";
-    /// Alarm state.
-    pub const ALARM_STATE: &str = "trailpipe_alarm_state";
-    /// Alarm notifications.
-    pub const ALARM_NOTIFICATIONS: &str = "trailpipe_alarm_notifications_total";
-    /// Datums sent with PutMetricData.
-    pub const METRIC_DATA_PUBLISHED: &str = "trailpipe_metric_data_published_total";
+    pub use trailpipe_telemetry::{
+        ALARM_NOTIFICATIONS, ALARM_STATE, CWL_ERRORS, CWL_EVENTS_DELIVERED, CWL_EVENTS_REJECTED,
+        CWL_REQUESTS, METRIC_DATA_PUBLISHED, METRIC_FILTER_SAMPLES, METRIC_FILTER_VALUE_SUM,
+    };
 }
 
 use metric_names as m;

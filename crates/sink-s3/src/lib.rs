@@ -18,5 +18,5 @@ pub use deliver::{
     META_SHA256,
 };
 pub use health::{SinkHealth, SinkStatus};
-pub use retry::{ErrorClass, StoreError};
+pub use retry::{Backoff, ErrorClass, StoreError};
 pub use store::{ObjectInfo, PutOutcome, Store};

@@ -44,18 +44,26 @@ pub struct StoreError {
     pub class: ErrorClass,
 }
 
-/// Backoff state for one request.
-pub(crate) struct Backoff {
+/// Backoff state for one request (full jitter, capped per [`ErrorClass`]); other sinks that
+/// retry until durable share it.
+pub struct Backoff {
     attempt: u32,
 }
 
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Backoff {
-    pub(crate) fn new() -> Self {
+    /// A fresh backoff (first delay is the smallest).
+    pub fn new() -> Self {
         Self { attempt: 0 }
     }
 
     /// Full-jitter delay: uniform in [0, min(cap, base·2^attempt)].
-    pub(crate) fn next_delay(&mut self, class: ErrorClass) -> Duration {
+    pub fn next_delay(&mut self, class: ErrorClass) -> Duration {
         let (base_ms, cap_ms) = match class {
             ErrorClass::Retriable => (100u64, 10_000u64),
             ErrorClass::Throttled => (500, 20_000),

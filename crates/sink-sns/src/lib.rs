@@ -20,6 +20,5 @@ pub use batch::{BatchingNotifier, NotificationSink};
 pub use config::{NotifierConfig, SNS_MAX_MESSAGE_BYTES};
 pub use health::{NotificationStatus, NotifierHealth};
 pub use message::notification_message;
-pub use metrics::METRICS;
 pub use notifier::Notifier;
 pub use retry::{ErrorClass, NotifyError, PublishFailure};

@@ -111,6 +111,86 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "",
         "Partitions currently assigned to this daemon.",
     ),
+    (
+        INSIGHTS_ACTIVE,
+        "trail",
+        "Insights in progress (a Start emitted, its End not yet).",
+    ),
+    (
+        INSIGHTS_EVENTS,
+        "trail, state",
+        "Insights events emitted (state Start or End).",
+    ),
+    (
+        CWL_EVENTS_DELIVERED,
+        "log_group",
+        "Records accepted by CloudWatch Logs.",
+    ),
+    (
+        CWL_EVENTS_REJECTED,
+        "reason",
+        "Records CloudWatch Logs cannot take (too old, too new, too large): sent to the dead letters.",
+    ),
+    (
+        CWL_REQUESTS,
+        "operation",
+        "CloudWatch Logs and CloudWatch API calls by operation.",
+    ),
+    (
+        CWL_ERRORS,
+        "error_type",
+        "Failed CloudWatch Logs / CloudWatch calls by class (retriable, throttled, permanent).",
+    ),
+    (
+        METRIC_FILTER_SAMPLES,
+        "namespace, metric, dimensions",
+        "Values emitted by metric filters evaluated in the daemon (the CIS set and the trail's own).",
+    ),
+    (
+        METRIC_FILTER_VALUE_SUM,
+        "namespace, metric, dimensions",
+        "Running sum of metric filter values.",
+    ),
+    (
+        ALARM_STATE,
+        "alarm",
+        "Alarm state: 0 OK, 1 ALARM, 2 INSUFFICIENT_DATA.",
+    ),
+    (
+        ALARM_NOTIFICATIONS,
+        "result",
+        "Alarm state-change notifications sent to SNS (published or failed).",
+    ),
+    (
+        METRIC_DATA_PUBLISHED,
+        "",
+        "Datums sent to CloudWatch with PutMetricData.",
+    ),
+    (
+        SNS_NOTIFICATIONS,
+        "trail",
+        "SNS log-file notifications accepted.",
+    ),
+    (
+        SNS_NOTIFIED_KEYS,
+        "trail",
+        "Log-file keys named in accepted SNS notifications.",
+    ),
+    (
+        SNS_ERRORS,
+        "error_type",
+        "SNS Publish failures by class (retriable, throttled, permanent); every one is retried.",
+    ),
+    (
+        SNS_MESSAGE_KEYS,
+        "trail",
+        "Histogram: log-file keys per SNS notification.",
+    ),
+    (
+        SNS_NOTIFY_LATENCY,
+        "",
+        "Histogram: seconds from a notification request to SNS accepting all its keys.",
+    ),
 ];
 
 /// Records read from the source.
@@ -159,6 +239,39 @@ pub const COMMITTED_OFFSET: &str = "trailpipe_committed_offset";
 pub const CONSUMER_LAG: &str = "trailpipe_consumer_lag";
 /// Assigned partitions.
 pub const PARTITIONS_ASSIGNED: &str = "trailpipe_partitions_assigned";
+
+/// Insights in progress.
+pub const INSIGHTS_ACTIVE: &str = "trailpipe_insights_active";
+/// Insights events emitted.
+pub const INSIGHTS_EVENTS: &str = "trailpipe_insights_events_total";
+/// Records accepted by CloudWatch Logs.
+pub const CWL_EVENTS_DELIVERED: &str = "trailpipe_cwl_events_delivered_total";
+/// Records refused by CloudWatch Logs (to dead letters).
+pub const CWL_EVENTS_REJECTED: &str = "trailpipe_cwl_events_rejected_total";
+/// CloudWatch Logs API calls.
+pub const CWL_REQUESTS: &str = "trailpipe_cwl_requests_total";
+/// Failed CloudWatch Logs calls by class.
+pub const CWL_ERRORS: &str = "trailpipe_cwl_errors_total";
+/// Values emitted by metric filters.
+pub const METRIC_FILTER_SAMPLES: &str = "trailpipe_metric_filter_samples_total";
+/// Running sum of metric filter values.
+pub const METRIC_FILTER_VALUE_SUM: &str = "trailpipe_metric_filter_value_sum";
+/// Alarm state.
+pub const ALARM_STATE: &str = "trailpipe_alarm_state";
+/// Alarm notifications.
+pub const ALARM_NOTIFICATIONS: &str = "trailpipe_alarm_notifications_total";
+/// Datums sent with PutMetricData.
+pub const METRIC_DATA_PUBLISHED: &str = "trailpipe_metric_data_published_total";
+/// SNS messages accepted.
+pub const SNS_NOTIFICATIONS: &str = "trailpipe_sns_notifications_total";
+/// Keys named in accepted SNS messages.
+pub const SNS_NOTIFIED_KEYS: &str = "trailpipe_sns_notified_keys_total";
+/// Failed SNS publishes by class.
+pub const SNS_ERRORS: &str = "trailpipe_sns_errors_total";
+/// Keys per SNS message.
+pub const SNS_MESSAGE_KEYS: &str = "trailpipe_sns_message_keys";
+/// SNS notification latency.
+pub const SNS_NOTIFY_LATENCY: &str = "trailpipe_sns_notify_latency_seconds";
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {

@@ -88,7 +88,11 @@ impl Backend {
             cloud_watch_logs_role_arn: None,
             has_custom_event_selectors: !t.event_selectors.is_empty()
                 || !t.advanced_event_selectors.is_empty(),
-            has_insight_selectors: false,
+            insight_types: t
+                .insight_selectors
+                .iter()
+                .map(|s| s.insight_type.clone())
+                .collect(),
             is_logging: self.states.is_logging(&t.name),
         }
     }

@@ -21,8 +21,9 @@ use trailpipe_sink_cwl::{
 };
 use trailpipe_sink_s3::SegmentSink;
 
-/// A trail's filters and alarms.
+/// A trail's log group, filters and alarms.
 struct TrailMetrics {
+    log_group: String,
     evaluator: MetricEvaluator,
     alarms: Mutex<AlarmEvaluator>,
 }
@@ -61,6 +62,7 @@ impl CwlStage {
                         Err(e) => tracing::warn!(trail = %t.name, error = %e, "provisioning metric filters failed; evaluating them locally anyway"),
                     }
                     Some(TrailMetrics {
+                        log_group: c.cloud_watch_logs_log_group.clone(),
                         evaluator: MetricEvaluator::new(c).map_err(|e| {
                             anyhow::anyhow!("trails.{}.cloud_watch_logs: {}", t.name, e.join("; "))
                         })?,
@@ -98,6 +100,37 @@ impl CwlStage {
                 if let Err(e) = self.notifier.notify(&t).await {
                     tracing::warn!(alarm = %t.alarm.name, error = %e, "alarm notification failed");
                 }
+            }
+        }
+    }
+
+    /// Sends records that are not part of a segment (Insights events) to trail `trail`'s log
+    /// group, when it has one, retrying until CloudWatch Logs holds them; records it refuses
+    /// are logged (they are also in the trail's bucket and the history).
+    pub async fn deliver_records(
+        &self,
+        trail: usize,
+        account: &str,
+        region: &str,
+        records: Vec<(i64, bytes::Bytes)>,
+    ) {
+        let Some(t) = self.trails.get(trail).and_then(Option::as_ref) else {
+            return;
+        };
+        let batch = CwlBatch {
+            log_group: t.log_group.clone(),
+            account: account.to_string(),
+            region: region.to_string(),
+            records,
+        };
+        match self.sink.deliver(batch).await {
+            Ok(o) => {
+                for (_, reason) in o.rejected {
+                    tracing::warn!(log_group = %t.log_group, reason, "CloudWatch Logs refused an Insights event");
+                }
+            }
+            Err(e) => {
+                tracing::error!(log_group = %t.log_group, error = %e, "CloudWatch Logs delivery of Insights events failed")
             }
         }
     }

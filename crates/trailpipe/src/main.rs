@@ -6,6 +6,7 @@ mod api;
 mod cwl;
 mod generate;
 mod http;
+mod insights;
 mod integrity;
 mod lifecycle;
 mod lookup;

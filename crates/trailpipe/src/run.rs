@@ -374,7 +374,26 @@ async fn run_pipeline(
     let (routed_tx, routed_rx) = mpsc::channel(FLOW_CHANNEL);
     let (seg_tx, seg_rx) = mpsc::channel(SEGMENT_CHANNEL);
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
-    tokio::spawn(Router::new(selectors).run(src_rx, routed_tx));
+    let insights = crate::insights::InsightsStage::open(
+        config,
+        crate::insights::InsightSinks {
+            store: store.clone(),
+            history: history.clone(),
+            cwl: cwl.clone(),
+            health: health.clone(),
+        },
+        matches!(config.source, SourceConfig::Kafka(_)),
+    )
+    .context("setting up Insights")?;
+    let mut router = Router::new(selectors);
+    let mut insights_task = None;
+    if let Some((stage, mask)) = insights {
+        let (tap_tx, tap_rx) = mpsc::channel(crate::insights::TAP_CHANNEL);
+        router = router.with_tap(mask, tap_tx);
+        insights_task = Some(tokio::spawn(stage.run(tap_rx)));
+    }
+    // Ends when the source's side closes, and with it the Insights stage's input.
+    tokio::spawn(router.run(src_rx, routed_tx));
     // Shared so that a replay looks up recorded cuts only after earlier deliveries settled.
     let inflight = Arc::new(InFlight::default());
     let lookup = Arc::new(StoreCutLookup(store.clone()));
@@ -446,6 +465,9 @@ async fn run_pipeline(
             // The source has drained and committed; let deliveries still in flight finish
             // before the next pipeline's replay looks at the store.
             let _ = tokio::time::timeout(grace, &mut delivery).await;
+            if let Some(t) = insights_task {
+                let _ = tokio::time::timeout(grace, t).await;
+            }
             Ok(ended)
         }
         SourceConfig::File(f) => {
@@ -466,6 +488,9 @@ async fn run_pipeline(
                 }
             };
             let _ = delivery.await;
+            if let Some(t) = insights_task {
+                let _ = t.await;
+            }
             print_summary(config, &store, &summary, &f.dead_letter_path).await;
             Ok(Ended::Done)
         }

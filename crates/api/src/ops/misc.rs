@@ -40,6 +40,31 @@ pub(super) async fn get_event_selectors<S: ApiBackend>(
     Ok(selectors_response(trail, &selectors))
 }
 
+/// `GetInsightSelectors` (trails only; no event data stores). A trail without Insights is
+/// `InsightNotEnabledException`, as in CloudTrail.
+pub(super) async fn get_insight_selectors<S: ApiBackend>(
+    backend: &S,
+    region: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let req: GetEventSelectorsRequest = parse_body(body)?;
+    let name = required_name(req.trail_name, "TrailName")?;
+    let trails = backend.trails().await;
+    let trail = resolve_trail(&trails, &name, region)?;
+    if trail.insight_types.is_empty() {
+        return Err(ApiError::Other {
+            error_type: "InsightNotEnabledException",
+            message: format!("Trail {} does not have Insights enabled.", trail.arn),
+        });
+    }
+    let selectors: Vec<Value> = trail
+        .insight_types
+        .iter()
+        .map(|t| json!({"InsightType": t, "EventCategories": ["Management"]}))
+        .collect();
+    Ok(json!({"TrailARN": trail.arn, "InsightSelectors": selectors}))
+}
+
 fn selectors_response(trail: &TrailInfo, selectors: &SelectorsInfo) -> Value {
     let mut m = Map::new();
     m.insert("TrailARN".into(), trail.arn.clone().into());

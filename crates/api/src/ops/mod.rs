@@ -56,6 +56,7 @@ async fn dispatch<S: ApiBackend>(
         Operation::StopLogging => trails::set_logging(b, region, body, false).await,
         Operation::GetEventSelectors => misc::get_event_selectors(b, region, body).await,
         Operation::PutEventSelectors => misc::put_event_selectors(b, region, body).await,
+        Operation::GetInsightSelectors => misc::get_insight_selectors(b, region, body).await,
         Operation::ListPublicKeys => misc::list_public_keys(b, body).await,
         Operation::LookupEvents => misc::lookup_events(b, region, body).await,
         Operation::AddTags => misc::change_tags(b, body, true).await,

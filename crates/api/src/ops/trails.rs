@@ -92,7 +92,7 @@ fn trail_json(t: &TrailInfo) -> Value {
         "HasCustomEventSelectors",
         t.has_custom_event_selectors.into(),
     );
-    put("HasInsightSelectors", t.has_insight_selectors.into());
+    put("HasInsightSelectors", (!t.insight_types.is_empty()).into());
     put("IsOrganizationTrail", t.is_organization_trail.into());
     Value::Object(m)
 }

@@ -54,6 +54,11 @@ fn trail(name: &str, region: &str, multi: bool) -> TrailInfo {
         include_global_service_events: true,
         is_multi_region_trail: multi,
         log_file_validation_enabled: true,
+        insight_types: if name == "management" {
+            vec!["ApiCallRateInsight".into(), "ApiErrorRateInsight".into()]
+        } else {
+            Vec::new()
+        },
         ..TrailInfo::default()
     }
 }

@@ -114,3 +114,51 @@ fn local_storage_needs_a_root() {
         vec!["storage.local_root: is required when storage.kind = \"local\""]
     );
 }
+
+fn with_insights(selectors: &str, tuning: &str) -> String {
+    let trail = BASE.replace(
+        "delivery_interval_secs = 300",
+        &format!("delivery_interval_secs = 300\ninsight_selectors = {selectors}"),
+    );
+    format!("{tuning}\n{trail}")
+}
+
+#[test]
+fn insight_selectors_choose_the_types_and_insights_tunes_the_detector() {
+    let text = with_insights(
+        r#"[{ insight_type = "ApiErrorRateInsight" }]"#,
+        "[insights]\nmin_baseline_minutes = 60\nthreshold_sigmas = 5.0",
+    );
+    let c = Config::parse(&text).expect("valid");
+    let cfg = c.insight_config(&c.trails[0]).expect("Insights on");
+    assert!(!cfg.call_rate && cfg.error_rate);
+    assert_eq!(cfg.min_baseline_minutes, 60);
+    assert_eq!(cfg.threshold_sigmas, 5.0);
+    let plain = Config::parse(BASE).expect("valid");
+    assert!(plain.insight_config(&plain.trails[0]).is_none());
+}
+
+#[test]
+fn insight_mistakes_name_their_field() {
+    let errs = errors(&with_insights(
+        r#"[{ insight_type = "ApiCallRateInsight" }, { insight_type = "ApiCallRateInsight" }, { insight_type = "Nope" }]"#,
+        "[insights]\nmin_ratio = 0.5",
+    ));
+    assert_eq!(
+        errs,
+        vec![
+            "insights.min_ratio: must be a finite number >= 1",
+            "trails[0].insight_selectors[1].insight_type: is listed twice",
+            "trails[0].insight_selectors[2].insight_type: \"Nope\" is not an Insights type (ApiCallRateInsight or ApiErrorRateInsight)",
+        ]
+    );
+    let errs = errors(&with_insights(
+        r#"[{ insight_type = "ApiCallRateInsight" }]"#,
+        "[insights]\ncall_rate = false",
+    ));
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("call_rate: Insights types are chosen per trail"),
+        "{errs:#?}"
+    );
+}

@@ -1,0 +1,310 @@
+//! Insights end to end, with real parts (tansu, the daemon binary, moto S3 and CloudWatch Logs,
+//! the real aws CLI): three hours of steady management traffic (by event time) and then a burst
+//! of an API nobody called before. The daemon writes exactly one Start and one End Insights
+//! event for it, with the same `sharedEventID`, in `CloudTrail-Insight` log files with
+//! CloudTrail's key layout; they reach the trail's CloudWatch Logs group, `lookup-events
+//! --event-category insight` returns them, `/metrics` shows the gauge back at 0, and a restart
+//! keeps the detector's state without writing the insight again.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+const PORT: u16 = 19492;
+const ACCOUNT: &str = "111122223333";
+/// The first minute of traffic: four hours ago, on the hour (CloudWatch Logs refuses events
+/// older than 14 days, so the records are recent).
+fn t0() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(|| {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        (now - 4 * 3600) / 3600 * 3600
+    })
+}
+
+fn ymd_hm(epoch: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch).expect("time");
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+/// Minutes of steady traffic before the burst (the detector needs 60 of history here).
+const BURST_AT: i64 = 150;
+const BURST_MINUTES: i64 = 5;
+const TOTAL_MINUTES: i64 = 180;
+
+fn record(id: &str, minute: i64, second: i64, source: &str, name: &str, read_only: bool) -> String {
+    let when = format!("{}:{second:02}Z", ymd_hm(t0() + minute * 60));
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": ACCOUNT,
+            "arn": format!("arn:aws:iam::{ACCOUNT}:user/ops"), "accessKeyId": "AKIAEXAMPLE", "userName": "ops"},
+        "eventTime": when, "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7", "userAgent": "ops-cli/1.0", "requestParameters": null,
+        "responseElements": null, "requestID": id, "eventID": id, "readOnly": read_only,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management"
+    })
+    .to_string()
+}
+
+/// Steady traffic every minute (2 CreateUser writes, 3 ListBuckets reads), and 40
+/// TerminateInstances calls a minute during the burst.
+fn messages(from: i64, to: i64, tag: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for m in from..to {
+        let mut push = |i: usize, src: &str, name: &str, ro: bool| {
+            let id = format!("{tag}-{m:04}-{name}-{i:02}");
+            let r = record(&id, m, (i as i64 * 7) % 60, src, name, ro);
+            out.push((format!("{ACCOUNT}/us-east-1"), r.into_bytes()));
+        };
+        for i in 0..2 {
+            push(i, "iam.amazonaws.com", "CreateUser", false);
+        }
+        for i in 0..3 {
+            push(i, "s3.amazonaws.com", "ListBuckets", true);
+        }
+        if (BURST_AT..BURST_AT + BURST_MINUTES).contains(&m) {
+            for i in 0..40 {
+                push(i, "ec2.amazonaws.com", "TerminateInstances", false);
+            }
+        }
+    }
+    out
+}
+
+fn insight_files(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
+    read_bucket(s3, bucket)
+        .into_iter()
+        .filter(|d| d.key.contains("/CloudTrail-Insight/"))
+        .collect()
+}
+
+#[test]
+fn a_burst_becomes_one_start_and_one_end_everywhere_insights_go() {
+    let Some(s) = Services::get("insights") else {
+        return;
+    };
+    let (topic, dlq, group, bucket) = (
+        unique("insights"),
+        unique("insights-dead"),
+        unique("insights-group"),
+        unique("insights").to_lowercase(),
+    );
+    let log_group = unique("/trailpipe/insights");
+    create_topic(&s.brokers, &topic, 1);
+    create_topic(&s.brokers, &dlq, 1);
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let cfg = format!(
+        r#"{head}
+[state]
+dir = "{state}"
+
+[history]
+path = "{history}"
+retention_days = 3650
+
+[insights]
+min_baseline_minutes = 60
+
+[[trails]]
+name = "watched"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}, {{ insight_type = "ApiErrorRateInsight" }}]
+[trails.cloud_watch_logs]
+cloud_watch_logs_log_group = "{log_group}"
+"#,
+        state = dir.path().join("state").display(),
+        history = dir.path().join("history").display(),
+    );
+    let first = messages(0, TOTAL_MINUTES, "a");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    produce(&s.brokers, &topic, &first);
+    assert!(
+        wait_until(Duration::from_secs(120), || insight_files(&s3, &bucket)
+            .iter()
+            .map(|d| d.records.len())
+            .sum::<usize>()
+            >= 2),
+        "no Start and End Insights files\n{}",
+        daemon.log_text()
+    );
+    // Insights are tapped at the router; the records themselves are in history and CloudWatch
+    // Logs once their offsets are committed.
+    assert!(
+        wait_until(Duration::from_secs(60), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= first.len() as i64),
+        "not all committed\n{}",
+        daemon.log_text()
+    );
+    let files = insight_files(&s3, &bucket);
+    let records: Vec<serde_json::Value> = files
+        .iter()
+        .flat_map(|d| d.records.iter())
+        .map(|r| serde_json::from_str(r).expect("json"))
+        .collect();
+    assert_eq!(
+        records.len(),
+        2,
+        "exactly one Start and one End: {records:#?}"
+    );
+    let (start, end) = if records[0]["insightDetails"]["state"] == "Start" {
+        (&records[0], &records[1])
+    } else {
+        (&records[1], &records[0])
+    };
+    assert_eq!(start["insightDetails"]["state"], "Start");
+    assert_eq!(end["insightDetails"]["state"], "End");
+    for r in [start, end] {
+        assert_eq!(r["eventType"], "AwsCloudTrailInsight");
+        assert_eq!(r["eventCategory"], "Insight");
+        assert_eq!(r["recipientAccountId"], ACCOUNT);
+        assert_eq!(r["insightDetails"]["eventSource"], "ec2.amazonaws.com");
+        assert_eq!(r["insightDetails"]["eventName"], "TerminateInstances");
+        assert_eq!(r["insightDetails"]["insightType"], "ApiCallRateInsight");
+    }
+    assert_eq!(start["sharedEventID"], end["sharedEventID"]);
+    let burst_start = t0() + BURST_AT * 60;
+    assert_eq!(start["eventTime"], format!("{}:00Z", ymd_hm(burst_start)));
+    let insight = &start["insightDetails"]["insightContext"]["statistics"]["insight"]["average"];
+    assert_eq!(insight.as_f64(), Some(40.0), "{start}");
+    for f in &files {
+        // AWSLogs/<acct>/CloudTrail-Insight/<region>/YYYY/MM/DD/<acct>_CloudTrail-Insight_<region>_YYYYMMDDTHHmmZ_<16>.json.gz
+        let r: serde_json::Value = serde_json::from_str(&f.records[0]).expect("json");
+        let t = r["eventTime"].as_str().expect("eventTime");
+        let (y, mo, d, h, mi) = (&t[0..4], &t[5..7], &t[8..10], &t[11..13], &t[14..16]);
+        let folder = format!("AWSLogs/{ACCOUNT}/CloudTrail-Insight/us-east-1/{y}/{mo}/{d}/");
+        let name = f
+            .key
+            .strip_prefix(&folder)
+            .unwrap_or_else(|| panic!("{} not under {folder}", f.key));
+        let stem = format!("{ACCOUNT}_CloudTrail-Insight_us-east-1_{y}{mo}{d}T{h}{mi}Z_");
+        let unique = name
+            .strip_prefix(&stem)
+            .and_then(|n| n.strip_suffix(".json.gz"))
+            .unwrap_or_else(|| panic!("{name} is not {stem}<16>.json.gz"));
+        assert!(
+            unique.len() == 16 && unique.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{name}"
+        );
+    }
+
+    // The event history answers EventCategory=insight with both, newest (End) first.
+    let endpoint = format!("http://127.0.0.1:{PORT}");
+    let found = aws(
+        &s,
+        Some(&endpoint),
+        &["cloudtrail", "lookup-events", "--event-category", "insight"],
+    );
+    let events = found["Events"].as_array().expect("Events");
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["EventId"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            end["eventID"].as_str().unwrap(),
+            start["eventID"].as_str().unwrap()
+        ],
+        "{found:#}"
+    );
+    assert_eq!(events[0]["EventName"], "TerminateInstances");
+    // ...and plain lookups (management events) do not return them.
+    let plain = aws(
+        &s,
+        Some(&endpoint),
+        &[
+            "cloudtrail",
+            "lookup-events",
+            "--lookup-attributes",
+            "AttributeKey=EventName,AttributeValue=TerminateInstances",
+            "--max-items",
+            "1000",
+        ],
+    );
+    assert_eq!(
+        plain["Events"].as_array().expect("Events").len() as i64,
+        40 * BURST_MINUTES,
+        "the burst's own calls, no Insights events"
+    );
+
+    // CloudWatch Logs has both Insights events in the trail's group (beside the trail's records).
+    let logged = aws(
+        &s,
+        None,
+        &["logs", "filter-log-events", "--log-group-name", &log_group],
+    );
+    let mut insight_messages: Vec<String> = logged["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["message"].as_str().expect("message").to_string())
+        .filter(|m| m.contains("\"AwsCloudTrailInsight\""))
+        .collect();
+    insight_messages.sort();
+    let mut want: Vec<String> = files.iter().flat_map(|d| d.records.clone()).collect();
+    want.sort();
+    assert_eq!(
+        insight_messages, want,
+        "CloudWatch Logs holds the same Insights records"
+    );
+
+    let (_, metrics) = http_get(PORT, "/metrics").expect("/metrics");
+    assert!(
+        metrics.contains("trailpipe_insights_active{trail=\"watched\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("trailpipe_insights_events_total{trail=\"watched\",state=\"Start\"} 1"),
+        "{metrics}"
+    );
+
+    // A graceful restart snapshots the detector; replaying nothing new writes nothing new, and
+    // more normal traffic after the restart raises nothing.
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    let snapshot = dir.path().join("state/insights/watched.snapshot");
+    assert!(
+        snapshot.exists(),
+        "no detector snapshot at {}",
+        snapshot.display()
+    );
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let more = messages(TOTAL_MINUTES, TOTAL_MINUTES + 30, "b");
+    produce(&s.brokers, &topic, &more);
+    let all = (first.len() + more.len()) as i64;
+    assert!(
+        wait_until(Duration::from_secs(60), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= all),
+        "not all committed\n{}",
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let after: usize = insight_files(&s3, &bucket)
+        .iter()
+        .map(|d| d.records.len())
+        .sum();
+    assert_eq!(
+        after,
+        2,
+        "no new Insights after the restart\n{}",
+        daemon.log_text()
+    );
+    assert!(
+        daemon.log_text().contains("Insights state restored"),
+        "{}",
+        daemon.log_text()
+    );
+}
