@@ -201,7 +201,10 @@ sns_topic_arn = "{sns_topic}"
         names.len()
     );
 
-    // The alarm fired: its SNS message reached the queue.
+    // The alarm fired: its SNS message reached the queue. Every state change is published, so
+    // an OK (from INSUFFICIENT_DATA, when the first period closed before the root records were
+    // counted) may come first; the ALARM one must follow.
+    let mut seen = Vec::new();
     let mut alarm = None;
     for _ in 0..30 {
         let got = aws(
@@ -214,16 +217,33 @@ sns_topic_arn = "{sns_topic}"
                 &queue_url,
                 "--wait-time-seconds",
                 "1",
+                "--max-number-of-messages",
+                "10",
             ],
         );
-        if let Some(m) = got["Messages"].as_array().and_then(|m| m.first()) {
-            alarm = Some(m["Body"].as_str().expect("Body").to_string());
+        for m in got["Messages"].as_array().into_iter().flatten() {
+            let body: serde_json::Value =
+                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("SNS envelope");
+            let message: serde_json::Value =
+                serde_json::from_str(body["Message"].as_str().expect("Message")).expect("alarm");
+            seen.push(format!(
+                "{} -> {}",
+                message["OldStateValue"], message["NewStateValue"]
+            ));
+            if message["AlarmName"] == "root-usage" && message["NewStateValue"] == "ALARM" {
+                alarm = Some(message);
+            }
+        }
+        if alarm.is_some() {
             break;
         }
     }
-    let alarm = alarm.expect("an alarm notification");
+    let alarm =
+        alarm.unwrap_or_else(|| panic!("no ALARM notification; transitions seen: {seen:?}"));
     assert!(
-        alarm.contains("root-usage") && alarm.contains("ALARM"),
+        alarm["NewStateReason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Threshold Crossed")),
         "{alarm}"
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));

@@ -42,6 +42,23 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::STORE_ERRORS,
     names::FILES_ALREADY_PRESENT,
     names::SEGMENT_CONFLICTS,
+    // Insights events need days of baseline; the gauge is there from the start.
+    names::INSIGHTS_EVENTS,
+    // Only with CloudWatch Logs and SNS (AWS services), which the embedded file run does not use.
+    names::CWL_EVENTS_DELIVERED,
+    names::CWL_EVENTS_REJECTED,
+    names::CWL_REQUESTS,
+    names::CWL_ERRORS,
+    names::METRIC_FILTER_SAMPLES,
+    names::METRIC_FILTER_VALUE_SUM,
+    names::ALARM_STATE,
+    names::ALARM_NOTIFICATIONS,
+    names::METRIC_DATA_PUBLISHED,
+    names::SNS_NOTIFICATIONS,
+    names::SNS_NOTIFIED_KEYS,
+    names::SNS_ERRORS,
+    names::SNS_MESSAGE_KEYS,
+    names::SNS_NOTIFY_LATENCY,
 ];
 
 fn repo() -> PathBuf {
@@ -130,6 +147,7 @@ s3_bucket_name = "audit-logs"
 is_multi_region_trail = true
 home_region = "us-east-1"
 delivery_interval_secs = 1
+insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}]
 "#,
                 input = input.display(),
                 out = out.display(),

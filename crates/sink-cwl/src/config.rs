@@ -33,7 +33,9 @@ pub struct CwlTrailConfig {
     pub alarms: Vec<AlarmConfig>,
     /// Also send the locally computed metrics to CloudWatch (PutMetricData, one statistic set per
     /// metric and minute). Do not combine with provisioned filters on the same namespace: AWS
-    /// would count the same events twice.
+    /// would count the same events twice. Sent every minute and when the pipeline stops.
+    /// Caveat: aws-sdk-cloudwatch speaks only CloudWatch's RPCv2-CBOR protocol, which moto
+    /// (the test server) does not implement, so this path is not exercised by the tests.
     #[serde(default)]
     pub publish_metric_data: bool,
 }

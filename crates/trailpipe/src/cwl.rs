@@ -17,7 +17,7 @@ use trailpipe_config::Config;
 use trailpipe_event::{DeadLetter, RejectReason, Rejected};
 use trailpipe_sink_cwl::{
     AlarmEvaluator, AlarmNotifier, CwlBatch, CwlSink, CwlSinkConfig, CwlTrailConfig,
-    MetricEvaluator,
+    MetricEvaluator, MetricPublisher,
 };
 use trailpipe_sink_s3::SegmentSink;
 
@@ -34,7 +34,16 @@ pub struct CwlStage {
     /// By trail index; `None` for trails without CloudWatch Logs.
     trails: Vec<Option<TrailMetrics>>,
     notifier: AlarmNotifier,
+    /// PutMetricData for trails with `publish_metric_data`.
+    publisher: MetricPublisher,
 }
+
+/// How often locally computed metrics go to CloudWatch (one statistic set per metric and
+/// minute, CloudWatch's standard resolution).
+const PUBLISH_EVERY_SECS: u64 = 60;
+/// PutMetricData attempts per round before the round's statistics are dropped (they are
+/// metrics, not evidence; the failure is logged and counted).
+const PUBLISH_ATTEMPTS: u32 = 3;
 
 impl CwlStage {
     /// The stage for `config`, or `None` when no trail delivers to CloudWatch Logs. Provisions
@@ -75,19 +84,27 @@ impl CwlStage {
             sink.sdk_config(),
             trailpipe_sink_cwl::default_max_notifications_per_sec(),
         );
+        let publisher = MetricPublisher::new(sink.sdk_config());
         Ok(Some(Arc::new(Self {
             sink,
             trails,
             notifier,
+            publisher,
         })))
     }
 
-    /// Evaluates every trail's alarms once a second and publishes state changes; runs until
+    /// Evaluates every trail's alarms once a second and publishes state changes, and sends the
+    /// metrics of trails with `publish_metric_data` to CloudWatch every minute; runs until
     /// aborted.
     pub async fn run_alarms(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut ticks = 0u64;
         loop {
             tick.tick().await;
+            ticks += 1;
+            if ticks.is_multiple_of(PUBLISH_EVERY_SECS) {
+                self.publish_metric_data().await;
+            }
             let now = SystemTime::now();
             let transitions: Vec<_> = self
                 .trails
@@ -99,6 +116,36 @@ impl CwlStage {
                 tracing::info!(alarm = %t.alarm.name, state = %t.new.as_str(), "alarm state changed");
                 if let Err(e) = self.notifier.notify(&t).await {
                     tracing::warn!(alarm = %t.alarm.name, error = %e, "alarm notification failed");
+                }
+            }
+        }
+    }
+
+    /// One PutMetricData round: every trail's statistics gathered since the last round (also
+    /// run when a pipeline stops, so the last minute is not lost).
+    pub async fn publish_metric_data(&self) {
+        let stats: Vec<_> = self
+            .trails
+            .iter()
+            .flatten()
+            .flat_map(|t| t.evaluator.take_statistics())
+            .collect();
+        if stats.is_empty() {
+            return;
+        }
+        let mut backoff = trailpipe_sink_cwl::Backoff::new();
+        for attempt in 1..=PUBLISH_ATTEMPTS {
+            match self.publisher.publish(stats.clone()).await {
+                Ok(n) => {
+                    tracing::debug!(datums = n, "metric data published");
+                    return;
+                }
+                Err(e) if attempt < PUBLISH_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "PutMetricData failed; retrying");
+                    tokio::time::sleep(backoff.next_delay(e.class())).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "PutMetricData failed; this minute's statistics are dropped")
                 }
             }
         }

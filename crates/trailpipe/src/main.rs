@@ -50,6 +50,16 @@ enum Command {
     Lookup(lookup::LookupArgs),
     /// Print the metrics reference (every metric, its labels and meaning) as Markdown.
     Metrics,
+    /// The local twin of `aws logs test-metric-filter`: print the records (NDJSON, optionally
+    /// gzip) that a CloudWatch Logs filter pattern matches, unchanged, one per line; a summary
+    /// goes to stderr. A pattern that does not parse exits 2 naming the column.
+    TestFilter {
+        /// The filter pattern, e.g. '{ $.userIdentity.type = "Root" }'.
+        #[arg(long, short)]
+        pattern: String,
+        /// NDJSON records (gzip is detected); `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +88,7 @@ fn main() -> std::process::ExitCode {
             print!("{}", trailpipe_telemetry::markdown());
             std::process::ExitCode::SUCCESS
         }
+        Command::TestFilter { pattern, file } => test_filter(&pattern, file.as_deref()),
         Command::ValidateLogs(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -108,6 +119,42 @@ fn main() -> std::process::ExitCode {
                 .build()
                 .expect("tokio runtime");
             exit(rt.block_on(run::run(path, config)))
+        }
+    }
+}
+
+fn test_filter(pattern: &str, file: Option<&std::path::Path>) -> std::process::ExitCode {
+    use std::io::{BufReader, Write};
+    let input: Box<dyn std::io::BufRead> = match file {
+        None => Box::new(std::io::stdin().lock()),
+        Some(p) if p.as_os_str() == "-" => Box::new(std::io::stdin().lock()),
+        Some(p) => match std::fs::File::open(p) {
+            Ok(f) => Box::new(BufReader::with_capacity(1 << 16, f)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let result = trailpipe_sink_cwl::test_filter(pattern, input, &mut out);
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok((matched, total)), Ok(())) => {
+            eprintln!("{matched} of {total} records matched");
+            std::process::ExitCode::SUCCESS
+        }
+        (Err(e @ trailpipe_sink_cwl::TestFilterError::Pattern(_)), _) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+        (Err(e), _) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+        (_, Err(e)) => {
+            eprintln!("error: writing the output: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }

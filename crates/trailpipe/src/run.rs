@@ -468,6 +468,9 @@ async fn run_pipeline(
             if let Some(t) = insights_task {
                 let _ = tokio::time::timeout(grace, t).await;
             }
+            if let Some(c) = &cwl {
+                let _ = tokio::time::timeout(grace, c.publish_metric_data()).await;
+            }
             Ok(ended)
         }
         SourceConfig::File(f) => {
@@ -490,6 +493,9 @@ async fn run_pipeline(
             let _ = delivery.await;
             if let Some(t) = insights_task {
                 let _ = t.await;
+            }
+            if let Some(c) = &cwl {
+                c.publish_metric_data().await;
             }
             print_summary(config, &store, &summary, &f.dead_letter_path).await;
             Ok(Ended::Done)
