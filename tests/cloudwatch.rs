@@ -28,16 +28,7 @@ fn records_reach_cloudwatch_logs_and_cis_filters_and_alarms_work() {
     let Some(s) = Services::get("cloudwatch") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("cwl"),
-        unique("cwl-dead"),
-        unique("cwl-group"),
-        unique("cwl").to_lowercase(),
-    );
-    create_topic(&s.brokers, &topic, 2);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, _) = fresh(&s, "cwl", 2);
     let log_group = unique("trailpipe-cwl");
     let (sns_topic, queue_url) = sns_topic_with_queue(&s, "alarms");
 

@@ -41,16 +41,7 @@ fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let Some(s) = Services::get("crash_exactly_once") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("crash"),
-        unique("crash-dead"),
-        unique("crash-group"),
-        unique("crash").to_lowercase(),
-    );
-    create_topic(&s.brokers, &topic, 4);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "crash", 4);
     let messages = generated_messages(RECORDS, 99);
     let cfg = config(&s, &topic, &dlq, &group, &bucket);
     let dir = tempfile::tempdir().expect("tempdir");

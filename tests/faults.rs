@@ -51,16 +51,7 @@ struct Setup {
 
 fn setup(name: &str) -> Option<Setup> {
     let s = Services::get(name)?;
-    let (topic, dlq, group, bucket) = (
-        unique(name),
-        unique(&format!("{name}-dead")),
-        unique(&format!("{name}-group")),
-        unique(name).to_lowercase().replace('_', "-"),
-    );
-    create_topic(&s.brokers, &topic, PARTITIONS);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, s3) = fresh(&s, name, PARTITIONS);
     Some(Setup {
         s,
         s3,

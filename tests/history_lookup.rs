@@ -68,16 +68,7 @@ fn aws_lookup_events_answers_like_a_model_of_the_produced_records() {
     let Some(s) = Services::get("history_lookup") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("history"),
-        unique("history-dead"),
-        unique("history-group"),
-        unique("history").to_lowercase(),
-    );
-    create_topic(&s.brokers, &topic, 2);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, _) = fresh(&s, "history", 2);
     let dir = tempfile::tempdir().expect("tempdir");
     let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
     // The only trail logs S3 data events: management events reach the history without a trail.

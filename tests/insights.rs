@@ -90,17 +90,8 @@ fn a_burst_becomes_one_start_and_one_end_everywhere_insights_go() {
     let Some(s) = Services::get("insights") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("insights"),
-        unique("insights-dead"),
-        unique("insights-group"),
-        unique("insights").to_lowercase(),
-    );
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "insights", 1);
     let log_group = unique("/trailpipe/insights");
-    create_topic(&s.brokers, &topic, 1);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
     let dir = tempfile::tempdir().expect("tempdir");
     let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
     let cfg = format!(

@@ -208,16 +208,7 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     let Some(s) = Services::get("integrity") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("integrity"),
-        unique("integrity-dead"),
-        unique("integrity-group"),
-        unique("integrity").to_lowercase(),
-    );
-    create_topic(&s.brokers, &topic, 2);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "integrity", 2);
     let dir = tempfile::tempdir().expect("tempdir");
     let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
     let cfg = config(&head, &bucket, &dir.path().join("state"));

@@ -22,16 +22,7 @@ fn sns_kms_organization_layout_and_lifecycle_through_the_aws_cli() {
     let Some(s) = Services::get("trail_features") else {
         return;
     };
-    let (topic, dlq, group, bucket) = (
-        unique("features"),
-        unique("features-dead"),
-        unique("features-group"),
-        unique("features").to_lowercase(),
-    );
-    create_topic(&s.brokers, &topic, 2);
-    create_topic(&s.brokers, &dlq, 1);
-    let s3 = s3_client();
-    create_bucket(&s3, &bucket);
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "features", 2);
     let (sns_topic, queue_url) = sns_topic_with_queue(&s, "files");
     let kms_key = aws(&s, None, &["kms", "create-key"])["KeyMetadata"]["KeyId"]
         .as_str()

@@ -85,6 +85,26 @@ listen = "127.0.0.1:{port}"
     )
 }
 
+/// What one end-to-end test reads from and writes to, all new and unique to this run:
+/// `(topic, dead-letter topic, consumer group, bucket, S3 client)`.
+pub type Fresh = (String, String, String, String, aws_sdk_s3::Client);
+
+/// Creates a topic with `partitions`, a one-partition dead-letter topic, a group name and an
+/// empty bucket on moto, named after `name`.
+pub fn fresh(s: &Services, name: &str, partitions: i32) -> Fresh {
+    let (topic, dlq, group) = (
+        unique(name),
+        unique(&format!("{name}-dead")),
+        unique(&format!("{name}-group")),
+    );
+    let bucket = unique(name).to_lowercase().replace('_', "-");
+    let s3 = s3_client();
+    create_topic(&s.brokers, &topic, partitions);
+    create_topic(&s.brokers, &dlq, 1);
+    create_bucket(&s3, &bucket);
+    (topic, dlq, group, bucket, s3)
+}
+
 /// A name unique to this test run.
 pub fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()

@@ -29,15 +29,24 @@ pub(super) async fn get_event_selectors<S: ApiBackend>(
     region: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let req: GetEventSelectorsRequest = parse_body(body)?;
-    let name = required_name(req.trail_name, "TrailName")?;
-    let trails = backend.trails().await;
-    let trail = resolve_trail(&trails, &name, region)?;
+    let trail = named_trail(backend, region, body).await?;
     let selectors = backend
         .event_selectors(&trail.name)
         .await
         .unwrap_or_else(SelectorsInfo::cloudtrail_default);
-    Ok(selectors_response(trail, &selectors))
+    Ok(selectors_response(&trail, &selectors))
+}
+
+/// The trail a `{"TrailName": ...}` request names (a name in `region`, or an ARN).
+async fn named_trail<S: ApiBackend>(
+    backend: &S,
+    region: &str,
+    body: &[u8],
+) -> Result<TrailInfo, ApiError> {
+    let req: GetEventSelectorsRequest = parse_body(body)?;
+    let name = required_name(req.trail_name, "TrailName")?;
+    let trails = backend.trails().await;
+    resolve_trail(&trails, &name, region).cloned()
 }
 
 /// `GetInsightSelectors` (trails only; no event data stores). A trail without Insights is
@@ -47,10 +56,7 @@ pub(super) async fn get_insight_selectors<S: ApiBackend>(
     region: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    let req: GetEventSelectorsRequest = parse_body(body)?;
-    let name = required_name(req.trail_name, "TrailName")?;
-    let trails = backend.trails().await;
-    let trail = resolve_trail(&trails, &name, region)?;
+    let trail = named_trail(backend, region, body).await?;
     if trail.insight_types.is_empty() {
         return Err(ApiError::Other {
             error_type: "InsightNotEnabledException",
