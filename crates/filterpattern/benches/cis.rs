@@ -2,7 +2,8 @@
 //!
 //! Records come from `shared/samples/cloudtrail/_normalized/*.ndjson.gz` when present, else a
 //! few hand-written records are cycled. Prints records/s for 1,000,000 records, for the
-//! one-pass `FilterSet` and for the 14 patterns evaluated one by one.
+//! one-pass `FilterSet` and for the 14 patterns evaluated one by one. `CIS_BENCH_RECORDS=n`
+//! evaluates `n` records instead (e.g. a small run under `valgrind --tool=callgrind`).
 
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -11,7 +12,7 @@ use std::time::Instant;
 
 use trailpipe_filterpattern::{CisFilter, FilterPattern, CIS_FILTERS};
 
-const RECORDS: usize = 1_000_000;
+const DEFAULT_RECORDS: usize = 1_000_000;
 
 fn load() -> (Vec<Vec<u8>>, &'static str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -54,10 +55,13 @@ fn load() -> (Vec<Vec<u8>>, &'static str) {
 }
 
 fn main() {
+    let total = std::env::var("CIS_BENCH_RECORDS").map_or(DEFAULT_RECORDS, |s| {
+        s.parse().expect("CIS_BENCH_RECORDS is a number")
+    });
     let (records, origin) = load();
     let avg = records.iter().map(Vec::len).sum::<usize>() / records.len();
     println!(
-        "{} distinct records from {origin}, average {avg} bytes; evaluating {RECORDS} records",
+        "{} distinct records from {origin}, average {avg} bytes; evaluating {total} records",
         records.len()
     );
 
@@ -65,32 +69,32 @@ fn main() {
     let mut hits = Vec::new();
     let mut matched = 0usize;
     let start = Instant::now();
-    for r in records.iter().cycle().take(RECORDS) {
+    for r in records.iter().cycle().take(total) {
         set.matches_into(black_box(r), &mut hits);
         matched += hits.iter().filter(|h| **h).count();
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
         "FilterSet (14 CIS filters, one pass): {:.0} records/s, {:.0} MB/s, {matched} matches",
-        RECORDS as f64 / secs,
-        (RECORDS * avg) as f64 / secs / 1e6
+        total as f64 / secs,
+        (total * avg) as f64 / secs / 1e6
     );
 
     let scan_only = FilterPattern::parse("{ $.notAField NOT EXISTS }").expect("valid");
     let start = Instant::now();
     let mut matched = 0usize;
-    for r in records.iter().cycle().take(RECORDS) {
+    for r in records.iter().cycle().take(total) {
         matched += usize::from(scan_only.matches(black_box(r)));
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
         "JSON validation pass alone (one NOT EXISTS): {:.0} records/s, {:.0} MB/s ({matched} valid)",
-        RECORDS as f64 / secs,
-        (RECORDS * avg) as f64 / secs / 1e6
+        total as f64 / secs,
+        (total * avg) as f64 / secs / 1e6
     );
 
     let patterns: Vec<FilterPattern> = CIS_FILTERS.iter().map(CisFilter::compile).collect();
-    let n = RECORDS / 10;
+    let n = total / 10;
     let mut matched = 0usize;
     let start = Instant::now();
     for r in records.iter().cycle().take(n) {

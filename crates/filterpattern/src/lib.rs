@@ -76,6 +76,7 @@ mod delimited;
 mod error;
 mod json;
 mod literal;
+mod prefilter;
 mod regex_term;
 mod scan;
 mod set;

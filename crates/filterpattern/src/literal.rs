@@ -95,6 +95,11 @@ impl Glob {
         }
     }
 
+    /// The text split on `*` (one part when there is no wildcard).
+    pub(crate) fn parts(&self) -> &[Vec<u8>] {
+        &self.parts
+    }
+
     /// Whether `value` as a whole matches the glob (case-sensitive).
     pub(crate) fn matches(&self, value: &[u8]) -> bool {
         match self.parts.as_slice() {

@@ -208,14 +208,16 @@ impl<'r> Scan<'r, '_, '_> {
     }
 
     fn value(&mut self, node: Option<u32>) -> Result<(), Invalid> {
+        let Some(node) = node else {
+            self.pos = skip_value(self.b, self.pos, self.depth)?;
+            return Ok(());
+        };
         self.ws();
-        let trie = self.trie;
-        let tn = node.map(|n| &trie.nodes[n as usize]);
-        if let Some(tn) = tn {
-            for s in &tn.below {
-                self.slots[*s as usize] = Node::Missing;
-            }
+        let tn = &self.trie.nodes[node as usize];
+        for s in &tn.below {
+            self.slots[*s as usize] = Node::Missing;
         }
+        let tn = Some(tn);
         let v = match self.b.get(self.pos).copied().ok_or(Invalid)? {
             b'{' => {
                 self.object(tn)?;
@@ -234,7 +236,7 @@ impl<'r> Scan<'r, '_, '_> {
             b'n' => self.word(b"null", Node::Null)?,
             b'-' | b'0'..=b'9' => {
                 let start = self.pos;
-                self.number()?;
+                self.pos = skip_number(self.b, self.pos)?;
                 Node::Number(&self.b[start..self.pos])
             }
             _ => return Err(Invalid),
@@ -265,8 +267,12 @@ impl<'r> Scan<'r, '_, '_> {
     }
 
     fn object(&mut self, tn: Option<&TrieNode>) -> Result<(), Invalid> {
+        let Some(tn) = tn.filter(|t| !t.keys.is_empty()) else {
+            self.pos = skip_value(self.b, self.pos, self.depth)?;
+            return Ok(());
+        };
         self.enter()?;
-        let tn = tn.filter(|t| !t.keys.is_empty());
+        let tn = Some(tn);
         self.ws();
         if self.b.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -296,8 +302,12 @@ impl<'r> Scan<'r, '_, '_> {
     }
 
     fn array(&mut self, tn: Option<&TrieNode>) -> Result<(), Invalid> {
+        let Some(tn) = tn.filter(|t| !t.indices.is_empty()) else {
+            self.pos = skip_value(self.b, self.pos, self.depth)?;
+            return Ok(());
+        };
         self.enter()?;
-        let tn = tn.filter(|t| !t.indices.is_empty());
+        let tn = Some(tn);
         self.ws();
         if self.b.get(self.pos) == Some(&b']') {
             self.pos += 1;
@@ -325,87 +335,221 @@ impl<'r> Scan<'r, '_, '_> {
     /// Reads a string (cursor on the opening quote); returns the raw contents.
     #[inline]
     fn string(&mut self) -> Result<(&'r [u8], bool), Invalid> {
-        let b = self.b;
-        self.pos += 1;
-        let start = self.pos;
-        let mut escaped = false;
-        loop {
-            self.pos = skip_plain(b, self.pos);
-            // Eight bytes at a time until a quote, backslash or control byte shows up.
-            while let Some(chunk) = b.get(self.pos..self.pos + 8) {
-                let w = u64::from_le_bytes(chunk.try_into().expect("slice of length 8"));
-                let hits = zero_bytes(w ^ (LO * u64::from(b'"')))
-                    | zero_bytes(w ^ (LO * u64::from(b'\\')))
-                    | (w.wrapping_sub(LO * 0x20) & !w & HI);
-                if hits != 0 {
-                    self.pos += (hits.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.pos += 8;
-            }
-            match b.get(self.pos).copied().ok_or(Invalid)? {
-                b'"' => {
-                    let raw = &b[start..self.pos];
-                    self.pos += 1;
-                    return Ok((raw, escaped));
-                }
-                b'\\' => {
-                    escaped = true;
-                    match b.get(self.pos + 1).copied().ok_or(Invalid)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
-                        b'u' => {
-                            let hex = b.get(self.pos + 2..self.pos + 6).ok_or(Invalid)?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return Err(Invalid);
-                            }
-                            self.pos += 6;
-                        }
-                        _ => return Err(Invalid),
-                    }
-                }
-                c if c < 0x20 => return Err(Invalid),
-                _ => self.pos += 1,
-            }
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.pos;
-        while self.b.get(self.pos).is_some_and(u8::is_ascii_digit) {
-            self.pos += 1;
-        }
-        self.pos - start
-    }
-
-    fn number(&mut self) -> Result<(), Invalid> {
-        if self.b[self.pos] == b'-' {
-            self.pos += 1;
-        }
-        match self.b.get(self.pos) {
-            Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(Invalid),
-        }
-        if self.b.get(self.pos) == Some(&b'.') {
-            self.pos += 1;
-            if self.digits() == 0 {
-                return Err(Invalid);
-            }
-        }
-        if let Some(b'e' | b'E') = self.b.get(self.pos) {
-            self.pos += 1;
-            if let Some(b'+' | b'-') = self.b.get(self.pos) {
-                self.pos += 1;
-            }
-            if self.digits() == 0 {
-                return Err(Invalid);
-            }
-        }
-        Ok(())
+        let start = self.pos + 1;
+        let (end, escaped) = skip_string(self.b, self.pos)?;
+        self.pos = end;
+        Ok((&self.b[start..end - 1], escaped))
     }
 }
+
+/// Index of the first byte at or after `pos` that is not JSON whitespace.
+#[inline(always)]
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(pos) {
+        pos += 1;
+    }
+    pos
+}
+
+/// Validates the string whose opening quote is at `pos`; returns the index just past its
+/// closing quote and whether it contains escapes.
+#[inline(always)]
+fn skip_string(b: &[u8], mut pos: usize) -> Result<(usize, bool), Invalid> {
+    pos += 1;
+    let mut escaped = false;
+    loop {
+        pos = find_stop(b, pos);
+        match b.get(pos).copied().ok_or(Invalid)? {
+            b'"' => return Ok((pos + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                match b.get(pos + 1).copied().ok_or(Invalid)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => pos += 2,
+                    b'u' => {
+                        let hex = b.get(pos + 2..pos + 6).ok_or(Invalid)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(Invalid);
+                        }
+                        pos += 6;
+                    }
+                    _ => return Err(Invalid),
+                }
+            }
+            // `find_stop` only stops at a quote, a backslash or a control byte.
+            _ => return Err(Invalid),
+        }
+    }
+}
+
+/// Index of the first `"`, `\\` or control byte at or after `pos`, or `b.len()`.
+#[inline(always)]
+fn find_stop(b: &[u8], pos: usize) -> usize {
+    let mut pos = skip_plain(b, pos);
+    if SKIP_PLAIN_STOPS_ONLY_ON_HIT && pos + 16 <= b.len() {
+        return pos;
+    }
+    // Eight bytes at a time until a quote, backslash or control byte shows up.
+    while let Some(chunk) = b.get(pos..pos + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().expect("slice of length 8"));
+        let hits = zero_bytes(w ^ (LO * u64::from(b'"')))
+            | zero_bytes(w ^ (LO * u64::from(b'\\')))
+            | (w.wrapping_sub(LO * 0x20) & !w & HI);
+        if hits != 0 {
+            return pos + (hits.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&c) = b.get(pos) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
+/// Validates the number starting at `pos` (a `-` or a digit); returns the index after it.
+#[inline]
+fn skip_number(b: &[u8], mut pos: usize) -> Result<usize, Invalid> {
+    let digits = |pos: &mut usize| {
+        let start = *pos;
+        while b.get(*pos).is_some_and(u8::is_ascii_digit) {
+            *pos += 1;
+        }
+        *pos - start
+    };
+    if b.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match b.get(pos) {
+        Some(b'0') => pos += 1,
+        Some(b'1'..=b'9') => {
+            digits(&mut pos);
+        }
+        _ => return Err(Invalid),
+    }
+    if b.get(pos) == Some(&b'.') {
+        pos += 1;
+        if digits(&mut pos) == 0 {
+            return Err(Invalid);
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(pos) {
+        pos += 1;
+        if let Some(b'+' | b'-') = b.get(pos) {
+            pos += 1;
+        }
+        if digits(&mut pos) == 0 {
+            return Err(Invalid);
+        }
+    }
+    Ok(pos)
+}
+
+/// Validates one JSON value that no selector looks into, starting at `pos` (whitespace
+/// allowed before it), inside `depth` open containers; returns the index just after it.
+/// Iterative, and accepts exactly what the trie-guided `Scan::value` accepts (same grammar,
+/// same [`MAX_DEPTH`]).
+fn skip_value(b: &[u8], mut pos: usize, depth: u32) -> Result<usize, Invalid> {
+    // Bit `i` tells whether the container opened `i` levels up is an array; at most
+    // `MAX_DEPTH` (= 128) levels are ever open.
+    let mut arrays: u128 = 0;
+    let mut open: u32 = 0;
+    'value: loop {
+        pos = skip_ws(b, pos);
+        match b.get(pos).copied().ok_or(Invalid)? {
+            b'"' => pos = skip_string(b, pos)?.0,
+            b'{' => {
+                open += 1;
+                if depth + open > MAX_DEPTH {
+                    return Err(Invalid);
+                }
+                arrays <<= 1;
+                pos = skip_ws(b, pos + 1);
+                match b.get(pos) {
+                    Some(b'}') => {
+                        pos += 1;
+                        open -= 1;
+                        arrays >>= 1;
+                    }
+                    Some(b'"') => {
+                        pos = skip_ws(b, skip_string(b, pos)?.0);
+                        if b.get(pos) != Some(&b':') {
+                            return Err(Invalid);
+                        }
+                        pos += 1;
+                        continue 'value;
+                    }
+                    _ => return Err(Invalid),
+                }
+            }
+            b'[' => {
+                open += 1;
+                if depth + open > MAX_DEPTH {
+                    return Err(Invalid);
+                }
+                arrays = (arrays << 1) | 1;
+                pos = skip_ws(b, pos + 1);
+                if b.get(pos) == Some(&b']') {
+                    pos += 1;
+                    open -= 1;
+                    arrays >>= 1;
+                } else {
+                    continue 'value;
+                }
+            }
+            b't' => pos = skip_word(b, pos, b"true")?,
+            b'f' => pos = skip_word(b, pos, b"false")?,
+            b'n' => pos = skip_word(b, pos, b"null")?,
+            b'-' | b'0'..=b'9' => pos = skip_number(b, pos)?,
+            _ => return Err(Invalid),
+        }
+        // A value is complete: close containers until one continues with `,`.
+        loop {
+            if open == 0 {
+                return Ok(pos);
+            }
+            pos = skip_ws(b, pos);
+            let in_array = arrays & 1 == 1;
+            match b.get(pos) {
+                Some(b',') => {
+                    pos += 1;
+                    if !in_array {
+                        pos = skip_ws(b, pos);
+                        if b.get(pos) != Some(&b'"') {
+                            return Err(Invalid);
+                        }
+                        pos = skip_ws(b, skip_string(b, pos)?.0);
+                        if b.get(pos) != Some(&b':') {
+                            return Err(Invalid);
+                        }
+                        pos += 1;
+                    }
+                    continue 'value;
+                }
+                Some(b'}') if !in_array => {}
+                Some(b']') if in_array => {}
+                _ => return Err(Invalid),
+            }
+            pos += 1;
+            open -= 1;
+            arrays >>= 1;
+        }
+    }
+}
+
+#[inline]
+fn skip_word(b: &[u8], pos: usize, w: &[u8]) -> Result<usize, Invalid> {
+    if b[pos..].starts_with(w) {
+        Ok(pos + w.len())
+    } else {
+        Err(Invalid)
+    }
+}
+
+/// Whether [`skip_plain`] returning a position with 16 bytes left means it found a stop byte
+/// there (true for the SSE2 version; the fallback returns its input).
+const SKIP_PLAIN_STOPS_ONLY_ON_HIT: bool = cfg!(target_arch = "x86_64");
 
 /// Advances over string bytes that are not `"`, `\\` or control bytes, 16 at a time (SSE2);
 /// stops at the first such byte or when fewer than 16 bytes remain.

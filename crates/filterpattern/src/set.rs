@@ -3,9 +3,12 @@
 //!
 //! Invariant: `exprs[p]` is pattern `p`'s expression with every local slot renamed to its
 //! shared slot, so each pattern sees exactly the nodes it would see alone — `FilterSet` results equal
-//! `FilterPattern::matches` pattern by pattern (property-tested).
+//! `FilterPattern::matches` pattern by pattern (property-tested). A [`Prefilter`] first rules
+//! out JSON patterns whose required texts the event lacks; when it rules out all of them
+//! the event is not scanned at all.
 
 use crate::json::{eval, Expr};
+use crate::prefilter::Prefilter;
 use crate::scan::{Node, Trie};
 use crate::{Compiled, FilterPattern};
 
@@ -19,6 +22,8 @@ pub struct FilterSet {
     trie: Trie,
     /// Per pattern: its JSON expression rewritten onto the shared trie's slots.
     exprs: Vec<Option<Expr>>,
+    /// Rules patterns out from the raw bytes; `None` when no pattern has a usable requirement.
+    prefilter: Option<Prefilter>,
 }
 
 impl FilterSet {
@@ -35,11 +40,13 @@ impl FilterSet {
                 }
                 _ => None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let prefilter = Prefilter::new(&exprs);
         FilterSet {
             patterns,
             trie,
             exprs,
+            prefilter,
         }
     }
 
@@ -61,25 +68,35 @@ impl FilterSet {
     /// Evaluates every pattern on `event`; `out` is cleared and gets one entry per pattern.
     pub fn matches_into(&self, event: &[u8], out: &mut Vec<bool>) {
         out.clear();
+        // `out` first holds which patterns the prefilter leaves possible.
+        out.resize(self.patterns.len(), true);
+        if let Some(pf) = &self.prefilter {
+            pf.possible(event, out);
+        }
         let n = self.trie.slot_count();
         let mut stack = [Node::Missing; STACK_SLOTS];
         let mut heap = Vec::new();
-        let slots: &mut [Node<'_>] = if n <= STACK_SLOTS {
-            &mut stack[..n]
-        } else {
-            heap.resize(n, Node::Missing);
-            &mut heap
-        };
         let mut json_ok = None;
-        for (p, expr) in self.patterns.iter().zip(&self.exprs) {
-            let hit = match expr {
+        for ((p, expr), hit) in self.patterns.iter().zip(&self.exprs).zip(out.iter_mut()) {
+            if !*hit {
+                continue;
+            }
+            *hit = match expr {
                 Some(expr) => {
-                    let ok = *json_ok.get_or_insert_with(|| self.trie.scan(event, slots));
+                    let ok = *json_ok.get_or_insert_with(|| {
+                        let slots: &mut [Node<'_>] = if n <= STACK_SLOTS {
+                            &mut stack[..n]
+                        } else {
+                            heap.resize(n, Node::Missing);
+                            &mut heap
+                        };
+                        self.trie.scan(event, slots)
+                    });
+                    let slots: &[Node<'_>] = if n <= STACK_SLOTS { &stack[..n] } else { &heap };
                     ok && eval(expr, slots)
                 }
                 None => p.matches(event),
             };
-            out.push(hit);
         }
     }
 

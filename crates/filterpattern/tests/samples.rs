@@ -72,6 +72,27 @@ fn cis_match_counts_over_shared_samples() {
     );
 }
 
+#[test]
+fn cis_set_agrees_with_patterns_one_by_one_on_samples() {
+    let Some(records) = records() else {
+        println!("SKIP: shared/samples/cloudtrail/_normalized not found");
+        return;
+    };
+    let all: Vec<CisFilter> = CIS_FILTERS
+        .iter()
+        .chain(CIS_V14_VARIANTS)
+        .copied()
+        .collect();
+    let set = CisFilter::set(&all);
+    let patterns: Vec<FilterPattern> = all.iter().map(CisFilter::compile).collect();
+    let mut hits = Vec::new();
+    for r in &records {
+        set.matches_into(r, &mut hits);
+        let want: Vec<bool> = patterns.iter().map(|p| p.matches(r)).collect();
+        assert_eq!(hits, want, "{}", String::from_utf8_lossy(r));
+    }
+}
+
 /// Resolves a selector with serde_json (the oracle) as this crate defines it.
 fn oracle<'v>(v: &'v serde_json::Value, path: &[&str]) -> Option<&'v serde_json::Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
