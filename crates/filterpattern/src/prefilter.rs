@@ -38,15 +38,13 @@ const MAX_NEEDLES: usize = 256;
 /// Which needles an event holds, one bit per needle id.
 pub(crate) type Present = [u64; MAX_NEEDLES / 64];
 
-/// Bit of [`Prefilter::heads`] entries flagging a prefix needle starting with that byte.
-const PREFIX_BIT: u64 = 1 << 63;
-
 /// The needles of a set and each JSON pattern's requirement over them.
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     needles: Vec<(Kind, Box<[u8]>)>,
-    /// Per first byte: bit `min(len, 62)` set when an exact needle of that length starts
-    /// with that byte; [`PREFIX_BIT`] when a prefix needle does.
+    /// Per first byte: bit `len % 64` set when an exact needle of length `len` starts with
+    /// that byte; all bits when a prefix needle does. A run of length `n` is a candidate when
+    /// bit `n % 64` of its first byte's entry is set.
     heads: Box<[u64; 256]>,
     /// Per last byte: the length of the shortest suffix needle ending with it (`usize::MAX`
     /// when none does).
@@ -59,7 +57,10 @@ pub(crate) struct Prefilter {
     /// `Contains` needles, searched in the whole event.
     contains: Vec<(u32, memmem::Finder<'static>)>,
     /// Per pattern: `None` when it has no requirement (always possible), else its clauses.
-    reqs: Vec<Option<Vec<Vec<u32>>>>,
+    /// Each clause is a bit mask of needle ids (`words` words).
+    reqs: Vec<Option<Vec<Present>>>,
+    /// Words of [`Present`] in use (needles / 64, rounded up).
+    words: usize,
 }
 
 /// A requirement under construction: `None` = none known; `Some(clauses)`.
@@ -138,7 +139,8 @@ fn requirement(expr: &Expr) -> Req {
 
 impl Prefilter {
     /// Builds the prefilter of a set from each pattern's expression (`None`: not JSON).
-    /// Returns `None` when no pattern has a requirement or there are too many needles.
+    /// Returns `None` unless every JSON pattern has a requirement (and there is one), or
+    /// when there are too many needles.
     pub(crate) fn new(exprs: &[Option<Expr>]) -> Option<Prefilter> {
         let mut needles: Vec<(Kind, Box<[u8]>)> = Vec::new();
         let mut id_of = |n: (Kind, Box<[u8]>)| -> u32 {
@@ -150,7 +152,7 @@ impl Prefilter {
                 }
             }
         };
-        let reqs: Vec<Option<Vec<Vec<u32>>>> = exprs
+        let ids: Vec<Option<Vec<Vec<u32>>>> = exprs
             .iter()
             .map(|e| {
                 let clauses = requirement(e.as_ref()?)?;
@@ -167,9 +169,26 @@ impl Prefilter {
                 )
             })
             .collect();
-        if reqs.iter().all(Option::is_none) || needles.len() > MAX_NEEDLES {
+        // A JSON pattern without requirement needs the scan of every event anyway; then the
+        // prefilter would only save evaluations, not worth its pass.
+        let unbounded = exprs
+            .iter()
+            .zip(&ids)
+            .any(|(e, r)| e.is_some() && r.is_none());
+        if unbounded || ids.iter().all(Option::is_none) || needles.len() > MAX_NEEDLES {
             return None;
         }
+        let reqs = ids
+            .into_iter()
+            .map(|clauses| {
+                let to_mask = |ids: Vec<u32>| {
+                    let mut mask: Present = [0; MAX_NEEDLES / 64];
+                    ids.into_iter().for_each(|id| set(&mut mask, id));
+                    mask
+                };
+                Some(clauses?.into_iter().map(to_mask).collect())
+            })
+            .collect();
         let mut pf = Prefilter {
             needles: Vec::new(),
             heads: Box::new([0; 256]),
@@ -178,6 +197,7 @@ impl Prefilter {
             suffix: Vec::new(),
             contains: Vec::new(),
             reqs,
+            words: needles.len().div_ceil(64),
         };
         for (id, (kind, text)) in needles.iter().enumerate() {
             let id = id as u32;
@@ -185,9 +205,9 @@ impl Prefilter {
             match kind {
                 Kind::Exact | Kind::Prefix => {
                     pf.heads[first] |= if *kind == Kind::Exact {
-                        1 << text.len().min(62)
+                        1 << (text.len() % 64)
                     } else {
-                        PREFIX_BIT
+                        !0
                     };
                     pf.by_first[first].push((text.len(), id));
                 }
@@ -214,14 +234,22 @@ impl Prefilter {
         if !self.mark(event, &mut present) {
             return false;
         }
-        let has = |id: &u32| present[*id as usize / 64] >> (id % 64) & 1 != 0;
         for (p, req) in possible.iter_mut().zip(&self.reqs) {
-            *p = match req {
-                None => true,
-                Some(clauses) => clauses.iter().all(|c| c.iter().any(has)),
-            };
+            *p = self.meets(req, &present);
         }
         true
+    }
+
+    /// Whether `present` holds a needle of every clause of `req` (always, without one).
+    #[inline]
+    fn meets(&self, req: &Option<Vec<Present>>, present: &Present) -> bool {
+        let Some(clauses) = req else { return true };
+        clauses.iter().all(|clause| {
+            clause[..self.words]
+                .iter()
+                .zip(&present[..self.words])
+                .any(|(c, p)| c & p != 0)
+        })
     }
 
     /// Sets the bit of every needle found; `false` when the event holds `\u`.
@@ -249,7 +277,7 @@ impl Prefilter {
                 if at > start {
                     // Most runs fail both table tests; only candidates go out of line.
                     let len = at - start;
-                    let head = self.heads[event[start] as usize] & (1 << len.min(62) | PREFIX_BIT);
+                    let head = self.heads[event[start] as usize] >> (len % 64) & 1;
                     if head != 0 || len >= self.tails[event[at - 1] as usize] {
                         self.run(&event[start..at], present);
                     }
@@ -274,7 +302,7 @@ impl Prefilter {
         let len = run.len();
         // One test per table: a needle's first byte and length (exact), first byte (prefix),
         // last byte and minimum length (suffix).
-        if self.heads[first as usize] & (1 << len.min(62) | PREFIX_BIT) != 0 {
+        if self.heads[first as usize] >> (len % 64) & 1 != 0 {
             self.heads_slow(run, present);
         }
         if len >= self.tails[last as usize] {
@@ -318,7 +346,12 @@ fn masks(b: &[u8], base: usize) -> (u64, u64, usize) {
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
     if base + 64 > b.len() {
-        return masks_scalar(b, base);
+        // The last bytes: the same on a zero-padded copy (zero is neither `"` nor `\\`).
+        let mut tail = [0u8; 64];
+        let n = b.len() - base;
+        tail[..n].copy_from_slice(&b[base..]);
+        let (q, s, _) = masks(&tail, 0);
+        return (q, s, n);
     }
     // SAFETY: SSE2 is part of the x86_64 baseline; the four 16-byte loads read
     // `b[base..base + 64]`, inside `b` (checked above).
@@ -341,6 +374,7 @@ fn masks(b: &[u8], base: usize) -> (u64, u64, usize) {
     masks_scalar(b, base)
 }
 
+#[cfg(not(target_arch = "x86_64"))]
 fn masks_scalar(b: &[u8], base: usize) -> (u64, u64, usize) {
     let chunk = &b[base..b.len().min(base + 64)];
     let (mut q, mut s) = (0u64, 0u64);

@@ -176,16 +176,23 @@ proptest! {
     #[test]
     fn prefiltered_set_agrees_with_patterns_one_by_one(r in record()) {
         let patterns = patterns();
-        let set = FilterSet::new(patterns.clone());
         let want: Vec<bool> = patterns.iter().map(|p| p.matches(r.as_bytes())).collect();
-        prop_assert_eq!(set.matches(r.as_bytes()), want);
+        // All together (no prefilter: some patterns have no requirement), the CIS filters
+        // together (prefiltered), and each pattern alone (prefiltered when it has a
+        // requirement).
+        prop_assert_eq!(FilterSet::new(patterns.clone()).matches(r.as_bytes()), want.clone());
+        let cis = patterns.len() - CIS_FILTERS.len() - CIS_V14_VARIANTS.len();
+        prop_assert_eq!(FilterSet::new(patterns[cis..].to_vec()).matches(r.as_bytes()), want[cis..].to_vec());
+        for (p, w) in patterns.iter().zip(&want) {
+            prop_assert_eq!(FilterSet::new([p.clone()]).matches(r.as_bytes()), vec![*w], "{}", p);
+        }
     }
 }
 
 #[test]
 fn prefilter_edges_by_hand() {
-    let set = FilterSet::new(patterns());
     let single = patterns();
+    let sets: Vec<FilterSet> = single.iter().map(|p| FilterSet::new([p.clone()])).collect();
     let records = [
         r#"{"errorCode":"AccessDenied"}"#,
         r#"{"errorCode":"Access\u0044enied"}"#,
@@ -213,9 +220,13 @@ fn prefilter_edges_by_hand() {
         r#"{}"#,
         r#""#,
     ];
+    let set = FilterSet::new(single.clone());
     for r in records {
         let want: Vec<bool> = single.iter().map(|p| p.matches(r.as_bytes())).collect();
         assert_eq!(set.matches(r.as_bytes()), want, "{r}");
+        for ((s, p), w) in sets.iter().zip(&single).zip(&want) {
+            assert_eq!(s.matches(r.as_bytes()), vec![*w], "{p} on {r}");
+        }
     }
     // The hand-picked records do reach both sides of the prefilter.
     let any = |r: &str| set.matches(r.as_bytes()).iter().any(|h| *h);
