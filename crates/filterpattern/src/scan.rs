@@ -287,7 +287,10 @@ impl<'r> Scan<'r, '_, '_> {
             let (key, escaped) = self.string()?;
             let child = tn.and_then(|t| lookup_key(t, key, escaped));
             self.expect(b':')?;
-            self.value(child)?;
+            match child {
+                Some(_) => self.value(child)?,
+                None => self.pos = skip_value(self.b, self.pos, self.depth)?,
+            }
             self.ws();
             match self.b.get(self.pos) {
                 Some(b',') => self.pos += 1,
@@ -384,10 +387,18 @@ fn skip_string(b: &[u8], mut pos: usize) -> Result<(usize, bool), Invalid> {
 /// Index of the first `"`, `\\` or control byte at or after `pos`, or `b.len()`.
 #[inline(always)]
 fn find_stop(b: &[u8], pos: usize) -> usize {
-    let mut pos = skip_plain(b, pos);
+    let pos = skip_plain(b, pos);
     if SKIP_PLAIN_STOPS_ONLY_ON_HIT && pos + 16 <= b.len() {
         return pos;
     }
+    find_stop_tail(b, pos)
+}
+
+/// [`find_stop`] past what [`skip_plain`] covers: the last bytes of the event (x86_64), or
+/// everything (elsewhere). Out of line so that the common path stays small.
+#[cfg_attr(target_arch = "x86_64", cold)]
+#[inline(never)]
+fn find_stop_tail(b: &[u8], mut pos: usize) -> usize {
     // Eight bytes at a time until a quote, backslash or control byte shows up.
     while let Some(chunk) = b.get(pos..pos + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("slice of length 8"));
@@ -597,11 +608,27 @@ fn lookup_key(t: &TrieNode, key: &[u8], escaped: bool) -> Option<u32> {
     let first = *key.first()?;
     let len = key.len();
     for (i, (l, f)) in t.key_heads.iter().enumerate() {
-        if *l == len && *f == first && *t.keys[i].0 == *key {
+        if *l == len && *f == first && same_bytes(&t.keys[i].0, key) {
             return Some(t.keys[i].1);
         }
     }
     None
+}
+
+/// `a == b` for equally long short keys without a `memcmp` call: eight bytes at a time.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        if x != y {
+            return false;
+        }
+    }
+    ca.remainder() == cb.remainder()
 }
 
 /// Decodes JSON string escapes (input already validated by the scanner). Lone surrogates
