@@ -74,16 +74,44 @@ pub(crate) fn index_prefix(
     key: AttributeKey,
     value: &str,
 ) -> Vec<u8> {
+    index_hash(cat, region, key, value).to_be_bytes().to_vec()
+}
+
+/// [`index_prefix`] as a number (its big-endian bytes are the prefix).
+pub(crate) fn index_hash(
+    cat: HistoryCategory,
+    region: &str,
+    key: AttributeKey,
+    value: &str,
+) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
     h.update(&[cat.tag(), key.tag()]);
     h.update(&(region.len() as u64).to_be_bytes());
     h.update(region.as_bytes());
     h.update(&(value.len() as u64).to_be_bytes());
     h.update(value.as_bytes());
-    h.digest().to_be_bytes().to_vec()
+    h.digest()
+}
+
+/// Appends `cat | len(region) | region | desc(time) | eventID` (a record key) to `out`.
+pub(crate) fn push_record_key(
+    out: &mut Vec<u8>,
+    cat: HistoryCategory,
+    region: &str,
+    time: i64,
+    event_id: &str,
+) {
+    out.push(cat.tag());
+    out.push(
+        u8::try_from(region.len()).expect("regions are at most 255 bytes (checked on extract)"),
+    );
+    out.extend_from_slice(region.as_bytes());
+    out.extend_from_slice(&desc_time(time));
+    out.extend_from_slice(event_id.as_bytes());
 }
 
 /// `prefix | desc(time) | eventID`.
+#[cfg(test)]
 pub(crate) fn with_position(prefix: &[u8], time: i64, event_id: &str) -> Vec<u8> {
     with_position_bytes(prefix, time, event_id.as_bytes())
 }
@@ -169,6 +197,21 @@ mod tests {
         assert_eq!(parse_name(&events_name(-3)), Some((b'e', -3)));
         assert_eq!(parse_name(&index_name(20_000)), Some((b'i', 20_000)));
         assert_eq!(parse_name("meta"), None);
+    }
+
+    #[test]
+    fn keys_built_for_append_equal_the_keys_lookups_build() {
+        for cat in [HistoryCategory::Management, HistoryCategory::Insight] {
+            let mut k = vec![0xAA];
+            push_record_key(&mut k, cat, "eu-west-3", 1_767_225_600, "id-1");
+            let p = events_prefix(cat, "eu-west-3");
+            assert_eq!(k[1..], with_position(&p, 1_767_225_600, "id-1")[..]);
+            let h = index_hash(cat, "eu-west-3", AttributeKey::Username, "pat");
+            assert_eq!(
+                h.to_be_bytes()[..],
+                index_prefix(cat, "eu-west-3", AttributeKey::Username, "pat")[..]
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     keys::{self, day_of},
-    record::{bool_str, extract},
+    record::{bool_str, extract, parse},
     token::{self, Cursor},
     HistoryCategory, HistoryError, HistoryStore, LookupError, LookupRequest, MAX_RESULTS,
 };
@@ -111,7 +111,7 @@ impl LookupEvent {
 /// Whether the record still has the requested attribute value (see the call site).
 fn stale_checked_match(raw: &[u8], req: &LookupRequest) -> bool {
     match &req.attribute {
-        Some((k, v)) => extract(raw).is_ok_and(|e| e.matches(*k, v)),
+        Some((k, v)) => parse(raw).is_ok_and(|e| e.matches(*k, v)),
         None => true,
     }
 }

@@ -19,8 +19,10 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use serde::{
+    de::{IgnoredAny, MapAccess, SeqAccess, Visitor},
+    Deserialize, Deserializer,
+};
 
 use crate::AttributeKey;
 
@@ -85,49 +87,29 @@ impl HistoryEntry {
     /// Every `(attribute, value)` a lookup may match this entry by, without duplicates. Values
     /// longer than 4000 bytes (`MAX_INDEXED_VALUE_BYTES`) or empty are left out.
     pub fn attribute_values(&self) -> Vec<(AttributeKey, Cow<'_, str>)> {
-        fn push<'e>(k: AttributeKey, v: Cow<'e, str>, out: &mut Vec<(AttributeKey, Cow<'e, str>)>) {
-            if !v.is_empty()
-                && v.len() <= MAX_INDEXED_VALUE_BYTES
-                && !out.iter().any(|(ok, ov)| *ok == k && *ov == v)
-            {
-                out.push((k, v));
-            }
+        fn b(v: &Option<String>) -> Option<Cow<'_, str>> {
+            v.as_deref().map(Cow::Borrowed)
         }
-        let mut out: Vec<(AttributeKey, Cow<'_, str>)> = Vec::with_capacity(10);
-        push(
-            AttributeKey::EventId,
-            Cow::Borrowed(&self.event_id),
-            &mut out,
-        );
-        if let Some(v) = &self.event_name {
-            push(AttributeKey::EventName, Cow::Borrowed(v), &mut out);
-        }
-        if let Some(v) = self.read_only {
-            push(AttributeKey::ReadOnly, Cow::Borrowed(bool_str(v)), &mut out);
-        }
-        if let Some(v) = &self.username {
-            push(AttributeKey::Username, Cow::Borrowed(v), &mut out);
-        }
-        if let Some(v) = &self.event_source {
-            push(AttributeKey::EventSource, Cow::Borrowed(v), &mut out);
-        }
-        if let Some(v) = &self.access_key_id {
-            push(AttributeKey::AccessKeyId, Cow::Borrowed(v), &mut out);
-        }
-        for r in &self.resources {
-            if let Some(t) = &r.resource_type {
-                push(AttributeKey::ResourceType, Cow::Borrowed(t), &mut out);
-            }
-            if let Some(arn) = &r.resource_name {
-                push(AttributeKey::ResourceName, Cow::Borrowed(arn), &mut out);
-                push(
-                    AttributeKey::ResourceName,
-                    Cow::Borrowed(arn_short_name(arn)),
-                    &mut out,
-                );
-            }
-        }
-        out
+        let view = Parsed {
+            category: self.category,
+            region: Cow::Borrowed(&self.region),
+            event_time: self.event_time,
+            event_id: Cow::Borrowed(&self.event_id),
+            event_name: b(&self.event_name),
+            event_source: b(&self.event_source),
+            read_only: self.read_only,
+            username: b(&self.username),
+            access_key_id: b(&self.access_key_id),
+            resources: self
+                .resources
+                .iter()
+                .map(|r| (b(&r.resource_type), b(&r.resource_name)))
+                .collect(),
+        };
+        view.attribute_values()
+            .into_iter()
+            .map(|(k, v)| (k, Cow::Owned(v.to_owned())))
+            .collect()
     }
 
     /// Whether a lookup for `(key, value)` matches this entry.
@@ -156,77 +138,275 @@ pub fn arn_short_name(arn: &str) -> &str {
     }
 }
 
-#[derive(Deserialize)]
-struct RawRecord<'a> {
-    #[serde(rename = "eventTime", borrow, default)]
-    event_time: Option<&'a RawValue>,
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<&'a RawValue>,
-    #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<&'a RawValue>,
-    #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<&'a RawValue>,
-    #[serde(rename = "awsRegion", borrow, default)]
-    aws_region: Option<&'a RawValue>,
-    #[serde(rename = "readOnly", borrow, default)]
-    read_only: Option<&'a RawValue>,
-    #[serde(rename = "eventCategory", borrow, default)]
-    event_category: Option<&'a RawValue>,
-    #[serde(rename = "managementEvent", borrow, default)]
-    management_event: Option<&'a RawValue>,
-    #[serde(rename = "eventType", borrow, default)]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    resources: Option<&'a RawValue>,
-    #[serde(rename = "userIdentity", borrow, default)]
-    user_identity: Option<&'a RawValue>,
-    #[serde(rename = "insightDetails", borrow, default)]
-    insight_details: Option<&'a RawValue>,
+/// Visitor methods for the JSON types a lenient field does not take: the value is skipped
+/// (arrays and objects drained) and the field is `Default` (absent).
+macro_rules! other_types_are_none {
+    () => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        other_types_are_none!(but_bool);
+    };
+    (but_bool) => {
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(Default::default())
+        }
+    };
 }
 
-#[derive(Deserialize)]
-struct RawIdentity<'a> {
-    #[serde(rename = "type", borrow, default)]
-    identity_type: Option<&'a RawValue>,
-    #[serde(rename = "userName", borrow, default)]
-    user_name: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    arn: Option<&'a RawValue>,
-    #[serde(rename = "accessKeyId", borrow, default)]
-    access_key_id: Option<&'a RawValue>,
-    #[serde(rename = "principalId", borrow, default)]
-    principal_id: Option<&'a RawValue>,
-    #[serde(rename = "invokedBy", borrow, default)]
-    invoked_by: Option<&'a RawValue>,
+/// A JSON string value, borrowed from the record when it has no escapes; `None` when the value
+/// is of another type (lenient: a stray type in one field must not cost the whole event its
+/// place in history).
+#[derive(Default)]
+struct Str<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Str(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Str(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Str(Some(Cow::Owned(v))))
+            }
+            other_types_are_none!();
+        }
+        d.deserialize_any(V)
+    }
 }
 
-#[derive(Deserialize)]
-struct RawInsight<'a> {
-    #[serde(rename = "eventName", borrow, default)]
-    event_name: Option<&'a RawValue>,
-    #[serde(rename = "eventSource", borrow, default)]
-    event_source: Option<&'a RawValue>,
+/// A JSON boolean, `None` for any other type.
+#[derive(Default)]
+struct Bool(Option<bool>);
+
+impl<'de> Deserialize<'de> for Bool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Bool;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Bool(Some(v)))
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Bool(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Bool(None))
+            }
+            other_types_are_none!(but_bool);
+        }
+        d.deserialize_any(V)
+    }
 }
 
-#[derive(Deserialize)]
-struct RawResource<'a> {
-    #[serde(rename = "type", borrow, default)]
-    resource_type: Option<&'a RawValue>,
-    #[serde(rename = "ARN", borrow, default)]
-    arn: Option<&'a RawValue>,
+/// A JSON object read in one pass into a struct of lenient fields: unknown keys are skipped,
+/// a repeated key's last value wins (as `serde_json::Value` has it), and a value of another
+/// type than object leaves every field absent (`Obj(None)`).
+macro_rules! lenient_object {
+    ($(#[$m:meta])* struct $name:ident<'a> { $($field:ident: $ty:ty = $key:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Default)]
+        struct $name<'a> {
+            $($field: $ty,)*
+            _borrow: std::marker::PhantomData<&'a str>,
+        }
+
+        impl<'de> Deserialize<'de> for Obj<$name<'de>> {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = Obj<$name<'de>>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("any JSON value")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Self::Value, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(Str(key)) = map.next_key::<Str<'de>>()? {
+                            match key.as_deref() {
+                                $(Some($key) => out.$field = map.next_value()?,)*
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(Obj(Some(out)))
+                    }
+                    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                        Ok(Obj(None))
+                    }
+                    fn visit_seq<A: SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> Result<Self::Value, A::Error> {
+                        while seq.next_element::<IgnoredAny>()?.is_some() {}
+                        Ok(Obj(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
 }
 
-/// A string field, or `None` when absent, `null` or of another type (lenient: a stray type in
-/// one field must not cost the whole event its place in history).
-fn string(v: Option<&RawValue>) -> Option<String> {
-    let v = v?;
-    serde_json::from_str::<Cow<'_, str>>(v.get())
-        .ok()
-        .map(Cow::into_owned)
+/// A lenient object field: `None` when absent or not an object.
+struct Obj<T>(Option<T>);
+
+impl<T> Default for Obj<T> {
+    fn default() -> Self {
+        Self(None)
+    }
 }
 
-fn boolean(v: Option<&RawValue>) -> Option<bool> {
-    serde_json::from_str::<bool>(v?.get()).ok()
+lenient_object! {
+    /// The top level of a record: only the fields event history reads.
+    struct RawRecord<'a> {
+        event_time: Str<'a> = "eventTime",
+        event_id: Str<'a> = "eventID",
+        event_name: Str<'a> = "eventName",
+        event_source: Str<'a> = "eventSource",
+        aws_region: Str<'a> = "awsRegion",
+        read_only: Bool = "readOnly",
+        event_category: Str<'a> = "eventCategory",
+        management_event: Bool = "managementEvent",
+        event_type: Str<'a> = "eventType",
+        resources: Resources<'a> = "resources",
+        user_identity: Obj<RawIdentity<'a>> = "userIdentity",
+        insight_details: Obj<RawInsight<'a>> = "insightDetails",
+    }
+}
+
+lenient_object! {
+    /// `userIdentity`.
+    struct RawIdentity<'a> {
+        identity_type: Str<'a> = "type",
+        user_name: Str<'a> = "userName",
+        arn: Str<'a> = "arn",
+        access_key_id: Str<'a> = "accessKeyId",
+        principal_id: Str<'a> = "principalId",
+        invoked_by: Str<'a> = "invokedBy",
+    }
+}
+
+lenient_object! {
+    /// `insightDetails`.
+    struct RawInsight<'a> {
+        event_name: Str<'a> = "eventName",
+        event_source: Str<'a> = "eventSource",
+    }
+}
+
+lenient_object! {
+    /// One element of `resources`.
+    struct RawResource<'a> {
+        resource_type: Str<'a> = "type",
+        arn: Str<'a> = "ARN",
+    }
+}
+
+/// `resources`: the elements that are objects with a `type` or an `ARN` string; empty when
+/// absent or not an array.
+#[derive(Default)]
+struct Resources<'a>(Vec<ResourcePair<'a>>);
+
+/// One resource's (`type`, `ARN`), borrowed where it can be.
+type ResourcePair<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for Resources<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Resources<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Obj(r)) = seq.next_element::<Obj<RawResource<'de>>>()? {
+                    if let Some(r) = r {
+                        if r.resource_type.0.is_some() || r.arn.0.is_some() {
+                            out.push((r.resource_type.0, r.arn.0));
+                        }
+                    }
+                }
+                Ok(Resources(out))
+            }
+            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Resources::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Resources::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Why a record is not in event history.
@@ -238,90 +418,180 @@ pub enum NotKept {
     Unusable(&'static str),
 }
 
+/// [`HistoryEntry`] borrowing from the record's bytes where it can: what `append` indexes
+/// (no allocation per field).
+pub(crate) struct Parsed<'a> {
+    pub(crate) category: HistoryCategory,
+    pub(crate) region: Cow<'a, str>,
+    pub(crate) event_time: i64,
+    pub(crate) event_id: Cow<'a, str>,
+    event_name: Option<Cow<'a, str>>,
+    event_source: Option<Cow<'a, str>>,
+    read_only: Option<bool>,
+    username: Option<Cow<'a, str>>,
+    access_key_id: Option<Cow<'a, str>>,
+    resources: Vec<ResourcePair<'a>>,
+}
+
+impl<'a> Parsed<'a> {
+    /// As [`HistoryEntry::attribute_values`].
+    pub(crate) fn attribute_values(&self) -> Vec<(AttributeKey, &str)> {
+        fn push<'e>(k: AttributeKey, v: &'e str, out: &mut Vec<(AttributeKey, &'e str)>) {
+            if !v.is_empty()
+                && v.len() <= MAX_INDEXED_VALUE_BYTES
+                && !out.iter().any(|(ok, ov)| *ok == k && *ov == v)
+            {
+                out.push((k, v));
+            }
+        }
+        let mut out: Vec<(AttributeKey, &str)> = Vec::with_capacity(10);
+        push(AttributeKey::EventId, &self.event_id, &mut out);
+        if let Some(v) = &self.event_name {
+            push(AttributeKey::EventName, v, &mut out);
+        }
+        if let Some(v) = self.read_only {
+            push(AttributeKey::ReadOnly, bool_str(v), &mut out);
+        }
+        if let Some(v) = &self.username {
+            push(AttributeKey::Username, v, &mut out);
+        }
+        if let Some(v) = &self.event_source {
+            push(AttributeKey::EventSource, v, &mut out);
+        }
+        if let Some(v) = &self.access_key_id {
+            push(AttributeKey::AccessKeyId, v, &mut out);
+        }
+        for (t, arn) in &self.resources {
+            if let Some(t) = t {
+                push(AttributeKey::ResourceType, t, &mut out);
+            }
+            if let Some(arn) = arn {
+                push(AttributeKey::ResourceName, arn, &mut out);
+                push(AttributeKey::ResourceName, arn_short_name(arn), &mut out);
+            }
+        }
+        out
+    }
+
+    /// As [`HistoryEntry::matches`].
+    pub(crate) fn matches(&self, key: AttributeKey, value: &str) -> bool {
+        self.attribute_values()
+            .iter()
+            .any(|(k, v)| *k == key && *v == value)
+    }
+
+    fn into_owned(self) -> HistoryEntry {
+        let own = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+        HistoryEntry {
+            category: self.category,
+            region: self.region.into_owned(),
+            event_time: self.event_time,
+            event_id: self.event_id.into_owned(),
+            event_name: own(self.event_name),
+            event_source: own(self.event_source),
+            read_only: self.read_only,
+            username: own(self.username),
+            access_key_id: own(self.access_key_id),
+            resources: self
+                .resources
+                .into_iter()
+                .map(|(t, arn)| LookupResource {
+                    resource_type: own(t),
+                    resource_name: own(arn),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Reads a record's lookup attributes, or says why event history does not keep it.
 pub fn extract(raw: &[u8]) -> Result<HistoryEntry, NotKept> {
+    parse(raw).map(Parsed::into_owned)
+}
+
+/// [`extract`] without copying the values out of `raw`.
+pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, NotKept> {
     let text = std::str::from_utf8(raw).map_err(|_| NotKept::Unusable("invalid UTF-8"))?;
-    let r: RawRecord<'_> =
-        serde_json::from_str(text).map_err(|_| NotKept::Unusable("not a JSON object"))?;
-    let event_type = string(r.event_type);
-    let category = match string(r.event_category).as_deref() {
+    let r = match serde_json::from_str::<Obj<RawRecord<'_>>>(text) {
+        Ok(Obj(Some(r))) => r,
+        _ => return Err(NotKept::Unusable("not a JSON object")),
+    };
+    let category = match r.event_category.0.as_deref() {
         Some("Management") => HistoryCategory::Management,
         Some("Insight") => HistoryCategory::Insight,
         Some(_) => return Err(NotKept::NotManagement),
-        None if event_type.as_deref() == Some("AwsCloudTrailInsight") => HistoryCategory::Insight,
-        None if boolean(r.management_event) == Some(false) => return Err(NotKept::NotManagement),
+        None if r.event_type.0.as_deref() == Some("AwsCloudTrailInsight") => {
+            HistoryCategory::Insight
+        }
+        None if r.management_event.0 == Some(false) => return Err(NotKept::NotManagement),
         None => HistoryCategory::Management,
     };
-    let event_time = string(r.event_time)
+    let event_time = r
+        .event_time
+        .0
         .and_then(|t| parse_event_time(&t))
         .ok_or(NotKept::Unusable("eventTime"))?;
-    let event_id = string(r.event_id)
+    let event_id = r
+        .event_id
+        .0
         .filter(|s| !s.is_empty())
         .ok_or(NotKept::Unusable("eventID"))?;
-    let region = string(r.aws_region)
+    let region = r
+        .aws_region
+        .0
         .filter(|s| !s.is_empty() && s.len() <= 255)
         .ok_or(NotKept::Unusable("awsRegion"))?;
-    let (mut event_name, mut event_source) = (string(r.event_name), string(r.event_source));
+    let (mut event_name, mut event_source) = (r.event_name.0, r.event_source.0);
     if category == HistoryCategory::Insight {
-        if let Some(d) = r
-            .insight_details
-            .and_then(|d| serde_json::from_str::<RawInsight<'_>>(d.get()).ok())
-        {
-            event_name = event_name.or_else(|| string(d.event_name));
-            event_source = event_source.or_else(|| string(d.event_source));
+        if let Obj(Some(d)) = r.insight_details {
+            event_name = event_name.or(d.event_name.0);
+            event_source = event_source.or(d.event_source.0);
         }
     }
-    let (username, access_key_id) = match r
-        .user_identity
-        .and_then(|u| serde_json::from_str::<RawIdentity<'_>>(u.get()).ok())
-    {
-        Some(id) => (
-            derive_username(&id),
-            string(id.access_key_id).filter(|k| !k.is_empty()),
-        ),
-        None => (None, None),
+    let (username, access_key_id) = match r.user_identity {
+        Obj(Some(id)) => {
+            let username = derive_username(&id);
+            (username, id.access_key_id.0.filter(|k| !k.is_empty()))
+        }
+        Obj(None) => (None, None),
     };
-    let resources = r
-        .resources
-        .and_then(|v| serde_json::from_str::<Vec<RawResource<'_>>>(v.get()).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|res| LookupResource {
-            resource_type: string(res.resource_type),
-            resource_name: string(res.arn),
-        })
-        .filter(|res| res.resource_type.is_some() || res.resource_name.is_some())
-        .collect();
-    Ok(HistoryEntry {
+    Ok(Parsed {
         category,
         region,
         event_time,
         event_id,
         event_name,
         event_source,
-        read_only: boolean(r.read_only),
+        read_only: r.read_only.0,
         username,
         access_key_id,
-        resources,
+        resources: r.resources.0,
     })
 }
 
-fn derive_username(id: &RawIdentity<'_>) -> Option<String> {
-    let arn = string(id.arn);
-    let last_segment = || {
-        arn.as_deref()
-            .and_then(|a| a.rsplit_once('/'))
-            .map(|(_, s)| s.to_owned())
-            .filter(|s| !s.is_empty())
+fn derive_username<'a>(id: &RawIdentity<'a>) -> Option<Cow<'a, str>> {
+    let last_segment = || -> Option<Cow<'a, str>> {
+        let arn = id.arn.0.as_ref()?;
+        let seg = arn.rsplit_once('/')?.1;
+        if seg.is_empty() {
+            return None;
+        }
+        Some(match arn {
+            Cow::Borrowed(a) => Cow::Borrowed(&a[a.len() - seg.len()..]),
+            Cow::Owned(_) => Cow::Owned(seg.to_owned()),
+        })
     };
-    match string(id.identity_type).as_deref() {
-        Some("Root") => Some("root".to_owned()),
+    match id.identity_type.0.as_deref() {
+        Some("Root") => Some(Cow::Borrowed("root")),
         Some("AssumedRole") | Some("FederatedUser") => last_segment(),
-        Some("AWSService") => string(id.invoked_by),
-        _ => string(id.user_name)
+        Some("AWSService") => id.invoked_by.0.clone(),
+        _ => id
+            .user_name
+            .0
+            .clone()
             .filter(|u| !u.is_empty())
             .or_else(last_segment)
-            .or_else(|| string(id.principal_id)),
+            .or_else(|| id.principal_id.0.clone()),
     }
     .filter(|u| !u.is_empty())
 }
@@ -385,5 +655,46 @@ mod tests {
         assert_eq!((e.event_name, e.read_only, e.username), (None, None, None));
         assert!(e.resources.is_empty());
         assert!(extract(br#"{"eventID":"e1","awsRegion":"r"}"#).is_err());
+    }
+
+    #[test]
+    fn one_pass_parse_is_lenient_per_field_and_last_key_wins() {
+        // Escapes are decoded, a repeated key keeps its last value (as serde_json::Value does),
+        // a resource that is not an object is skipped alone, and nested junk is skipped.
+        let raw = br#"{"eventTime":"2026-01-01T00:00:00Z","eventID":"e\u0031","awsRegion":"us-east-1",
+            "eventName":"First","eventName":"Second","requestParameters":{"a":[1,{"b":"\"}"}]},
+            "userIdentity":{"type":"IAMUser","userName":7,"arn":"arn:aws:iam::1:user/p\/q","type":"IAMUser"},
+            "resources":[5,{"ARN":"arn:aws:s3:::b","type":null},"x",{"type":"AWS::S3::Bucket"}],
+            "readOnly":false}"#;
+        let e = extract(raw).expect("kept");
+        assert_eq!(e.event_id, "e1");
+        assert_eq!(e.event_name.as_deref(), Some("Second"));
+        assert_eq!(e.username.as_deref(), Some("q"));
+        assert_eq!(e.read_only, Some(false));
+        assert_eq!(
+            e.resources,
+            vec![
+                LookupResource {
+                    resource_type: None,
+                    resource_name: Some("arn:aws:s3:::b".into()),
+                },
+                LookupResource {
+                    resource_type: Some("AWS::S3::Bucket".into()),
+                    resource_name: None,
+                },
+            ]
+        );
+        let p = parse(raw).expect("kept");
+        assert_eq!(
+            p.attribute_values(),
+            e.attribute_values()
+                .iter()
+                .map(|(k, v)| (*k, v.as_ref()))
+                .collect::<Vec<_>>()
+        );
+        assert!(p.matches(AttributeKey::ResourceName, "b"));
+        for bad in [&b"[1]"[..], b"\"x\"", b"{\"eventID\":", b"\xff"] {
+            assert!(matches!(extract(bad), Err(NotKept::Unusable(_))));
+        }
     }
 }

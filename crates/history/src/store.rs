@@ -20,14 +20,14 @@ use std::{
 };
 
 use fjall::{
-    config::{BlockSizePolicy, CompressionPolicy},
+    config::{BlockSizePolicy, CompressionPolicy, FilterPolicy},
     CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode,
 };
 
 use crate::{
     error::{HistoryError, Result},
     keys::{self, day_of, DAY_SECS},
-    record::{extract, NotKept},
+    record::{parse, NotKept},
     HistoryConfig,
 };
 
@@ -43,6 +43,14 @@ pub const JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
 pub(crate) struct Day {
     pub(crate) events: Keyspace,
     pub(crate) index: Keyspace,
+}
+
+/// One index entry of a batch being appended: its key is `keys[range]`, whose first eight bytes
+/// are `hash` (big-endian), so (day, hash, key bytes) sorts as (day, key).
+struct IndexKey {
+    day: i64,
+    hash: u64,
+    range: std::ops::Range<usize>,
 }
 
 /// A record as the pipeline hands it over: anything that yields the record's original bytes
@@ -149,6 +157,11 @@ impl HistoryStore {
             .cache_size(256 * 1024 * 1024)
             .journal_compression(CompressionType::Lz4)
             .max_journaling_size(JOURNAL_BYTES)
+            // One background worker for flushes and compactions. With more, fjall 3.1's worker 0
+            // hands every compaction request back to the queue while the others are busy and
+            // spins on it, burning a core that ingest needs (callgrind: ~45% of all
+            // instructions in a 2-worker run were that loop).
+            .worker_threads(1)
             .open()
             .map_err(&engine)?;
         let meta = db
@@ -187,7 +200,7 @@ impl HistoryStore {
         let mut entries = Vec::with_capacity(batch.len());
         for r in batch {
             let raw = r.record_bytes();
-            match extract(raw) {
+            match parse(raw) {
                 Ok(e) => entries.push((e, raw)),
                 Err(NotKept::NotManagement) => summary.not_management += 1,
                 Err(NotKept::Unusable(_)) => summary.unusable += 1,
@@ -221,9 +234,12 @@ impl HistoryStore {
         let days = self.days.read().expect("day map lock poisoned");
         let cutoff = self.cutoff.load(Ordering::Acquire);
         let mut wb = self.db.batch().durability(Some(PersistMode::SyncAll));
+        // All index keys of the batch go into one buffer (`keys`), found by their ranges.
         // Index entries are inserted in key order: neighbouring inserts then walk the same
         // memtable nodes, which measurably cuts cache misses (the dominant ingest cost).
-        let mut index: Vec<(i64, Vec<u8>)> = Vec::with_capacity(entries.len() * 10);
+        let mut keys: Vec<u8> = Vec::with_capacity(entries.len() * 10 * 56);
+        let mut index: Vec<IndexKey> = Vec::with_capacity(entries.len() * 10);
+        let mut record_key = Vec::with_capacity(64);
         for (e, raw) in &entries {
             if e.event_time < cutoff {
                 summary.expired += 1;
@@ -235,24 +251,48 @@ impl HistoryStore {
                 summary.expired += 1;
                 continue;
             };
-            let prefix = keys::events_prefix(e.category, &e.region);
-            wb.insert(
-                &day.events,
-                keys::with_position(&prefix, e.event_time, &e.event_id),
-                *raw,
+            record_key.clear();
+            keys::push_record_key(
+                &mut record_key,
+                e.category,
+                &e.region,
+                e.event_time,
+                &e.event_id,
             );
+            wb.insert(&day.events, &record_key[..], *raw);
+            let position = keys::desc_time(e.event_time);
             for (k, v) in e.attribute_values() {
-                let p = keys::index_prefix(e.category, &e.region, k, &v);
-                index.push((d, keys::with_position(&p, e.event_time, &e.event_id)));
+                let hash = keys::index_hash(e.category, &e.region, k, v);
+                let start = keys.len();
+                keys.extend_from_slice(&hash.to_be_bytes());
+                keys.extend_from_slice(&position);
+                keys.extend_from_slice(e.event_id.as_bytes());
+                index.push(IndexKey {
+                    day: d,
+                    hash,
+                    range: start..keys.len(),
+                });
             }
             summary.stored += 1;
         }
-        index.sort_unstable();
-        for (d, key) in index {
-            let day = days
-                .get(&d)
-                .expect("checked above, under the same read lock");
-            wb.insert(&day.index, key, &[][..]);
+        index.sort_unstable_by(|a, b| {
+            (a.day, a.hash)
+                .cmp(&(b.day, b.hash))
+                .then_with(|| keys[a.range.clone()].cmp(&keys[b.range.clone()]))
+        });
+        let mut current: Option<(i64, &Day)> = None;
+        for k in &index {
+            let day = match current {
+                Some((d, day)) if d == k.day => day,
+                _ => {
+                    let day = days
+                        .get(&k.day)
+                        .expect("checked above, under the same read lock");
+                    current = Some((k.day, day));
+                    day
+                }
+            };
+            wb.insert(&day.index, &keys[k.range.clone()], &[][..]);
         }
         wb.commit().map_err(&engine)?;
         Ok(summary)
@@ -367,10 +407,15 @@ fn open_day(db: &Database, day: i64) -> fjall::Result<Day> {
             day_options()
                 .data_block_size_policy(BlockSizePolicy::all(32 * 1024))
                 .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
+                // Every point read comes from an index entry of the same batch: it hits, so the
+                // last level (most of the data) needs no Bloom filter.
+                .expect_point_read_hits(true)
         })?,
+        // Index entries are only range-scanned, never point-read: no Bloom filters to build.
         index: db.keyspace(&keys::index_name(day), || {
             day_options()
                 .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
+                .filter_policy(FilterPolicy::disabled())
         })?,
     })
 }
