@@ -45,11 +45,13 @@ pub(crate) struct Day {
     pub(crate) index: Keyspace,
 }
 
-/// One index entry of a batch being appended: its key is `keys[range]`, whose first eight bytes
-/// are `hash` (big-endian), so (day, hash, key bytes) sorts as (day, key).
+/// One index entry of a batch being appended: its key is `keys[range]`, which starts with
+/// `hash` and `time` (both big-endian), so (day, hash, time) sorts as (day, key) up to ties
+/// within one second.
 struct IndexKey {
     day: i64,
     hash: u64,
+    time: u64,
     range: std::ops::Range<usize>,
 }
 
@@ -235,8 +237,8 @@ impl HistoryStore {
         let cutoff = self.cutoff.load(Ordering::Acquire);
         let mut wb = self.db.batch().durability(Some(PersistMode::SyncAll));
         // All index keys of the batch go into one buffer (`keys`), found by their ranges.
-        // Index entries are inserted in key order: neighbouring inserts then walk the same
-        // memtable nodes, which measurably cuts cache misses (the dominant ingest cost).
+        // Index entries are inserted in (nearly) key order: neighbouring inserts then walk the
+        // same memtable nodes, which measurably cuts cache misses (the dominant ingest cost).
         let mut keys: Vec<u8> = Vec::with_capacity(entries.len() * 10 * 56);
         let mut index: Vec<IndexKey> = Vec::with_capacity(entries.len() * 10);
         let mut record_key = Vec::with_capacity(64);
@@ -260,26 +262,24 @@ impl HistoryStore {
                 &e.event_id,
             );
             wb.insert(&day.events, &record_key[..], *raw);
-            let position = keys::desc_time(e.event_time);
+            let time = keys::desc_time(e.event_time);
             for (k, v) in e.attribute_values() {
                 let hash = keys::index_hash(e.category, &e.region, k, v);
                 let start = keys.len();
                 keys.extend_from_slice(&hash.to_be_bytes());
-                keys.extend_from_slice(&position);
+                keys.extend_from_slice(&time);
                 keys.extend_from_slice(e.event_id.as_bytes());
                 index.push(IndexKey {
                     day: d,
                     hash,
+                    time: u64::from_be_bytes(time),
                     range: start..keys.len(),
                 });
             }
             summary.stored += 1;
         }
-        index.sort_unstable_by(|a, b| {
-            (a.day, a.hash)
-                .cmp(&(b.day, b.hash))
-                .then_with(|| keys[a.range.clone()].cmp(&keys[b.range.clone()]))
-        });
+        // Integer comparisons only; the order matters for speed alone, not for correctness.
+        index.sort_unstable_by_key(|k| (k.day, k.hash, k.time));
         let mut current: Option<(i64, &Day)> = None;
         for k in &index {
             let day = match current {
