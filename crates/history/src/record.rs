@@ -16,6 +16,10 @@
 //!   ResourceName lookup also matches the ARN's short name (after the last `/`, else the last
 //!   `:`), e.g. `my-bucket` for `arn:aws:s3:::my-bucket`; responses show the ARN.
 //! - **AccessKeyId**: `userIdentity.accessKeyId` when non-empty. **ReadOnly**: `readOnly`.
+//! - **Leniency**: a field of another JSON type than expected counts as absent, a repeated key's
+//!   last value wins (as with `serde_json::Value`), and an element of `resources` that is not an
+//!   object is skipped alone. Only invalid UTF-8 or JSON, or a missing `eventTime`, `eventID` or
+//!   `awsRegion`, makes a record unusable.
 
 use std::borrow::Cow;
 
@@ -138,16 +142,11 @@ pub fn arn_short_name(arn: &str) -> &str {
     }
 }
 
-/// Visitor methods for the JSON types a lenient field does not take: the value is skipped
-/// (arrays and objects drained) and the field is `Default` (absent).
-macro_rules! other_types_are_none {
-    () => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(Default::default())
-        }
-        other_types_are_none!(but_bool);
-    };
-    (but_bool) => {
+/// Visitor methods for the JSON types a lenient field does not take (`scalars` = numbers and
+/// `null`): the value is skipped (arrays and objects drained) and the field is `Default`.
+macro_rules! other_types_are_default {
+    ($($kind:ident)*) => { $(other_types_are_default!(@$kind);)* };
+    (@scalars) => {
         fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
@@ -160,10 +159,27 @@ macro_rules! other_types_are_none {
         fn visit_unit<E>(self) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
+    };
+    (@bool) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
+    (@str) => {
+        fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
+    (@seq) => {
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(Default::default())
         }
+    };
+    (@map) => {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
             Ok(Default::default())
@@ -194,7 +210,7 @@ impl<'de> Deserialize<'de> for Str<'de> {
             fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
                 Ok(Str(Some(Cow::Owned(v))))
             }
-            other_types_are_none!();
+            other_types_are_default!(scalars bool seq map);
         }
         d.deserialize_any(V)
     }
@@ -215,13 +231,7 @@ impl<'de> Deserialize<'de> for Bool {
             fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
                 Ok(Bool(Some(v)))
             }
-            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(Bool(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Bool(None))
-            }
-            other_types_are_none!(but_bool);
+            other_types_are_default!(scalars str seq map);
         }
         d.deserialize_any(V)
     }
@@ -262,34 +272,7 @@ macro_rules! lenient_object {
                         }
                         Ok(Obj(Some(out)))
                     }
-                    fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                        Ok(Obj(None))
-                    }
-                    fn visit_seq<A: SeqAccess<'de>>(
-                        self,
-                        mut seq: A,
-                    ) -> Result<Self::Value, A::Error> {
-                        while seq.next_element::<IgnoredAny>()?.is_some() {}
-                        Ok(Obj(None))
-                    }
+                    other_types_are_default!(scalars bool str seq);
                 }
                 d.deserialize_any(V)
             }
@@ -379,31 +362,7 @@ impl<'de> Deserialize<'de> for Resources<'de> {
                 }
                 Ok(Resources(out))
             }
-            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Resources::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Resources::default())
-            }
+            other_types_are_default!(scalars bool str map);
         }
         d.deserialize_any(V)
     }
