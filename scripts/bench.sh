@@ -4,13 +4,16 @@
 # run the end-to-end records/s (daemon start → every offset committed) and the daemon's peak RSS.
 #
 # Usage (with the test servers running and .test-services/env sourced): scripts/bench.sh
-#   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3"
+#   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3" WITH="history insights"
+# WITH adds optional stages to the daemon: `history` (event history store), `insights` (Insights
+# on the trail); by default neither, the S3 spine alone.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 RECORDS=${RECORDS:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 TARGETS=${TARGETS:-local s3}
+WITH=${WITH:-}
 : "${TRAILPIPE_TEST_BROKERS:?source .test-services/env first (scripts/services.sh start)}"
 PY=${TRAILPIPE_TEST_PYTHON:-$REPO/.tools/venv/bin/python}
 BIN=$REPO/target/release/trailpipe
@@ -52,11 +55,15 @@ dead_letter_topic = "$topic-dead"
 $storage
 [server]
 listen = "127.0.0.1:19480"
+[state]
+dir = "$WORK/state-$target"
+$( [[ " $WITH " == *" history "* ]] && printf '[history]\npath = "%s"\nretention_days = 3650\n' "$WORK/history-$target" )
 [[trails]]
 name = "all-events"
 s3_bucket_name = "$bucket"
 is_multi_region_trail = true
 delivery_interval_secs = 5
+$( [[ " $WITH " == *" insights "* ]] && printf 'insight_selectors = [{ insight_type = "ApiCallRateInsight" }, { insight_type = "ApiErrorRateInsight" }]\n' )
 [[trails.event_selectors]]
 read_write_type = "All"
 include_management_events = true
@@ -82,6 +89,7 @@ TOML
     end=$(date +%s.%N)
     kill -TERM "$pid"; wait "$pid" || true
     secs=$(calc "$end - $start")
+    [[ -n $WITH ]] && printf '(with %s) ' "$WITH"
     printf '%-6s %d records in %.1fs = %.0f records/s end to end, peak RSS %.0f MiB\n' \
         "$target" "$RECORDS" "$secs" "$(calc "$RECORDS / $secs")" "$(calc "$peak / 1024")"
 done
