@@ -12,6 +12,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
 use trailpipe_batcher::{
@@ -57,9 +58,18 @@ pub struct Delivery {
     trails: Arc<[DeliveryTrail]>,
     inflight: Arc<InFlight>,
     history: Option<Arc<trailpipe_history::HistoryStore>>,
+    /// One history append at a time across partition workers: the store has one journal, so
+    /// concurrent appends only multiply the memory their write batches hold (measured with
+    /// heaptrack: most of the peak heap with history on).
+    history_gate: Arc<tokio::sync::Semaphore>,
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     extra: Option<Arc<dyn SegmentSink>>,
 }
+
+/// Records per history append: a segment's events are stored in chunks this size, so a write
+/// batch stays a few MiB whatever the segment size. Each chunk is durable before the next
+/// starts; appends are idempotent, so a crash between chunks replays without duplicates.
+const HISTORY_CHUNK: usize = 4096;
 
 /// What delivery needs to know about a trail.
 #[derive(Debug, Clone)]
@@ -112,6 +122,7 @@ impl Delivery {
             trails: trails.into(),
             inflight,
             history: None,
+            history_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             notifier: None,
             extra: None,
         }
@@ -285,14 +296,30 @@ impl Delivery {
     /// succeeds: the history is a sink like the bucket, acknowledged before the offsets move.
     /// Appends are idempotent (eventID, eventTime), so a replay stores nothing twice.
     async fn append_history(&self, h: &Arc<trailpipe_history::HistoryStore>, seg: &Segment) {
+        for chunk in seg.history.chunks(HISTORY_CHUNK) {
+            self.append_history_chunk(h, chunk).await;
+        }
+    }
+
+    async fn append_history_chunk(
+        &self,
+        h: &Arc<trailpipe_history::HistoryStore>,
+        chunk: &[Bytes],
+    ) {
         let mut backoff = Backoff::new();
         loop {
-            let (h, records) = (h.clone(), seg.history.clone());
+            let turn = self
+                .history_gate
+                .acquire()
+                .await
+                .expect("the history gate is never closed");
+            let (h, records) = (h.clone(), chunk.to_vec());
             let r = tokio::task::spawn_blocking(move || {
                 let refs: Vec<&[u8]> = records.iter().map(|b| &b[..]).collect();
                 h.append(&refs)
             })
             .await;
+            drop(turn);
             match r {
                 Ok(Ok(summary)) => {
                     metrics::counter!(names::HISTORY_EVENTS_STORED)
