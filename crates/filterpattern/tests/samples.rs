@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use trailpipe_filterpattern::{CisFilter, FilterPattern, ValuePath, CIS_FILTERS, CIS_V14_VARIANTS};
+use trailpipe_filterpattern::{
+    CisFilter, FilterPattern, FilterSet, ValuePath, CIS_FILTERS, CIS_V14_VARIANTS,
+};
 
 fn sample_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -33,11 +35,12 @@ fn records() -> Option<Vec<Vec<u8>>> {
     Some(out)
 }
 
-#[test]
-fn cis_match_counts_over_shared_samples() {
+/// The sample records (or `None`, after saying the test skips), every CIS filter (v1.2+ and
+/// the v1.4 variants), and their one-pass set.
+fn samples_and_cis_set() -> Option<(Vec<Vec<u8>>, Vec<CisFilter>, FilterSet)> {
     let Some(records) = records() else {
         println!("SKIP: shared/samples/cloudtrail/_normalized not found");
-        return;
+        return None;
     };
     let all: Vec<CisFilter> = CIS_FILTERS
         .iter()
@@ -45,6 +48,14 @@ fn cis_match_counts_over_shared_samples() {
         .copied()
         .collect();
     let set = CisFilter::set(&all);
+    Some((records, all, set))
+}
+
+#[test]
+fn cis_match_counts_over_shared_samples() {
+    let Some((records, all, set)) = samples_and_cis_set() else {
+        return;
+    };
     let mut counts = vec![0usize; all.len()];
     let mut hits = Vec::new();
     for r in &records {
@@ -74,16 +85,9 @@ fn cis_match_counts_over_shared_samples() {
 
 #[test]
 fn cis_set_agrees_with_patterns_one_by_one_on_samples() {
-    let Some(records) = records() else {
-        println!("SKIP: shared/samples/cloudtrail/_normalized not found");
+    let Some((records, all, set)) = samples_and_cis_set() else {
         return;
     };
-    let all: Vec<CisFilter> = CIS_FILTERS
-        .iter()
-        .chain(CIS_V14_VARIANTS)
-        .copied()
-        .collect();
-    let set = CisFilter::set(&all);
     let patterns: Vec<FilterPattern> = all.iter().map(CisFilter::compile).collect();
     let mut hits = Vec::new();
     for r in &records {
