@@ -198,25 +198,7 @@ sns_topic_arn = "{sns_topic}"
     let mut seen = Vec::new();
     let mut alarm = None;
     for _ in 0..30 {
-        let got = aws(
-            &s,
-            None,
-            &[
-                "sqs",
-                "receive-message",
-                "--queue-url",
-                &queue_url,
-                "--wait-time-seconds",
-                "1",
-                "--max-number-of-messages",
-                "10",
-            ],
-        );
-        for m in got["Messages"].as_array().into_iter().flatten() {
-            let body: serde_json::Value =
-                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("SNS envelope");
-            let message: serde_json::Value =
-                serde_json::from_str(body["Message"].as_str().expect("Message")).expect("alarm");
+        for message in receive_sns_messages(&s, &queue_url) {
             seen.push(format!(
                 "{} -> {}",
                 message["OldStateValue"], message["NewStateValue"]

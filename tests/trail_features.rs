@@ -128,26 +128,7 @@ kms_key_id = "{kms_key}"
     let mut notified = BTreeSet::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while notified.len() < main_keys.len() && std::time::Instant::now() < deadline {
-        let got = aws(
-            &s,
-            None,
-            &[
-                "sqs",
-                "receive-message",
-                "--queue-url",
-                &queue_url,
-                "--max-number-of-messages",
-                "10",
-                "--wait-time-seconds",
-                "1",
-            ],
-        );
-        for m in got["Messages"].as_array().into_iter().flatten() {
-            let envelope: serde_json::Value =
-                serde_json::from_str(m["Body"].as_str().expect("Body")).expect("envelope");
-            let msg: serde_json::Value =
-                serde_json::from_str(envelope["Message"].as_str().expect("Message"))
-                    .expect("message");
+        for msg in receive_sns_messages(&s, &queue_url) {
             let obj = msg.as_object().expect("object");
             assert_eq!(
                 obj.keys().collect::<Vec<_>>(),
@@ -158,18 +139,6 @@ kms_key_id = "{kms_key}"
             for k in msg["s3ObjectKey"].as_array().expect("keys") {
                 notified.insert(k.as_str().expect("key").to_string());
             }
-            aws(
-                &s,
-                None,
-                &[
-                    "sqs",
-                    "delete-message",
-                    "--queue-url",
-                    &queue_url,
-                    "--receipt-handle",
-                    m["ReceiptHandle"].as_str().expect("handle"),
-                ],
-            );
         }
     }
     assert_eq!(

@@ -800,3 +800,44 @@ pub fn sns_topic_with_queue(s: &Services, name: &str) -> (String, String) {
     );
     (topic, queue_url)
 }
+
+/// Receives up to ten messages (waiting at most a second) from an SQS queue subscribed to an
+/// SNS topic, deletes them, and returns each SNS notification's `Message`, parsed as JSON.
+pub fn receive_sns_messages(s: &Services, queue_url: &str) -> Vec<serde_json::Value> {
+    let got = aws(
+        s,
+        None,
+        &[
+            "sqs",
+            "receive-message",
+            "--queue-url",
+            queue_url,
+            "--max-number-of-messages",
+            "10",
+            "--wait-time-seconds",
+            "1",
+        ],
+    );
+    let mut out = Vec::new();
+    for m in got["Messages"].as_array().into_iter().flatten() {
+        let envelope: serde_json::Value =
+            serde_json::from_str(m["Body"].as_str().expect("Body")).expect("SNS envelope");
+        out.push(
+            serde_json::from_str(envelope["Message"].as_str().expect("Message"))
+                .expect("the SNS Message is JSON"),
+        );
+        aws(
+            s,
+            None,
+            &[
+                "sqs",
+                "delete-message",
+                "--queue-url",
+                queue_url,
+                "--receipt-handle",
+                m["ReceiptHandle"].as_str().expect("handle"),
+            ],
+        );
+    }
+    out
+}
