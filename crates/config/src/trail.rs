@@ -81,6 +81,19 @@ pub struct InsightSelector {
 pub const INSIGHT_TYPES: [&str; 2] = ["ApiCallRateInsight", "ApiErrorRateInsight"];
 
 impl TrailConfig {
+    /// The key prefix files go under (`s3_key_prefix`, `None` when unset or empty).
+    pub fn key_prefix(&self) -> Option<&str> {
+        self.s3_key_prefix.as_deref().filter(|p| !p.is_empty())
+    }
+
+    /// The `o-...` folder before the account in keys: `organization_id` of an organization
+    /// trail, `None` for any other trail.
+    pub fn key_organization_id(&self) -> Option<&str> {
+        self.organization_id
+            .as_deref()
+            .filter(|_| self.is_organization_trail)
+    }
+
     const fn default_true() -> bool {
         true
     }

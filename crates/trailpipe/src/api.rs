@@ -72,7 +72,7 @@ impl Backend {
             name: t.name.clone(),
             home_region: home,
             s3_bucket_name: t.s3_bucket_name.clone(),
-            s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
+            s3_key_prefix: t.key_prefix().map(str::to_string),
             sns_topic_name: t
                 .sns_topic_arn
                 .as_deref()

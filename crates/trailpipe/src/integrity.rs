@@ -83,11 +83,8 @@ fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> Diges
         &t.name,
         home_region(config, t),
     );
-    c.prefix = t.s3_key_prefix.clone().filter(|p| !p.is_empty());
-    c.organization_id = t
-        .organization_id
-        .clone()
-        .filter(|_| t.is_organization_trail);
+    c.prefix = t.key_prefix().map(str::to_string);
+    c.organization_id = t.key_organization_id().map(str::to_string);
     c.interval = Duration::from_secs(t.digest_interval_secs);
     c.settle = Duration::from_secs(config.integrity.digest_settle_secs);
     c.kms_key_id = t.kms_key_id.clone();
@@ -125,11 +122,7 @@ pub async fn run_digests(
             tracing::error!(error = %e, "signing key rotation failed");
         }
         for t in &trails {
-            let org = t
-                .organization_id
-                .as_deref()
-                .filter(|_| t.is_organization_trail);
-            let prefix = t.s3_key_prefix.as_deref().filter(|p| !p.is_empty());
+            let (org, prefix) = (t.key_organization_id(), t.key_prefix());
             let outcome = match discover_chains(&store, &t.s3_bucket_name, prefix, org).await {
                 Err(e) => Err(e.to_string()),
                 Ok(chains) => {

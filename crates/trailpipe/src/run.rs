@@ -47,19 +47,11 @@ fn batcher_config(config: &Config) -> BatcherConfig {
             .map(|t| TrailOutput {
                 name: t.name.as_str().into(),
                 bucket: t.s3_bucket_name.as_str().into(),
-                prefix: t
-                    .s3_key_prefix
-                    .as_deref()
-                    .filter(|p| !p.is_empty())
-                    .map(Into::into),
+                prefix: t.key_prefix().map(Into::into),
                 max_file_bytes: t.max_file_bytes,
                 max_file_records: t.max_file_records,
                 delivery_interval: Duration::from_secs(t.delivery_interval_secs),
-                organization_id: t
-                    .organization_id
-                    .as_deref()
-                    .filter(|_| t.is_organization_trail)
-                    .map(Into::into),
+                organization_id: t.key_organization_id().map(Into::into),
                 accounts: t.account_ids.iter().map(|a| a.as_str().into()).collect(),
                 cwl_log_group: t
                     .cloud_watch_logs
@@ -530,9 +522,9 @@ async fn print_summary(
         }
     );
     for t in &config.trails {
-        let prefix = match &t.s3_key_prefix {
-            Some(p) if !p.is_empty() => format!("{p}/AWSLogs/"),
-            _ => "AWSLogs/".to_string(),
+        let prefix = match t.key_prefix() {
+            Some(p) => format!("{p}/AWSLogs/"),
+            None => "AWSLogs/".to_string(),
         };
         match store.list(&t.s3_bucket_name, &prefix).await {
             Ok(keys) => {

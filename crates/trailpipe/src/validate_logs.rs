@@ -68,11 +68,8 @@ pub async fn run(args: ValidateLogsArgs) -> anyhow::Result<i32> {
     };
     let req = ValidateRequest {
         bucket: t.s3_bucket_name.clone(),
-        prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
-        organization_id: t
-            .organization_id
-            .clone()
-            .filter(|_| t.is_organization_trail),
+        prefix: t.key_prefix().map(str::to_string),
+        organization_id: t.key_organization_id().map(str::to_string),
         account: args.account_id.clone(),
         source_region: args.region.clone().unwrap_or_else(|| home.clone()),
         trail_name: t.name.clone(),
