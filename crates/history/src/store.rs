@@ -14,7 +14,7 @@ use std::{
     collections::BTreeMap,
     sync::{
         atomic::{AtomicI64, Ordering},
-        Arc, RwLock, Weak,
+        Arc, Mutex, RwLock, Weak,
     },
     time::{Duration, SystemTime},
 };
@@ -129,6 +129,10 @@ pub struct HistoryStore {
     pub(crate) days: RwLock<BTreeMap<i64, Day>>,
     /// Events before this time are not kept nor returned (`NO_CUTOFF` = none yet).
     pub(crate) cutoff: AtomicI64,
+    /// Taken while an append builds and commits its write batch: the store has one journal,
+    /// so concurrent appends gain nothing and only multiply the memory their batches hold
+    /// (heaptrack: most of the daemon's peak heap with history on).
+    writer: Mutex<()>,
     cfg: HistoryConfig,
 }
 
@@ -184,6 +188,7 @@ impl HistoryStore {
             meta,
             days: RwLock::new(days),
             cutoff: AtomicI64::new(cutoff),
+            writer: Mutex::new(()),
             cfg,
         })
     }
@@ -195,7 +200,8 @@ impl HistoryStore {
 
     /// Stores the management and Insights events of `batch` and returns once they are durable
     /// (one atomic commit, one fsync). Storing an event again (same eventID and eventTime) is a
-    /// no-op, so replays after a crash do not duplicate.
+    /// no-op, so replays after a crash do not duplicate. Concurrent appends parse in parallel
+    /// and write one at a time.
     pub fn append<R: HistoryRecord>(&self, batch: &[R]) -> Result<AppendSummary> {
         let engine = engine_error(&self.cfg);
         let mut summary = AppendSummary::default();
@@ -232,6 +238,7 @@ impl HistoryStore {
                 }
             }
         }
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         // Held through the commit: pruning cannot delete a keyspace this batch writes to.
         let days = self.days.read().expect("day map lock poisoned");
         let cutoff = self.cutoff.load(Ordering::Acquire);

@@ -58,10 +58,6 @@ pub struct Delivery {
     trails: Arc<[DeliveryTrail]>,
     inflight: Arc<InFlight>,
     history: Option<Arc<trailpipe_history::HistoryStore>>,
-    /// One history append at a time across partition workers: the store has one journal, so
-    /// concurrent appends only multiply the memory their write batches hold (measured with
-    /// heaptrack: most of the peak heap with history on).
-    history_gate: Arc<tokio::sync::Semaphore>,
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     extra: Option<Arc<dyn SegmentSink>>,
 }
@@ -122,7 +118,6 @@ impl Delivery {
             trails: trails.into(),
             inflight,
             history: None,
-            history_gate: Arc::new(tokio::sync::Semaphore::new(1)),
             notifier: None,
             extra: None,
         }
@@ -254,8 +249,9 @@ impl Delivery {
             self.notify(n, &seg).await;
         }
         if let Some(h) = &self.history {
-            if !seg.history.is_empty() {
-                self.append_history(h, &seg).await;
+            // The segment's management events, before the offsets move.
+            for chunk in seg.history.chunks(HISTORY_CHUNK) {
+                append_history(h, chunk, &self.health).await;
             }
         }
         metrics::histogram!(names::DELIVERY_LATENCY).record(seg.opened_at.elapsed().as_secs_f64());
@@ -289,51 +285,6 @@ impl Delivery {
                 self.health.error(format!("SNS {topic}: {e}"));
                 std::future::pending::<()>().await;
             }
-        }
-    }
-
-    /// Stores the segment's management events in the event history, durably, retrying until it
-    /// succeeds: the history is a sink like the bucket, acknowledged before the offsets move.
-    /// Appends are idempotent (eventID, eventTime), so a replay stores nothing twice.
-    async fn append_history(&self, h: &Arc<trailpipe_history::HistoryStore>, seg: &Segment) {
-        for chunk in seg.history.chunks(HISTORY_CHUNK) {
-            self.append_history_chunk(h, chunk).await;
-        }
-    }
-
-    async fn append_history_chunk(
-        &self,
-        h: &Arc<trailpipe_history::HistoryStore>,
-        chunk: &[Bytes],
-    ) {
-        let mut backoff = Backoff::new();
-        loop {
-            let turn = self
-                .history_gate
-                .acquire()
-                .await
-                .expect("the history gate is never closed");
-            let (h, records) = (h.clone(), chunk.to_vec());
-            let r = tokio::task::spawn_blocking(move || {
-                let refs: Vec<&[u8]> = records.iter().map(|b| &b[..]).collect();
-                h.append(&refs)
-            })
-            .await;
-            drop(turn);
-            match r {
-                Ok(Ok(summary)) => {
-                    metrics::counter!(names::HISTORY_EVENTS_STORED)
-                        .increment(summary.stored as u64);
-                    return;
-                }
-                Ok(Err(e)) => {
-                    metrics::counter!(names::HISTORY_ERRORS).increment(1);
-                    tracing::warn!(error = %e, "event history append failed; retrying");
-                    self.health.error(format!("event history: {e}"));
-                }
-                Err(e) => tracing::error!(error = %e, "event history append panicked; retrying"),
-            }
-            tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
         }
     }
 
@@ -423,5 +374,38 @@ impl Delivery {
             tracing::debug!(key = %f.key, "log file already delivered");
             true
         }
+    }
+}
+
+/// Stores `records` in the event history, durably, retrying with backoff until it succeeds:
+/// the history is a sink like the bucket, acknowledged before offsets move. Stored events and
+/// failures are counted; a failure also shows in `health`. Appends are idempotent (eventID,
+/// eventTime), so a retry or a replay stores nothing twice.
+pub async fn append_history(
+    h: &Arc<trailpipe_history::HistoryStore>,
+    records: &[Bytes],
+    health: &SinkHealth,
+) {
+    let mut backoff = Backoff::new();
+    loop {
+        let (h, batch) = (h.clone(), records.to_vec());
+        let r = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&[u8]> = batch.iter().map(|b| &b[..]).collect();
+            h.append(&refs)
+        })
+        .await;
+        match r {
+            Ok(Ok(summary)) => {
+                metrics::counter!(names::HISTORY_EVENTS_STORED).increment(summary.stored as u64);
+                return;
+            }
+            Ok(Err(e)) => {
+                metrics::counter!(names::HISTORY_ERRORS).increment(1);
+                tracing::warn!(error = %e, "event history append failed; retrying");
+                health.error(format!("event history: {e}"));
+            }
+            Err(e) => tracing::error!(error = %e, "event history append panicked; retrying"),
+        }
+        tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
     }
 }

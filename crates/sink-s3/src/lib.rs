@@ -14,8 +14,8 @@ mod s3;
 mod store;
 
 pub use deliver::{
-    DeadLetterSink, Delivery, DeliveryTrail, Outcome, SegmentSink, META_NEWEST, META_OLDEST,
-    META_SHA256,
+    append_history, DeadLetterSink, Delivery, DeliveryTrail, Outcome, SegmentSink, META_NEWEST,
+    META_OLDEST, META_SHA256,
 };
 pub use health::{SinkHealth, SinkStatus};
 pub use retry::{Backoff, ErrorClass, StoreError};

@@ -27,10 +27,10 @@ use anyhow::Context;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 use trailpipe_config::Config;
-use trailpipe_insights::{Detector, InsightRecord, InsightState};
+use trailpipe_insights::{Detector, InsightRecord};
 use trailpipe_logfile::{insight_file_key, unique_string, KeyParts, LogFileWriter};
 use trailpipe_router::Tapped;
-use trailpipe_sink_s3::{Backoff, ErrorClass, SinkHealth, Store};
+use trailpipe_sink_s3::{Backoff, SinkHealth, Store};
 use trailpipe_telemetry as names;
 
 use crate::cwl::CwlStage;
@@ -61,8 +61,8 @@ struct InsightTrail {
     detector: Detector,
     /// Next offset not yet observed, per `source/partition` (Kafka sources only).
     positions: Positions,
+    /// `trailpipe_insights_active`: the detector's Starts minus its Ends.
     active: metrics::Gauge,
-    active_count: i64,
     snapshot_path: Option<PathBuf>,
 }
 
@@ -128,24 +128,18 @@ impl InsightsStage {
             let bit = 1u64 << i;
             mask |= bit;
             let active = metrics::gauge!(names::INSIGHTS_ACTIVE, "trail" => t.name.clone());
-            let active_count =
-                detector.stats().insights_started as i64 - detector.stats().insights_ended as i64;
-            active.set(active_count as f64);
+            set_active(&active, &detector);
             trails.push(InsightTrail {
                 bit,
                 name: t.name.clone(),
                 bucket: t.s3_bucket_name.clone(),
-                prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
-                organization_id: t
-                    .organization_id
-                    .clone()
-                    .filter(|_| t.is_organization_trail),
+                prefix: t.key_prefix().map(str::to_string),
+                organization_id: t.key_organization_id().map(str::to_string),
                 kms_key_id: t.kms_key_id.clone(),
                 index: i,
                 detector,
                 positions,
                 active,
-                active_count,
                 snapshot_path,
             });
         }
@@ -213,9 +207,10 @@ impl InsightsStage {
         for i in 0..self.trails.len() {
             let trail = &mut self.trails[i];
             if trail.snapshot_path.is_some() {
-                match trail.positions.get(&key) {
-                    Some(&next) if t.offset < next => continue, // counted before a restart
-                    _ => {
+                match trail.positions.get_mut(&key) {
+                    Some(next) if t.offset < *next => continue, // counted before a restart
+                    Some(next) => *next = t.offset + 1,
+                    None => {
                         trail.positions.insert(key.clone(), t.offset + 1);
                     }
                 }
@@ -234,27 +229,18 @@ impl InsightsStage {
 
     /// Delivers one batch of a trail's Insights records: a file per (account, region) in the
     /// bucket, then CloudWatch Logs and the history; each retried until it succeeds.
-    async fn deliver(&mut self, i: usize, records: Vec<InsightRecord>) {
+    async fn deliver(&self, i: usize, records: Vec<InsightRecord>) {
         if records.is_empty() {
             return;
         }
-        let trail = &mut self.trails[i];
+        let trail = &self.trails[i];
         for r in &records {
-            let state = match r.state {
-                InsightState::Start => {
-                    trail.active_count += 1;
-                    "Start"
-                }
-                InsightState::End => {
-                    trail.active_count -= 1;
-                    "End"
-                }
-            };
+            let state = r.state.as_str();
             metrics::counter!(names::INSIGHTS_EVENTS, "trail" => trail.name.clone(), "state" => state)
                 .increment(1);
             tracing::info!(trail = %trail.name, state, insight_type = r.insight_type.as_str(), event_source = %r.event_source, event_name = %r.event_name, account = %r.account_id, region = %r.aws_region, "Insights event");
         }
-        trail.active.set(trail.active_count as f64);
+        set_active(&trail.active, &trail.detector);
         let mut groups: BTreeMap<(&str, &str), Vec<&InsightRecord>> = BTreeMap::new();
         for r in &records {
             groups
@@ -275,8 +261,8 @@ impl InsightsStage {
             }
         }
         if let Some(h) = &self.sinks.history {
-            let events: Vec<_> = records.iter().map(InsightRecord::to_event).collect();
-            append_history(h, events, &self.sinks.health).await;
+            let raw: Vec<Bytes> = records.iter().map(|r| r.json.clone()).collect();
+            trailpipe_sink_s3::append_history(h, &raw, &self.sinks.health).await;
         }
     }
 
@@ -345,26 +331,11 @@ impl InsightsStage {
     }
 }
 
-/// Appends Insights records to the history, retrying until it succeeds (as delivery does).
-async fn append_history(
-    h: &Arc<trailpipe_history::HistoryStore>,
-    events: Vec<trailpipe_event::Event>,
-    health: &SinkHealth,
-) {
-    let events = Arc::new(events);
-    let mut backoff = Backoff::new();
-    loop {
-        let (h2, ev) = (h.clone(), events.clone());
-        match tokio::task::spawn_blocking(move || h2.append(&ev[..])).await {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "Insights history append failed; retrying");
-                health.error(format!("event history: {e}"));
-            }
-            Err(e) => tracing::error!(error = %e, "Insights history append panicked; retrying"),
-        }
-        tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
-    }
+/// Sets a trail's active-insights gauge from its detector's counters (they survive restarts
+/// in the snapshot).
+fn set_active(gauge: &metrics::Gauge, detector: &Detector) {
+    let s = detector.stats();
+    gauge.set(s.insights_started.saturating_sub(s.insights_ended) as f64);
 }
 
 /// Snapshot file: magic, u32 LE length of the JSON offsets, the offsets, the detector snapshot.
