@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
-use super::trails::{require_home_region, required_name};
+use super::trails::{find_trail, require_home_region, required_name};
 use crate::{
     arn::{parse_trail_arn, resolve_trail},
     protocol::{epoch_option, epoch_seconds, parse_body},
@@ -44,9 +44,7 @@ async fn named_trail<S: ApiBackend>(
     body: &[u8],
 ) -> Result<TrailInfo, ApiError> {
     let req: GetEventSelectorsRequest = parse_body(body)?;
-    let name = required_name(req.trail_name, "TrailName")?;
-    let trails = backend.trails().await;
-    resolve_trail(&trails, &name, region).cloned()
+    find_trail(backend, region, req.trail_name, "TrailName").await
 }
 
 /// `GetInsightSelectors` (trails only; no event data stores). A trail without Insights is

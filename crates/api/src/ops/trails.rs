@@ -35,7 +35,17 @@ async fn named_trail<S: ApiBackend>(
     body: &[u8],
 ) -> Result<TrailInfo, ApiError> {
     let req: NameRequest = parse_body(body)?;
-    let name = required_name(req.name, "Name")?;
+    find_trail(backend, region, req.name, "Name").await
+}
+
+/// The trail that request member `member` (a name in `region`, or an ARN) designates.
+pub(super) async fn find_trail<S: ApiBackend>(
+    backend: &S,
+    region: &str,
+    name: Option<String>,
+    member: &str,
+) -> Result<TrailInfo, ApiError> {
+    let name = required_name(name, member)?;
     let trails = backend.trails().await;
     resolve_trail(&trails, &name, region).cloned()
 }
