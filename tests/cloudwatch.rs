@@ -221,3 +221,101 @@ sns_topic_arn = "{sns_topic}"
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }
+
+/// The CloudWatch Logs fast path: with the S3 segment held open for an hour, every record still
+/// reaches its log stream within seconds, while no log file exists and no offset is committed
+/// (both wait for the segment). A graceful stop then cuts the segment, writes the files and
+/// commits everything.
+#[test]
+fn cloudwatch_logs_does_not_wait_for_the_s3_segment() {
+    let Some(s) = Services::get("cloudwatch fast path") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "cwlfast", 2);
+    let log_group = unique("trailpipe-cwl-fast");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT + 1, "");
+    let cfg = format!(
+        r#"{head}
+[cloudwatch_logs]
+flush_millis = 100
+
+[[trails]]
+name = "watched"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 3600
+[trails.cloud_watch_logs]
+cloud_watch_logs_log_group = "{log_group}"
+"#
+    );
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
+        accounts: 2,
+        regions: 2,
+        seed: 52,
+        start_time: time::OffsetDateTime::now_utc().unix_timestamp() - 600,
+        ..trailpipe_generator::GeneratorConfig::default()
+    });
+    let messages: Vec<(String, Vec<u8>)> = (0..400)
+        .map(|i| (format!("k{}", i % 8), g.next_record().into_bytes()))
+        .collect();
+    let management: usize = messages
+        .iter()
+        .filter(|(_, v)| {
+            let r: serde_json::Value = serde_json::from_slice(v).expect("json");
+            r["eventCategory"]
+                .as_str()
+                .is_none_or(|c| c == "Management")
+        })
+        .count();
+    produce(&s.brokers, &topic, &messages);
+
+    let in_cwl = || {
+        let out = aws(
+            &s,
+            None,
+            &["logs", "filter-log-events", "--log-group-name", &log_group],
+        );
+        out["events"].as_array().map_or(0, Vec::len)
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || in_cwl() >= management),
+        "CloudWatch Logs holds {} of {management} records\n{}",
+        in_cwl(),
+        daemon.log_text()
+    );
+    assert_eq!(in_cwl(), management, "each record once");
+    assert!(
+        read_bucket(&s3, &bucket).is_empty(),
+        "the S3 segment is still open: no log file yet"
+    );
+    assert_eq!(
+        committed_total(&s.brokers, &group, &topic, 2),
+        0,
+        "offsets wait for the S3 files"
+    );
+    let (_, metrics) = http_get(PORT + 1, "/metrics").expect("/metrics");
+    let latencies: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("trailpipe_cwl_delivery_latency_seconds_count"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        latencies as usize, management,
+        "one latency sample per record"
+    );
+
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    assert_eq!(
+        committed_total(&s.brokers, &group, &topic, 2),
+        messages.len() as i64,
+        "a graceful stop delivers the open segment and commits it"
+    );
+    let in_files: usize = read_bucket(&s3, &bucket)
+        .iter()
+        .map(|d| d.records.len())
+        .sum();
+    assert_eq!(in_files, management);
+    assert_eq!(in_cwl(), management, "the stop sent nothing twice");
+}

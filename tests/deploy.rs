@@ -47,6 +47,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     // Only with CloudWatch Logs and SNS (AWS services), which the embedded file run does not use.
     names::CWL_EVENTS_DELIVERED,
     names::CWL_EVENTS_REJECTED,
+    names::CWL_LATENCY,
     names::CWL_REQUESTS,
     names::CWL_ERRORS,
     names::METRIC_FILTER_SAMPLES,

@@ -45,27 +45,10 @@ pub struct Segment {
     pub dead_letters: Vec<DeadLetter>,
     /// Management and Insights events for the event history.
     pub history: Vec<Bytes>,
-    /// Records for CloudWatch Logs, one group per (trail, account, region) with a log group.
-    pub cwl: Vec<CwlGroup>,
     /// Why it was cut.
     pub cut: CutReason,
     /// When its first message was read (for delivery latency).
     pub opened_at: Instant,
-}
-
-/// One (trail, account, region)'s records for CloudWatch Logs.
-#[derive(Debug, Clone)]
-pub struct CwlGroup {
-    /// Index of the trail.
-    pub trail: usize,
-    /// Log group name or ARN.
-    pub log_group: Arc<str>,
-    /// Account.
-    pub account: Box<str>,
-    /// Region.
-    pub region: Box<str>,
-    /// `(eventTime ms, offset, record bytes)` in offset order.
-    pub records: Vec<(i64, i64, Bytes)>,
 }
 
 /// A group's records before compression.
@@ -74,7 +57,6 @@ pub(crate) struct GroupInput {
     pub account: Box<str>,
     pub region: Box<str>,
     pub records: Vec<Bytes>,
-    pub cwl: Vec<(i64, i64)>,
     pub oldest: i64,
     pub newest: i64,
 }
@@ -98,28 +80,6 @@ pub(crate) fn file_key(
         timestamp,
         unique: &unique,
     })
-}
-
-/// The CloudWatch Logs share of a segment: the groups of trails with a log group.
-pub(crate) fn cwl_groups(trails: &[TrailOutput], groups: &[GroupInput]) -> Vec<CwlGroup> {
-    groups
-        .iter()
-        .filter_map(|g| {
-            let log_group = trails[g.trail].cwl_log_group.clone()?;
-            Some(CwlGroup {
-                trail: g.trail,
-                log_group,
-                account: g.account.clone(),
-                region: g.region.clone(),
-                records: g
-                    .cwl
-                    .iter()
-                    .zip(&g.records)
-                    .map(|(&(t, o), r)| (t, o, r.clone()))
-                    .collect(),
-            })
-        })
-        .collect()
 }
 
 /// Compresses every group into a file. Pure: same inputs, same files, byte for byte.

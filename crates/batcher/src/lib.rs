@@ -18,10 +18,12 @@
 //!    watermark that never skips an undelivered record.
 
 mod build;
+pub mod cwl_feed;
 mod inflight;
 mod segment;
 
-pub use build::{CwlGroup, LogFile, Segment};
+pub use build::{LogFile, Segment};
+pub use cwl_feed::{CwlFeed, CwlMessage, CwlPending, CwlRecord};
 pub use inflight::InFlight;
 pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, RecordedCut, TrailOutput};
 

@@ -12,8 +12,8 @@ use trailpipe_event::{DeadLetter, Epoch, EventCategory, Flow, Message, Partition
 use trailpipe_telemetry as names;
 
 use crate::{
-    build::{build_files, cwl_groups, file_key, GroupInput},
-    CutReason, InFlight, Segment,
+    build::{build_files, file_key, GroupInput},
+    CutReason, CwlFeed, CwlMessage, CwlRecord, InFlight, Segment,
 };
 
 /// What the batcher needs to know about a trail.
@@ -93,8 +93,6 @@ type GroupKey = (usize, Box<str>, Box<str>);
 
 struct Group {
     records: Vec<bytes::Bytes>,
-    /// `(eventTime ms, offset)` per record, kept only for trails that deliver to CloudWatch Logs.
-    cwl: Vec<(i64, i64)>,
     bytes: usize,
     oldest: i64,
     newest: i64,
@@ -138,6 +136,8 @@ pub struct Batcher {
     parts: HashMap<Arc<PartitionId>, PartitionState>,
     out: mpsc::Sender<PendingSegment>,
     inflight: Arc<InFlight>,
+    /// CloudWatch Logs records go here as they are read (see [`crate::cwl_feed`]).
+    cwl: Option<CwlFeed>,
 }
 
 impl Batcher {
@@ -155,6 +155,22 @@ impl Batcher {
             parts: HashMap::new(),
             out,
             inflight,
+            cwl: None,
+        }
+    }
+
+    /// Also hands every record of a trail with a log group to the CloudWatch Logs stage as
+    /// soon as it is read.
+    pub fn with_cwl(mut self, feed: Option<CwlFeed>) -> Self {
+        self.cwl = feed;
+        self
+    }
+
+    /// The assignment `(partition, epoch)` ended: CloudWatch Logs records still pending for it
+    /// no longer hold anything up.
+    fn forget_cwl(&self, partition: &Arc<PartitionId>, epoch: Epoch) {
+        if let Some(feed) = &self.cwl {
+            feed.pending.forget(partition, epoch);
         }
     }
 
@@ -185,6 +201,9 @@ impl Batcher {
                 epoch,
                 replay,
             } => {
+                if let Some(old) = self.parts.get(&partition) {
+                    self.forget_cwl(&partition, old.epoch);
+                }
                 self.parts.insert(
                     partition.clone(),
                     PartitionState {
@@ -200,7 +219,9 @@ impl Batcher {
             }
             Flow::Revoked { partition } => {
                 // Unacknowledged work of a revoked partition is abandoned: its new owner replays it.
-                self.parts.remove(&partition);
+                if let Some(old) = self.parts.remove(&partition) {
+                    self.forget_cwl(&partition, old.epoch);
+                }
                 true
             }
             Flow::Cut { partition, epoch } => {
@@ -252,6 +273,7 @@ impl Batcher {
             forced_end: None,
         });
         open.last = m.offset;
+        let mut cwl_records = Vec::new();
         for (i, record) in m.records.into_iter().enumerate() {
             match record {
                 Err(rejected) => open.dead.push(DeadLetter {
@@ -293,7 +315,6 @@ impl Batcher {
                         open.deadline = Some(open.deadline.map_or(deadline, |d| d.min(deadline)));
                         let g = open.groups.entry(key).or_insert_with(|| Group {
                             records: Vec::new(),
-                            cwl: Vec::new(),
                             bytes: 0,
                             oldest: f.event_time,
                             newest: f.event_time,
@@ -302,14 +323,43 @@ impl Batcher {
                         g.oldest = g.oldest.min(f.event_time);
                         g.newest = g.newest.max(f.event_time);
                         g.records.push(event.raw.clone());
-                        if cfg.trails[trail].cwl_log_group.is_some() {
-                            g.cwl.push((f.event_time * 1000, m.offset));
+                        if let Some(log_group) = &cfg.trails[trail].cwl_log_group {
+                            cwl_records.push(CwlRecord {
+                                trail,
+                                log_group: log_group.clone(),
+                                account: f.account_id.clone(),
+                                region: f.aws_region.clone(),
+                                time_ms: f.event_time.saturating_mul(1000),
+                                raw: event.raw.clone(),
+                            });
                         }
                         open.bytes += event.raw.len() + 1;
                     }
                 }
             }
         }
+        // Registered before this offset's segment can be cut (below, or by a later call).
+        if !cwl_records.is_empty() {
+            if let Some(feed) = &self.cwl {
+                let sent = feed
+                    .send(CwlMessage {
+                        partition: m.partition.clone(),
+                        epoch: m.epoch,
+                        offset: m.offset,
+                        key: m.key.clone(),
+                        read_at: m.read_at,
+                        records: cwl_records,
+                    })
+                    .await;
+                if !sent {
+                    return false;
+                }
+            }
+        }
+        let state = self.parts.get_mut(&m.partition).expect("present above");
+        let Some(open) = state.open.as_mut() else {
+            return true;
+        };
         // A new anchor during replay: was this segment delivered before, and where was it cut?
         let needs_lookup = state.replay
             && open.anchor.as_ref().is_some_and(|a| a.offset == m.offset)
@@ -442,8 +492,8 @@ impl Batcher {
                 opened_at,
                 ..
             } = open;
-            let (files, cwl, anchor_offset) = match anchor {
-                None => (Vec::new(), Vec::new(), None),
+            let (files, anchor_offset) = match anchor {
+                None => (Vec::new(), None),
                 Some(a) => {
                     // The anchor file first; the rest in a fixed order.
                     let mut keys: Vec<GroupKey> =
@@ -459,13 +509,11 @@ impl Batcher {
                                 account: k.1,
                                 region: k.2,
                                 records: g.records,
-                                cwl: g.cwl,
                                 oldest: g.oldest,
                                 newest: g.newest,
                             })
                         })
                         .collect();
-                    let cwl = cwl_groups(&cfg.trails, &inputs);
                     (
                         build_files(
                             &cfg.trails,
@@ -475,7 +523,6 @@ impl Batcher {
                             inputs,
                             cfg.compression_level,
                         ),
-                        cwl,
                         Some(a.offset),
                     )
                 }
@@ -489,7 +536,6 @@ impl Batcher {
                 files,
                 dead_letters: dead,
                 history,
-                cwl,
                 cut: reason,
                 opened_at,
             }

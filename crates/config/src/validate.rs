@@ -149,6 +149,25 @@ impl Config {
                 "must be at least 65536",
             ));
         }
+        let cwl = &self.cloudwatch_logs;
+        if cwl.max_requests_per_sec == 0 {
+            errors.push(ConfigError::new(
+                "cloudwatch_logs.max_requests_per_sec",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=64).contains(&cwl.max_concurrent_puts) {
+            errors.push(ConfigError::new(
+                "cloudwatch_logs.max_concurrent_puts",
+                "must be 1 to 64",
+            ));
+        }
+        if !(10..=60_000).contains(&cwl.flush_millis) {
+            errors.push(ConfigError::new(
+                "cloudwatch_logs.flush_millis",
+                "must be 10 to 60000",
+            ));
+        }
         if self.trails.is_empty() {
             errors.push(ConfigError::new(
                 "trails",

@@ -42,6 +42,8 @@ pub struct Message {
     pub timestamp_ms: Option<i64>,
     /// Kafka message key, kept for dead letters.
     pub key: Option<Bytes>,
+    /// When the source read it (latency metrics measure from here).
+    pub read_at: std::time::Instant,
     /// One entry per record the message held (an envelope holds many).
     pub records: Vec<Parsed>,
     /// Per accepted record (same index as `records`), a bit per trail that routes it; filled by

@@ -118,6 +118,7 @@ fn read_files(
                 offset,
                 timestamp_ms: None,
                 key: None,
+                read_at: std::time::Instant::now(),
                 records,
                 routes: Vec::new(),
             }))

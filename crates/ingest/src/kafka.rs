@@ -303,6 +303,7 @@ impl Loop {
             offset,
             timestamp_ms: ts,
             key,
+            read_at: std::time::Instant::now(),
             records,
             routes: Vec::new(),
         };

@@ -139,6 +139,7 @@ mod tests {
             offset,
             timestamp_ms: None,
             key: None,
+            read_at: std::time::Instant::now(),
             records,
             routes: Vec::new(),
         }

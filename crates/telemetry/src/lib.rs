@@ -132,6 +132,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Records CloudWatch Logs cannot take (too old, too new, too large): sent to the dead letters.",
     ),
     (
+        CWL_LATENCY,
+        "",
+        "Histogram: seconds from the source reading a record to CloudWatch Logs accepting it.",
+    ),
+    (
         CWL_REQUESTS,
         "operation",
         "CloudWatch Logs and CloudWatch API calls by operation.",
@@ -248,6 +253,8 @@ pub const INSIGHTS_EVENTS: &str = "trailpipe_insights_events_total";
 pub const CWL_EVENTS_DELIVERED: &str = "trailpipe_cwl_events_delivered_total";
 /// Records refused by CloudWatch Logs (to dead letters).
 pub const CWL_EVENTS_REJECTED: &str = "trailpipe_cwl_events_rejected_total";
+/// Read-to-CloudWatch-Logs latency.
+pub const CWL_LATENCY: &str = "trailpipe_cwl_delivery_latency_seconds";
 /// CloudWatch Logs API calls.
 pub const CWL_REQUESTS: &str = "trailpipe_cwl_requests_total";
 /// Failed CloudWatch Logs calls by class.

@@ -1,25 +1,32 @@
-//! CloudWatch Logs in the pipeline: each segment's records of trails with
-//! `[trails.cloud_watch_logs]` go to `<account>_CloudTrail_<region>` streams before the segment
-//! is acknowledged; the trail's metric filters (and the CIS set) are evaluated on them and
-//! exported on `/metrics`; alarms evaluated on that stream publish state changes to SNS.
+//! CloudWatch Logs in the pipeline. Records of trails with `[trails.cloud_watch_logs]` go to
+//! `<account>_CloudTrail_<region>` streams on a fast path of their own: the batcher hands them
+//! over as it reads them, and they are put within `[cloudwatch_logs] flush_millis` plus a
+//! request, long before the S3 segment holding them is cut. A segment is acknowledged only once
+//! all its CloudWatch Logs records are settled (`trailpipe_batcher::cwl_feed` states the
+//! invariants). The trail's metric filters (and the CIS set) are evaluated on accepted records
+//! and exported on `/metrics`; alarms evaluated on that stream publish state changes to SNS.
 //!
-//! CloudWatch Logs has no idempotent write: after a crash the replayed segment is sent again
-//! (at-least-once), unlike the S3 log files.
+//! CloudWatch Logs has no idempotent write: after a crash the records of uncommitted offsets
+//! are sent again (at-least-once), unlike the S3 log files.
 
 use std::{
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
-use trailpipe_batcher::Segment;
+use tokio::{sync::mpsc, task::JoinSet, time::Instant};
+use trailpipe_batcher::{CwlFeed, CwlMessage, CwlPending, Segment};
 use trailpipe_config::Config;
-use trailpipe_event::{DeadLetter, RejectReason, Rejected};
+use trailpipe_event::{DeadLetter, Epoch, PartitionId, RejectReason, Rejected};
 use trailpipe_sink_cwl::{
     AlarmEvaluator, AlarmNotifier, CwlBatch, CwlSink, CwlSinkConfig, CwlTrailConfig,
     MetricEvaluator, MetricPublisher,
 };
 use trailpipe_sink_s3::SegmentSink;
+use trailpipe_telemetry as names;
 
 /// A trail's log group, filters and alarms.
 struct TrailMetrics {
@@ -36,6 +43,12 @@ pub struct CwlStage {
     notifier: AlarmNotifier,
     /// PutMetricData for trails with `publish_metric_data`.
     publisher: MetricPublisher,
+    /// Fast-path records not yet settled (shared with the batcher).
+    pending: Arc<CwlPending>,
+    /// Longest a record waits in its stream's batch.
+    flush: Duration,
+    /// Puts in flight at once.
+    max_in_flight: usize,
 }
 
 /// How often locally computed metrics go to CloudWatch (one statistic set per metric and
@@ -57,8 +70,10 @@ impl CwlStage {
         if cfgs.iter().all(Option::is_none) {
             return Ok(None);
         }
+        let tuning = &config.cloudwatch_logs;
         let mut sink_cfg = CwlSinkConfig::new(config.storage.region.clone());
         sink_cfg.endpoint_url = config.storage.endpoint_url.clone();
+        sink_cfg.cloudwatch_logs_max_requests_per_sec = tuning.max_requests_per_sec;
         let sink = CwlSink::new(sink_cfg).await;
         let now = SystemTime::now();
         let mut trails = Vec::new();
@@ -90,6 +105,9 @@ impl CwlStage {
             trails,
             notifier,
             publisher,
+            pending: Arc::default(),
+            flush: Duration::from_millis(tuning.flush_millis),
+            max_in_flight: tuning.max_concurrent_puts,
         })))
     }
 
@@ -182,62 +200,208 @@ impl CwlStage {
         }
     }
 
-    async fn deliver_segment(&self, seg: &Segment) -> Vec<DeadLetter> {
-        let mut refused = Vec::new();
-        for g in &seg.cwl {
-            let batch = CwlBatch {
-                log_group: g.log_group.to_string(),
-                account: g.account.to_string(),
-                region: g.region.to_string(),
-                records: g.records.iter().map(|(t, _, r)| (*t, r.clone())).collect(),
-            };
-            let outcome = match self.sink.deliver(batch).await {
-                Ok(o) => o,
-                Err(e) => {
-                    // `deliver` retries until durable; an error here is a configuration
-                    // problem. Keep the records: send them to the dead letters with the reason.
-                    tracing::error!(log_group = %g.log_group, error = %e, "CloudWatch Logs delivery failed");
-                    trailpipe_sink_cwl::CwlOutcome {
-                        delivered: 0,
-                        rejected: (0..g.records.len()).map(|i| (i, e.to_string())).collect(),
+    /// Starts the fast path: returns the batcher's feed and the task that batches its records
+    /// per stream and puts them. The task ends once the feed's senders are gone and everything
+    /// received is settled.
+    pub fn start_feed(self: &Arc<Self>) -> (CwlFeed, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(FEED_CHANNEL);
+        let feed = CwlFeed {
+            tx,
+            pending: self.pending.clone(),
+        };
+        (feed, tokio::spawn(self.clone().run_feed(rx)))
+    }
+
+    /// The fast path's loop. A stream's batch is put when it is full (PutLogEvents' count or
+    /// size limit) or its oldest record has waited `flush`; at most `max_in_flight` puts run at
+    /// once, and while `MAX_BUFFERED_BYTES` are held nothing more is received, so the bounded
+    /// feed fills and the batcher (and the consumer) wait.
+    async fn run_feed(self: Arc<Self>, mut rx: mpsc::Receiver<CwlMessage>) {
+        let mut streams: HashMap<StreamKey, StreamBatch> = HashMap::new();
+        let mut puts: JoinSet<usize> = JoinSet::new();
+        let mut buffered = 0usize;
+        let mut closed = false;
+        let mut tick = tokio::time::interval(self.flush / 4);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Whether a batch may have become due (a tick, a full batch, a freed slot, the end):
+        // the scan over all streams runs only then, not per message.
+        let mut check = false;
+        loop {
+            let now = Instant::now();
+            while check && puts.len() < self.max_in_flight {
+                let due = streams
+                    .iter()
+                    .filter(|(_, b)| b.is_full() || closed || now >= b.since + self.flush)
+                    .min_by_key(|(_, b)| b.since)
+                    .map(|(k, _)| k.clone());
+                let Some(key) = due else {
+                    check = false;
+                    break;
+                };
+                let batch = streams.remove(&key).expect("found above");
+                let stage = self.clone();
+                puts.spawn(async move { stage.put_batch(key, batch).await });
+            }
+            if closed && streams.is_empty() && puts.is_empty() {
+                return;
+            }
+            tokio::select! {
+                m = rx.recv(), if !closed && buffered < MAX_BUFFERED_BYTES => match m {
+                    Some(m) => {
+                        let (added, full) = add_message(&mut streams, m);
+                        buffered += added;
+                        check |= full;
+                    }
+                    None => (closed, check) = (true, true),
+                },
+                Some(done) = puts.join_next() => {
+                    check = true;
+                    match done {
+                        Ok(bytes) => buffered -= bytes,
+                        Err(e) => tracing::error!(error = %e, "CloudWatch Logs put task failed"),
                     }
                 }
-            };
-            let mut rejected = outcome.rejected.iter().peekable();
-            let metrics = self.trails.get(g.trail).and_then(Option::as_ref);
-            let now = SystemTime::now();
-            for (i, (_, offset, raw)) in g.records.iter().enumerate() {
-                if rejected.peek().is_some_and(|(r, _)| *r == i) {
-                    let (_, reason) = rejected.next().expect("peeked");
-                    refused.push(DeadLetter {
-                        partition: seg.partition.clone(),
-                        offset: *offset,
-                        key: None,
-                        rejected: Rejected {
-                            raw: raw.clone(),
-                            reason: RejectReason::SinkRejected {
-                                sink: "cloudwatch_logs",
-                                reason: reason.clone(),
-                            },
-                            envelope_index: None,
-                        },
-                    });
-                    continue;
-                }
-                if let Some(m) = metrics {
-                    let points = m.evaluator.observe(raw);
-                    if !points.is_empty() {
-                        let id = event_id(raw);
-                        m.alarms
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .observe(&points, &id, now);
-                    }
-                }
+                _ = tick.tick() => check = true,
             }
         }
-        refused
     }
+
+    /// Puts one stream's batch, then settles each record in the pending tracker: accepted ones
+    /// are evaluated by the trail's metric filters and alarms; refused ones become dead letters
+    /// the segment's delivery writes. Returns the batch's buffered bytes.
+    async fn put_batch(&self, key: StreamKey, batch: StreamBatch) -> usize {
+        let StreamBatch { entries, bytes, .. } = batch;
+        let records: Vec<(i64, Bytes)> =
+            entries.iter().map(|e| (e.time_ms, e.raw.clone())).collect();
+        let outcome = match self
+            .sink
+            .deliver(CwlBatch {
+                log_group: key.0.to_string(),
+                account: key.1.to_string(),
+                region: key.2.to_string(),
+                records,
+            })
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                // `deliver` retries until durable; an error here is a configuration
+                // problem. Keep the records: send them to the dead letters with the reason.
+                tracing::error!(log_group = %key.0, error = %e, "CloudWatch Logs delivery failed");
+                trailpipe_sink_cwl::CwlOutcome {
+                    delivered: 0,
+                    rejected: (0..entries.len()).map(|i| (i, e.to_string())).collect(),
+                }
+            }
+        };
+        let mut rejected = outcome.rejected.into_iter().peekable();
+        let now = SystemTime::now();
+        for (i, e) in entries.into_iter().enumerate() {
+            let refused = match rejected.next_if(|(r, _)| *r == i) {
+                Some((_, reason)) => Some(DeadLetter {
+                    partition: e.partition.clone(),
+                    offset: e.offset,
+                    key: e.key,
+                    rejected: Rejected {
+                        raw: e.raw,
+                        reason: RejectReason::SinkRejected {
+                            sink: "cloudwatch_logs",
+                            reason,
+                        },
+                        envelope_index: None,
+                    },
+                }),
+                None => {
+                    metrics::histogram!(names::CWL_LATENCY)
+                        .record(e.read_at.elapsed().as_secs_f64());
+                    if let Some(m) = self.trails.get(e.trail).and_then(Option::as_ref) {
+                        let points = m.evaluator.observe(&e.raw);
+                        if !points.is_empty() {
+                            let id = event_id(&e.raw);
+                            m.alarms
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .observe(&points, &id, now);
+                        }
+                    }
+                    None
+                }
+            };
+            self.pending
+                .complete(&e.partition, e.epoch, e.offset, refused);
+        }
+        bytes
+    }
+}
+
+/// Messages buffered between the batcher and the fast path.
+const FEED_CHANNEL: usize = 1024;
+/// Record bytes the fast path holds (batching or in flight) before it stops receiving.
+const MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+/// A stream batch is full at PutLogEvents' limits (10,000 events; 1,048,576 bytes counting 26
+/// per event, with room to spare): it is put at once, as one request.
+const BATCH_MAX_EVENTS: usize = 10_000;
+const BATCH_MAX_BYTES: usize = 1_000_000;
+const EVENT_OVERHEAD: usize = 26;
+
+/// (log group, account, region): one log stream.
+type StreamKey = (Arc<str>, Box<str>, Box<str>);
+
+/// One record waiting in its stream's batch, with where it came from.
+struct Entry {
+    trail: usize,
+    time_ms: i64,
+    raw: Bytes,
+    partition: Arc<PartitionId>,
+    epoch: Epoch,
+    offset: i64,
+    key: Option<Bytes>,
+    read_at: std::time::Instant,
+}
+
+/// A stream's records waiting to be put.
+struct StreamBatch {
+    entries: Vec<Entry>,
+    /// Their size as PutLogEvents counts it.
+    bytes: usize,
+    /// When the oldest was added.
+    since: Instant,
+}
+
+impl StreamBatch {
+    fn is_full(&self) -> bool {
+        self.entries.len() >= BATCH_MAX_EVENTS || self.bytes >= BATCH_MAX_BYTES
+    }
+}
+
+/// Adds a message's records to their streams' batches; returns the bytes added and whether a
+/// batch is now full. A batch that grows past the limits while every put slot is busy is split
+/// into requests by the sink.
+fn add_message(streams: &mut HashMap<StreamKey, StreamBatch>, m: CwlMessage) -> (usize, bool) {
+    let (mut added, mut full) = (0, false);
+    for r in m.records {
+        let key: StreamKey = (r.log_group, r.account, r.region);
+        let size = r.raw.len() + EVENT_OVERHEAD;
+        let b = streams.entry(key).or_insert_with(|| StreamBatch {
+            entries: Vec::new(),
+            bytes: 0,
+            since: Instant::now(),
+        });
+        b.bytes += size;
+        added += size;
+        b.entries.push(Entry {
+            trail: r.trail,
+            time_ms: r.time_ms,
+            raw: r.raw,
+            partition: m.partition.clone(),
+            epoch: m.epoch,
+            offset: m.offset,
+            key: m.key.clone(),
+            read_at: m.read_at,
+        });
+        full |= b.is_full();
+    }
+    (added, full)
 }
 
 /// The record's `eventID` (for alarm messages), or empty.
@@ -253,9 +417,15 @@ fn event_id(raw: &[u8]) -> String {
         .unwrap_or_default()
 }
 
+/// The segment side of the fast path: a segment is acknowledged only once every CloudWatch
+/// Logs record in its offsets is settled; the records refused for good come back as its dead
+/// letters.
 impl SegmentSink for CwlStage {
     fn deliver<'a>(&'a self, seg: &'a Segment) -> BoxFuture<'a, Vec<DeadLetter>> {
-        Box::pin(self.deliver_segment(seg))
+        Box::pin(
+            self.pending
+                .wait_through(&seg.partition, seg.epoch, seg.end),
+        )
     }
 }
 

@@ -389,7 +389,17 @@ async fn run_pipeline(
     // Shared so that a replay looks up recorded cuts only after earlier deliveries settled.
     let inflight = Arc::new(InFlight::default());
     let lookup = Arc::new(StoreCutLookup(store.clone()));
-    let batcher = Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone());
+    // The CloudWatch Logs fast path: fed by the batcher as it reads, ends after it.
+    let (cwl_feed, cwl_task) = match &cwl {
+        Some(c) => {
+            let (feed, task) = c.start_feed();
+            (Some(feed), Some(task))
+        }
+        None => (None, None),
+    };
+    let _cwl_task = AbortOnDrop(cwl_task);
+    let batcher =
+        Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone()).with_cwl(cwl_feed);
     tokio::spawn(batcher.run(routed_rx));
     let dead = Arc::new(DeadLetters(dead));
     let delivery = Delivery::new(

@@ -49,6 +49,7 @@ fn message(p: &Arc<PartitionId>, epoch: u64, offset: i64) -> Message {
         offset,
         timestamp_ms: Some(1_767_225_600_000),
         key: None,
+        read_at: Instant::now(),
         records,
         routes,
     }
@@ -212,6 +213,7 @@ async fn dead_letters_stay_in_their_segment() {
             offset: 0,
             timestamp_ms: None,
             key: None,
+            read_at: Instant::now(),
             records,
             routes: vec![0],
         }]
@@ -229,4 +231,75 @@ async fn dead_letters_stay_in_their_segment() {
         (1, 0, 1, 0, 1)
     );
     assert_eq!(seg.dead_letters[0].rejected.reason.code(), "not_json");
+}
+
+#[tokio::test]
+async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_cut() {
+    let mut cfg = config();
+    cfg.trails[1].cwl_log_group = Some("group".into());
+    let (tx, mut segs) = mpsc::channel(1000);
+    let (feed_tx, mut fed) = mpsc::channel(1000);
+    let pending = Arc::new(crate::CwlPending::default());
+    let feed = crate::CwlFeed {
+        tx: feed_tx,
+        pending: pending.clone(),
+    };
+    let mut b =
+        Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default()).with_cwl(Some(feed));
+    let p = Arc::new(PartitionId {
+        source: "topic".into(),
+        partition: 3,
+    });
+    assert!(
+        b.handle(Flow::Assigned {
+            partition: p.clone(),
+            epoch: 1,
+            replay: false
+        })
+        .await
+    );
+    for o in 0..20 {
+        assert!(b.handle(Flow::Message(message(&p, 1, o))).await);
+    }
+    // Every routed record of trail "two" (index 1) was handed over at once, none of "one".
+    let mut offsets = Vec::new();
+    while let Ok(m) = fed.try_recv() {
+        assert!(m
+            .records
+            .iter()
+            .all(|r| r.trail == 1 && &*r.log_group == "group"));
+        offsets.push(m.offset);
+    }
+    let routed: Vec<i64> = (0..20).filter(|o| o % 7 != 0).collect();
+    assert_eq!(offsets, routed);
+    assert_eq!(pending.outstanding(), routed.len());
+    // A segment's wait is released only by completions of its own offsets.
+    assert!(
+        b.handle(Flow::Cut {
+            partition: p.clone(),
+            epoch: 1
+        })
+        .await
+    );
+    let mut end = 0;
+    while let Ok(s) = segs.try_recv() {
+        end = s.built.await.expect("built").end;
+    }
+    assert_eq!(end, 20, "the last segment ends after the last message");
+    let wait = tokio::spawn({
+        let (pending, p) = (pending.clone(), p.clone());
+        async move { pending.wait_through(&p, 1, end).await }
+    });
+    for &o in &routed[..routed.len() - 1] {
+        pending.complete(&p, 1, o, None);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!wait.is_finished(), "one record is still on its way");
+    pending.complete(&p, 1, routed[routed.len() - 1], None);
+    assert!(wait.await.expect("wait").is_empty());
+    // A revoke forgets what the assignment still had pending.
+    assert!(b.handle(Flow::Message(message(&p, 1, 20))).await);
+    assert_eq!(pending.outstanding(), 1);
+    assert!(b.handle(Flow::Revoked { partition: p }).await);
+    assert_eq!(pending.outstanding(), 0);
 }

@@ -162,3 +162,27 @@ fn insight_mistakes_name_their_field() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn cloudwatch_logs_tunables_default_and_are_checked() {
+    let c = Config::parse(BASE).expect("valid");
+    assert_eq!(c.cloudwatch_logs, crate::CloudWatchLogsConfig::default());
+    assert_eq!(c.cloudwatch_logs.flush_millis, 200);
+    let c = Config::parse(&format!(
+        "{BASE}\n[cloudwatch_logs]\ncloudwatch_logs_max_requests_per_sec = 50\nflush_millis = 1000\n"
+    ))
+    .expect("the issue's name for the rate limit is accepted");
+    assert_eq!(c.cloudwatch_logs.max_requests_per_sec, 50);
+    assert_eq!(c.cloudwatch_logs.flush_millis, 1000);
+    let errs = errors(&format!(
+        "{BASE}\n[cloudwatch_logs]\nmax_requests_per_sec = 0\nmax_concurrent_puts = 0\nflush_millis = 5\n"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "cloudwatch_logs.max_requests_per_sec: must be at least 1",
+            "cloudwatch_logs.max_concurrent_puts: must be 1 to 64",
+            "cloudwatch_logs.flush_millis: must be 10 to 60000",
+        ]
+    );
+}
