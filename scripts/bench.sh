@@ -6,7 +6,11 @@
 # Usage (with the test servers running and .test-services/env sourced): scripts/bench.sh
 #   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3" WITH="history insights"
 # WITH adds optional stages to the daemon: `history` (event history store), `insights` (Insights
-# on the trail); by default neither, the S3 spine alone.
+# on the trail), `cwl` (the trail also delivers to a CloudWatch Logs group on moto; prints the
+# read-to-CloudWatch-Logs latency p50/p99 the daemon measures, the worst rolling-minute p99 seen
+# during the run, and the records in the group); by default none, the S3 spine alone.
+# RATE=n produces the records at n records/s while the daemon runs (a steady load, for latency)
+# instead of producing them all first (a backlog, for throughput).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -14,6 +18,7 @@ RECORDS=${RECORDS:-1000000}
 PARTITIONS=${PARTITIONS:-4}
 TARGETS=${TARGETS:-local s3}
 WITH=${WITH:-}
+RATE=${RATE:-}
 : "${TRAILPIPE_TEST_BROKERS:?source .test-services/env first (scripts/services.sh start)}"
 PY=${TRAILPIPE_TEST_PYTHON:-$REPO/.tools/venv/bin/python}
 BIN=$REPO/target/release/trailpipe
@@ -26,10 +31,26 @@ run_id=$(date +%s)
 topic=bench-$run_id
 "$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic" "$PARTITIONS" >/dev/null
 "$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic-dead" 1 >/dev/null
-t0=$(date +%s.%N)
-"$BIN" generate --records "$RECORDS" --accounts 8 --regions 4 --topic "$topic" --brokers "$TRAILPIPE_TEST_BROKERS" 2>/dev/null
-t1=$(date +%s.%N)
-printf 'produced %d records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
+produce() { "$BIN" generate --records "$1" --seed "$2" --accounts 8 --regions 4 --topic "$topic" --brokers "$TRAILPIPE_TEST_BROKERS" 2>/dev/null; }
+# RATE: one batch of RATE records per second, each second's batch from its own seed.
+produce_steady() {
+    local s
+    for ((s = 0; s * RATE < RECORDS; s++)); do
+        produce "$(( RECORDS - s * RATE < RATE ? RECORDS - s * RATE : RATE ))" "$((s + 1))" &
+        sleep 1
+    done
+    wait
+}
+if [[ -z $RATE ]]; then
+    t0=$(date +%s.%N)
+    produce "$RECORDS" 1
+    t1=$(date +%s.%N)
+    printf 'produced %d records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
+fi
+# The p99 the daemon reports for the last minute, or nothing.
+cwl_p99() {
+    curl -s http://127.0.0.1:19480/metrics | awk '/^trailpipe_cwl_delivery_latency_seconds\{quantile="0.99"\}/ {print $2}'
+}
 
 for target in $TARGETS; do
     group=bench-$target-$run_id
@@ -73,13 +94,21 @@ values = ["arn:aws:s3"]
 [[trails.event_selectors.data_resources]]
 type = "AWS::Lambda::Function"
 values = ["arn:aws:lambda"]
+$( [[ " $WITH " == *" cwl "* ]] && printf '[trails.cloud_watch_logs]\ncloud_watch_logs_log_group = "bench-%s-%s"\n' "$target" "$run_id" )
 TOML
     start=$(date +%s.%N)
     TRAILPIPE_LOG=warn "$BIN" run --config "$WORK/$target.toml" 2>"$WORK/$target.log" &
     pid=$!
+    producer=""
+    if [[ -n $RATE ]]; then produce_steady & producer=$!; fi
     peak=0
     t90=""
+    worst_p99=0
     while :; do
+        if [[ " $WITH " == *" cwl "* ]]; then
+            p99=$(cwl_p99)
+            if [[ -n $p99 ]] && [[ $(calc "$p99 > $worst_p99") == True ]]; then worst_p99=$p99; fi
+        fi
         rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
         (( rss > peak )) && peak=$rss
         done_count=$("$PY" scripts/kafka_admin.py committed "$TRAILPIPE_TEST_BROKERS" "$group" "$topic" "$PARTITIONS" 2>/dev/null || echo 0)
@@ -89,6 +118,14 @@ TOML
         sleep 0.5
     done
     end=$(date +%s.%N)
+    if [[ " $WITH " == *" cwl "* ]]; then
+        m=$(curl -s http://127.0.0.1:19480/metrics)
+        q() { awk -v q="$1" '$1 == "trailpipe_cwl_delivery_latency_seconds{quantile=\""q"\"}" {print $2}' <<<"$m"; }
+        n=$(awk '/^trailpipe_cwl_delivery_latency_seconds_count/ {print $2}' <<<"$m")
+        printf 'cloudwatch logs: %s records accepted; read-to-accepted latency over the last minute p50 %.3fs p99 %.3fs; worst rolling-minute p99 during the run %.3fs\n' \
+            "${n:-0}" "$(q 0.5)" "$(q 0.99)" "$worst_p99"
+    fi
+    [[ -n $producer ]] && wait "$producer"
     kill -TERM "$pid"; wait "$pid" || true
     secs=$(calc "$end - $start")
     [[ -n $WITH ]] && printf '(with %s) ' "$WITH"

@@ -337,7 +337,7 @@ impl CwlStage {
 /// Messages buffered between the batcher and the fast path.
 const FEED_CHANNEL: usize = 1024;
 /// Record bytes the fast path holds (batching or in flight) before it stops receiving.
-const MAX_BUFFERED_BYTES: usize = 64 * 1024 * 1024;
+const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
 /// A stream batch is full at PutLogEvents' limits (10,000 events; 1,048,576 bytes counting 26
 /// per event, with room to spare): it is put at once, as one request.
 const BATCH_MAX_EVENTS: usize = 10_000;
