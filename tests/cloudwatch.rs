@@ -10,6 +10,8 @@ use crate::support::*;
 use trailpipe_filterpattern::CIS_FILTERS;
 
 const PORT: u16 = 19490;
+/// A role in another account than moto's default one.
+const ROLE: &str = "arn:aws:iam::222222222222:role/trailpipe-cwl";
 
 /// The value of a counter series on `/metrics` whose labels include `metric="<name>"`.
 fn samples(metrics: &str, name: &str) -> f64 {
@@ -225,9 +227,11 @@ sns_topic_arn = "{sns_topic}"
 /// The CloudWatch Logs fast path: with the S3 segment held open for an hour, every record still
 /// reaches its log stream within seconds, while no log file exists and no offset is committed
 /// (both wait for the segment). A graceful stop then cuts the segment, writes the files and
-/// commits everything.
+/// commits everything. The trail names a `cloud_watch_logs_role_arn` in another account: the
+/// group is created and written there (moto keeps each account's resources apart), not in the
+/// daemon's own account.
 #[test]
-fn cloudwatch_logs_does_not_wait_for_the_s3_segment() {
+fn cloudwatch_logs_does_not_wait_for_the_s3_segment_and_writes_as_the_trails_role() {
     let Some(s) = Services::get("cloudwatch fast path") else {
         return;
     };
@@ -247,9 +251,34 @@ is_multi_region_trail = true
 delivery_interval_secs = 3600
 [trails.cloud_watch_logs]
 cloud_watch_logs_log_group = "{log_group}"
+cloud_watch_logs_role_arn = "{ROLE}"
 "#
     );
     let daemon = Daemon::start(dir.path(), &cfg);
+    let creds = aws(
+        &s,
+        None,
+        &[
+            "sts",
+            "assume-role",
+            "--role-arn",
+            ROLE,
+            "--role-session-name",
+            "test-reader",
+        ],
+    )["Credentials"]
+        .clone();
+    let text = |k: &str| creds[k].as_str().expect("credential").to_string();
+    let (key, secret, token) = (
+        text("AccessKeyId"),
+        text("SecretAccessKey"),
+        text("SessionToken"),
+    );
+    let as_role = [
+        ("AWS_ACCESS_KEY_ID", key.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+        ("AWS_SESSION_TOKEN", token.as_str()),
+    ];
     let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
         accounts: 2,
         regions: 2,
@@ -272,9 +301,10 @@ cloud_watch_logs_log_group = "{log_group}"
     produce(&s.brokers, &topic, &messages);
 
     let in_cwl = || {
-        let out = aws(
+        let out = aws_with_env(
             &s,
             None,
+            &as_role,
             &["logs", "filter-log-events", "--log-group-name", &log_group],
         );
         out["events"].as_array().map_or(0, Vec::len)
@@ -286,6 +316,21 @@ cloud_watch_logs_log_group = "{log_group}"
         daemon.log_text()
     );
     assert_eq!(in_cwl(), management, "each record once");
+    let own_account = aws(
+        &s,
+        None,
+        &[
+            "logs",
+            "describe-log-groups",
+            "--log-group-name-prefix",
+            &log_group,
+        ],
+    );
+    assert_eq!(
+        own_account["logGroups"].as_array().map(Vec::len),
+        Some(0),
+        "the group is in the role's account, not the daemon's: {own_account}"
+    );
     assert!(
         read_bucket(&s3, &bucket).is_empty(),
         "the S3 segment is still open: no log file yet"

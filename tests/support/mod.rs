@@ -738,8 +738,19 @@ impl Proxy {
 /// Runs the real aws CLI (v1, from `TRAILPIPE_TEST_AWS_CLI`) against `endpoint` (moto when
 /// `None`) in us-east-1, and returns its JSON output; a failing command fails the test.
 pub fn aws(s: &Services, endpoint: Option<&str>, args: &[&str]) -> serde_json::Value {
+    aws_with_env(s, endpoint, &[], args)
+}
+
+/// [`aws`] with extra environment variables (e.g. another identity's credentials).
+pub fn aws_with_env(
+    s: &Services,
+    endpoint: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> serde_json::Value {
     let cli = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
     let out = Command::new(cli)
+        .envs(env.iter().copied())
         .args(args)
         .args([
             "--endpoint-url",

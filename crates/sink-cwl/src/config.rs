@@ -16,7 +16,8 @@ use trailpipe_filterpattern::{FilterPattern, ValuePath};
 pub struct CwlTrailConfig {
     /// Log group name, or its ARN (`arn:aws:logs:<region>:<acct>:log-group:<name>[:*]`).
     pub cloud_watch_logs_log_group: String,
-    /// Role CloudTrail would assume; accepted for carry-over, not assumed (see crate docs).
+    /// Role assumed (STS AssumeRole) for every call on the log group, e.g. to write to a group
+    /// in another account; none: the daemon's own credentials.
     #[serde(default)]
     pub cloud_watch_logs_role_arn: Option<String>,
     /// User metric filters, provisioned on the group and evaluated locally.

@@ -15,9 +15,9 @@
 //!
 //! Delivery guarantees: **at-least-once** (CloudWatch Logs has no dedupe key; a replay after a
 //! crash re-sends what was not committed). `deliver` retries until done; `deliver_until` bounds
-//! it with a deadline. `cloud_watch_logs_role_arn` is accepted for CloudTrail carry-over but not
-//! assumed: the daemon's credential chain is used (assume-role needs aws-config's STS provider,
-//! left to the lead's credential wiring).
+//! it with a deadline. A trail's `cloud_watch_logs_role_arn` is assumed with STS (aws-config's
+//! `AssumeRoleProvider`, refreshed before expiry) for its log group's calls — delivery and
+//! provisioning — as CloudTrail does; without one, the daemon's credential chain is used.
 
 mod alarm;
 mod batch;

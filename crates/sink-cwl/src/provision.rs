@@ -94,7 +94,12 @@ impl CwlSink {
         if !errs.is_empty() {
             return Err(CwlError::Config(errs.join("; ")));
         }
-        let client = self.client_for(&cfg.cloud_watch_logs_log_group);
+        let client = self
+            .client_as(
+                &cfg.cloud_watch_logs_log_group,
+                cfg.cloud_watch_logs_role_arn.as_deref(),
+            )
+            .await;
         let group = cfg.log_group();
         self.ensure_group(&client, group, None).await?;
         let existing = self.existing_filters(&client, group).await?;

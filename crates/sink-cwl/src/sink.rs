@@ -17,6 +17,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::Client;
 use bytes::Bytes;
@@ -86,6 +87,9 @@ pub struct CwlBatch {
     pub region: String,
     /// `(eventTime in ms, the record's JSON exactly as received)`, in offset order.
     pub records: Vec<(i64, Bytes)>,
+    /// IAM role assumed to write (the trail's `cloud_watch_logs_role_arn`); `None`: the
+    /// daemon's own credentials.
+    pub role_arn: Option<String>,
 }
 
 /// What became of a batch.
@@ -115,7 +119,10 @@ pub struct CwlSink {
 struct Inner {
     shared: aws_config::SdkConfig,
     cfg: CwlSinkConfig,
-    clients: Mutex<HashMap<String, Client>>,
+    /// By (region, role).
+    clients: Mutex<HashMap<(String, Option<String>), Client>>,
+    /// Credentials of each assumed role (refreshed by the provider before they expire).
+    roles: tokio::sync::Mutex<HashMap<String, SharedCredentialsProvider>>,
     limiter: DefaultDirectRateLimiter,
     known: Mutex<HashSet<(String, String, String)>>,
     health: Mutex<CwlHealth>,
@@ -146,6 +153,7 @@ impl CwlSink {
                 limiter: RateLimiter::direct(Quota::per_second(rps)),
                 cfg,
                 clients: Mutex::default(),
+                roles: tokio::sync::Mutex::default(),
                 known: Mutex::default(),
                 health: Mutex::default(),
             }),
@@ -162,12 +170,50 @@ impl CwlSink {
         &self.inner.shared
     }
 
-    /// The CloudWatch Logs client for the region of `log_group` (name or ARN).
+    /// The CloudWatch Logs client for the region of `log_group` (name or ARN), with the
+    /// daemon's own credentials.
     pub fn client_for(&self, log_group: &str) -> Client {
+        self.client_with(log_group, None)
+    }
+
+    /// The client for `log_group` acting as `role_arn` (assumed with STS, like CloudTrail's
+    /// `CloudWatchLogsRoleArn`), or with the daemon's credentials.
+    pub async fn client_as(&self, log_group: &str, role_arn: Option<&str>) -> Client {
+        let Some(role) = role_arn else {
+            return self.client_for(log_group);
+        };
+        let provider = {
+            let mut roles = self.inner.roles.lock().await;
+            match roles.get(role) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = SharedCredentialsProvider::new(
+                        aws_config::sts::AssumeRoleProvider::builder(role)
+                            .session_name("trailpipe")
+                            .configure(&self.inner.shared)
+                            .build()
+                            .await,
+                    );
+                    roles.insert(role.to_string(), p.clone());
+                    p
+                }
+            }
+        };
+        self.client_with(log_group, Some((role, provider)))
+    }
+
+    fn client_with(
+        &self,
+        log_group: &str,
+        role: Option<(&str, SharedCredentialsProvider)>,
+    ) -> Client {
         let region = log_group_region(log_group).unwrap_or(&self.inner.cfg.region);
         let mut clients = self.inner.clients.lock().expect("clients lock");
         clients
-            .entry(region.to_string())
+            .entry((
+                region.to_string(),
+                role.as_ref().map(|(r, _)| r.to_string()),
+            ))
             .or_insert_with(|| {
                 let mut b = aws_sdk_cloudwatchlogs::config::Builder::from(&self.inner.shared)
                     .region(aws_config::Region::new(region.to_string()))
@@ -179,6 +225,9 @@ impl CwlSink {
                     );
                 if let Some(ep) = &self.inner.cfg.endpoint_url {
                     b = b.endpoint_url(ep);
+                }
+                if let Some((_, provider)) = role {
+                    b = b.credentials_provider(provider);
                 }
                 Client::from_conf(b.build())
             })
@@ -215,7 +264,9 @@ impl CwlSink {
     ) -> Result<CwlOutcome, CwlError> {
         let group = log_group_name(&batch.log_group).to_string();
         let stream = stream_name(&batch.account, &batch.region);
-        let client = self.client_for(&batch.log_group);
+        let client = self
+            .client_as(&batch.log_group, batch.role_arn.as_deref())
+            .await;
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);

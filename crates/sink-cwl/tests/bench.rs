@@ -90,6 +90,7 @@ async fn bench_delivery_rate_against_moto() {
         account: "123456789012".into(),
         region: "us-east-1".into(),
         records: recs[..1].to_vec(),
+        role_arn: None,
     })
     .await
     .unwrap();
@@ -102,6 +103,7 @@ async fn bench_delivery_rate_against_moto() {
             account: "123456789012".into(),
             region: ["us-east-1", "us-west-2", "eu-west-1", "ap-south-1"][k % 4].into(),
             records: chunk.to_vec(),
+            role_arn: None,
         };
         tasks.push(tokio::spawn(async move { sink.deliver(batch).await }));
     }

@@ -39,6 +39,7 @@ async fn records_arrive_in_their_group_and_stream_in_chronological_order() {
             account: ACCOUNT.into(),
             region: "eu-west-1".into(),
             records: records.clone(),
+            role_arn: None,
         })
         .await
         .expect("deliver");
@@ -68,6 +69,7 @@ async fn log_group_arn_resolves_to_the_group_name() {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             records: vec![record("a", "GetUser", now_ms() - 1000, 0)],
+            role_arn: None,
         })
         .await
         .unwrap();
@@ -114,6 +116,7 @@ async fn batches_split_at_every_limit_and_every_record_arrives() {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             records: records.clone(),
+            role_arn: None,
         })
         .await
         .expect("deliver");
@@ -152,6 +155,7 @@ async fn too_old_and_too_new_records_are_rejected_with_reason() {
             account: ACCOUNT.into(),
             region: "us-east-1".into(),
             records,
+            role_arn: None,
         })
         .await
         .unwrap();
@@ -181,6 +185,7 @@ async fn deleted_log_group_is_recreated_and_delivery_continues() {
         account: ACCOUNT.into(),
         region: "us-east-1".into(),
         records: vec![record(id, "A", now_ms() - 1000, 0)],
+        role_arn: None,
     };
     assert_eq!(s.deliver(batch("first")).await.unwrap().delivered, 1);
     logs(&shared)
@@ -221,6 +226,7 @@ async fn deadline_bounds_retries_when_the_service_is_unreachable() {
                 account: ACCOUNT.into(),
                 region: "us-east-1".into(),
                 records: vec![record("a", "A", now_ms(), 0)],
+                role_arn: None,
             },
             Some(start + std::time::Duration::from_secs(2)),
         )

@@ -31,6 +31,8 @@ use trailpipe_telemetry as names;
 /// A trail's log group, filters and alarms.
 struct TrailMetrics {
     log_group: String,
+    /// Role assumed to write to the log group.
+    role_arn: Option<String>,
     evaluator: MetricEvaluator,
     alarms: Mutex<AlarmEvaluator>,
 }
@@ -87,6 +89,7 @@ impl CwlStage {
                     }
                     Some(TrailMetrics {
                         log_group: c.cloud_watch_logs_log_group.clone(),
+                        role_arn: c.cloud_watch_logs_role_arn.clone(),
                         evaluator: MetricEvaluator::new(c).map_err(|e| {
                             anyhow::anyhow!("trails.{}.cloud_watch_logs: {}", t.name, e.join("; "))
                         })?,
@@ -187,6 +190,7 @@ impl CwlStage {
             account: account.to_string(),
             region: region.to_string(),
             records,
+            role_arn: t.role_arn.clone(),
         };
         match self.sink.deliver(batch).await {
             Ok(o) => {
@@ -271,6 +275,11 @@ impl CwlStage {
     /// the segment's delivery writes. Returns the batch's buffered bytes.
     async fn put_batch(&self, key: StreamKey, batch: StreamBatch) -> usize {
         let StreamBatch { entries, bytes, .. } = batch;
+        // Every record of a stream comes from trails sharing its log group: the first one's
+        // role writes them.
+        let role_arn = entries
+            .first()
+            .and_then(|e| self.trails.get(e.trail)?.as_ref()?.role_arn.clone());
         let records: Vec<(i64, Bytes)> =
             entries.iter().map(|e| (e.time_ms, e.raw.clone())).collect();
         let outcome = match self
@@ -280,6 +289,7 @@ impl CwlStage {
                 account: key.1.to_string(),
                 region: key.2.to_string(),
                 records,
+                role_arn,
             })
             .await
         {
