@@ -13,6 +13,21 @@ const PORT: u16 = 19490;
 /// A role in another account than moto's default one.
 const ROLE: &str = "arn:aws:iam::222222222222:role/trailpipe-cwl";
 
+/// `n` generated records from `accounts` × `regions`, keyed over 24 keys, with event times of
+/// the last hour: CloudWatch Logs refuses events older than 14 days.
+fn recent_messages(n: usize, accounts: usize, regions: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
+    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
+        accounts,
+        regions,
+        seed,
+        start_time: time::OffsetDateTime::now_utc().unix_timestamp() - 3600,
+        ..trailpipe_generator::GeneratorConfig::default()
+    });
+    (0..n)
+        .map(|i| (format!("k{}", i % 24), g.next_record().into_bytes()))
+        .collect()
+}
+
 /// The value of a counter series on `/metrics` whose labels include `metric="<name>"`.
 fn samples(metrics: &str, name: &str) -> f64 {
     metrics
@@ -58,17 +73,7 @@ sns_topic_arn = "{sns_topic}"
 "#
     );
     let daemon = Daemon::start(dir.path(), &cfg);
-    // Recent event times: CloudWatch Logs refuses events older than 14 days.
-    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
-        accounts: 6,
-        regions: 4,
-        seed: 51,
-        start_time: time::OffsetDateTime::now_utc().unix_timestamp() - 3600,
-        ..trailpipe_generator::GeneratorConfig::default()
-    });
-    let messages: Vec<(String, Vec<u8>)> = (0..3_000)
-        .map(|i| (format!("k{}", i % 24), g.next_record().into_bytes()))
-        .collect();
+    let messages = recent_messages(3_000, 6, 4, 51);
     produce(&s.brokers, &topic, &messages);
     assert!(
         wait_until(Duration::from_secs(120), || committed_total(
@@ -91,14 +96,8 @@ sns_topic_arn = "{sns_topic}"
         .expect("CIS 3.2")
         .compile();
     let (mut roots, mut no_mfa) = (0usize, 0usize);
-    for (_, v) in &messages {
+    for (_, v) in messages.iter().filter(|(_, v)| is_management(v)) {
         let r: serde_json::Value = serde_json::from_slice(v).expect("json");
-        if r["eventCategory"]
-            .as_str()
-            .is_some_and(|c| c != "Management")
-        {
-            continue;
-        }
         let acct = r["recipientAccountId"].as_str().expect("account");
         *per_stream
             .entry(format!(
@@ -279,25 +278,8 @@ cloud_watch_logs_role_arn = "{ROLE}"
         ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
         ("AWS_SESSION_TOKEN", token.as_str()),
     ];
-    let mut g = trailpipe_generator::Generator::new(trailpipe_generator::GeneratorConfig {
-        accounts: 2,
-        regions: 2,
-        seed: 52,
-        start_time: time::OffsetDateTime::now_utc().unix_timestamp() - 600,
-        ..trailpipe_generator::GeneratorConfig::default()
-    });
-    let messages: Vec<(String, Vec<u8>)> = (0..400)
-        .map(|i| (format!("k{}", i % 8), g.next_record().into_bytes()))
-        .collect();
-    let management: usize = messages
-        .iter()
-        .filter(|(_, v)| {
-            let r: serde_json::Value = serde_json::from_slice(v).expect("json");
-            r["eventCategory"]
-                .as_str()
-                .is_none_or(|c| c == "Management")
-        })
-        .count();
+    let messages = recent_messages(400, 2, 2, 52);
+    let management = messages.iter().filter(|(_, v)| is_management(v)).count();
     produce(&s.brokers, &topic, &messages);
 
     let in_cwl = || {

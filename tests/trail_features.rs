@@ -73,12 +73,7 @@ kms_key_id = "{kms_key}"
     let management = |batch: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
         batch
             .iter()
-            .filter(|(_, v)| {
-                let r: serde_json::Value = serde_json::from_slice(v).expect("json");
-                r["eventCategory"]
-                    .as_str()
-                    .is_none_or(|c| c == "Management")
-            })
+            .filter(|(_, v)| is_management(v))
             .cloned()
             .collect()
     };

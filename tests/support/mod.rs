@@ -294,6 +294,14 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// Whether a record is a management event (no `eventCategory` counts as one, as in CloudTrail).
+pub fn is_management(record: &[u8]) -> bool {
+    let r: serde_json::Value = serde_json::from_slice(record).expect("json");
+    r["eventCategory"]
+        .as_str()
+        .is_none_or(|c| c == "Management")
+}
+
 /// The trailpipe daemon, run from the binary under test.
 pub struct Daemon {
     pub child: Child,

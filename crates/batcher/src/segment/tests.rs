@@ -75,15 +75,8 @@ fn config() -> BatcherConfig {
     }
 }
 
-/// Runs the messages `make` builds through a batcher (assigned with `replay`), then cuts;
-/// returns the built segments.
-async fn run_with(
-    lookup: Arc<Delivered>,
-    replay: bool,
-    make: impl FnOnce(&Arc<PartitionId>) -> Vec<Message>,
-) -> Vec<Segment> {
-    let (tx, mut rx) = mpsc::channel(1000);
-    let mut b = Batcher::new(config(), lookup, tx, Arc::default());
+/// Assigns partition `topic/3` to `b` under epoch 1.
+async fn assign(b: &mut Batcher, replay: bool) -> Arc<PartitionId> {
     let p = Arc::new(PartitionId {
         source: "topic".into(),
         partition: 3,
@@ -96,6 +89,19 @@ async fn run_with(
         })
         .await
     );
+    p
+}
+
+/// Runs the messages `make` builds through a batcher (assigned with `replay`), then cuts;
+/// returns the built segments.
+async fn run_with(
+    lookup: Arc<Delivered>,
+    replay: bool,
+    make: impl FnOnce(&Arc<PartitionId>) -> Vec<Message>,
+) -> Vec<Segment> {
+    let (tx, mut rx) = mpsc::channel(1000);
+    let mut b = Batcher::new(config(), lookup, tx, Arc::default());
+    let p = assign(&mut b, replay).await;
     for m in make(&p) {
         assert!(b.handle(Flow::Message(m)).await);
     }
@@ -246,18 +252,7 @@ async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_
     };
     let mut b =
         Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default()).with_cwl(Some(feed));
-    let p = Arc::new(PartitionId {
-        source: "topic".into(),
-        partition: 3,
-    });
-    assert!(
-        b.handle(Flow::Assigned {
-            partition: p.clone(),
-            epoch: 1,
-            replay: false
-        })
-        .await
-    );
+    let p = assign(&mut b, false).await;
     for o in 0..20 {
         assert!(b.handle(Flow::Message(message(&p, 1, o))).await);
     }
