@@ -47,6 +47,16 @@ fn cpu_secs(who: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Peak resident set size of the process so far (`VmHWM`), in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -151,6 +161,10 @@ fn main() {
         tables as f64 / 1048576.0,
         disk as f64 / 1048576.0 / (stored as f64 / 1e6)
     );
+    println!(
+        "memory: peak RSS (VmHWM) after ingest {:.0} MiB, of which the bench's own records and samples are a few MiB",
+        peak_rss_mib()
+    );
 
     let t = Instant::now();
     let store = HistoryStore::open(cfg).expect("reopen");
@@ -249,6 +263,10 @@ fn main() {
     );
     all.extend(times);
     all.sort();
+    println!(
+        "memory: peak RSS (VmHWM) after lookups {:.0} MiB",
+        peak_rss_mib()
+    );
     println!(
         "all attributes: {} lookups, p50 {:.2} ms, p99 {:.2} ms",
         all.len(),

@@ -21,7 +21,7 @@ use std::{
 
 use fjall::{
     config::{BlockSizePolicy, CompressionPolicy, FilterPolicy},
-    CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode,
+    AbstractTree, CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode,
 };
 
 use crate::{
@@ -37,6 +37,18 @@ const NO_CUTOFF: i64 = i64::MIN;
 /// Journal size at which fjall flushes memtables and starts a new journal (its minimum). The
 /// journal is not part of the `max_bytes` budget: the directory holds up to this much more.
 pub const JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Bound on the active memtables of all days together. fjall only flushes a memtable when it
+/// reaches its own size (32 MiB) and only rotates journals after a flush, so without this
+/// every day written to but not filled kept its memtables in memory, and the journal grew
+/// without bound (a run over 80 sparse days: 1.1 GiB of journal, all of it in RAM, and a 5 s
+/// replay at open).
+const MEMTABLE_BUDGET: u64 = 64 * 1024 * 1024;
+/// Appends wait while more memtables than this are sealed and queued for the single flush
+/// worker, bounding their memory (fjall's own bound is four per keyspace, of which there are
+/// two per day).
+const MAX_SEALED: usize = 4;
+/// Block cache: index, filter and data blocks read by lookups.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One day's keyspaces.
 #[derive(Clone)]
@@ -160,7 +172,7 @@ impl HistoryStore {
             source,
         };
         let db = Database::builder(&cfg.path)
-            .cache_size(256 * 1024 * 1024)
+            .cache_size(CACHE_BYTES)
             .journal_compression(CompressionType::Lz4)
             .max_journaling_size(JOURNAL_BYTES)
             // One background worker for flushes and compactions. With more, fjall 3.1's worker 0
@@ -302,6 +314,7 @@ impl HistoryStore {
             wb.insert(&day.index, &keys[k.range.clone()], &[][..]);
         }
         wb.commit().map_err(&engine)?;
+        bound_memtables(&days, MEMTABLE_BUDGET, MAX_SEALED).map_err(&engine)?;
         Ok(summary)
     }
 
@@ -401,6 +414,39 @@ impl HistoryStore {
     }
 }
 
+/// Keeps the memtables of all days within `budget` bytes (active; [`MEMTABLE_BUDGET`]) and
+/// `max_sealed` (sealed, waiting for the flush worker; [`MAX_SEALED`]): called after every
+/// commit, under the writer lock.
+/// Over budget, the largest active memtables are sealed (flushed in the background) until half
+/// the budget is left; a flushed memtable also frees the journal files it was the last to
+/// need.
+fn bound_memtables(days: &BTreeMap<i64, Day>, budget: u64, max_sealed: usize) -> fjall::Result<()> {
+    let keyspaces = || days.values().flat_map(|d| [&d.events, &d.index]);
+    let mut active: Vec<(u64, &Keyspace)> = keyspaces()
+        .map(|k| (k.tree.active_memtable().size(), k))
+        .filter(|(size, _)| *size > 0)
+        .collect();
+    let mut total: u64 = active.iter().map(|(size, _)| size).sum();
+    if total > budget {
+        active.sort_unstable_by_key(|(size, _)| std::cmp::Reverse(*size));
+        for (size, k) in active {
+            if total <= budget / 2 {
+                break;
+            }
+            k.rotate_memtable()?;
+            total -= size;
+        }
+    }
+    while keyspaces()
+        .map(|k| k.tree.sealed_memtable_count())
+        .sum::<usize>()
+        > max_sealed
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
 fn stored_bytes(days: &BTreeMap<i64, Day>) -> u64 {
     days.values()
         .map(|d| d.events.disk_space() + d.index.disk_space())
@@ -431,5 +477,54 @@ fn engine_error(cfg: &HistoryConfig) -> impl Fn(fjall::Error) -> HistoryError + 
     move |source| HistoryError::Engine {
         path: cfg.path.display().to_string(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active_bytes(store: &HistoryStore) -> Vec<u64> {
+        let days = store.days.read().expect("lock");
+        days.values()
+            .flat_map(|d| [&d.events, &d.index])
+            .map(|k| k.tree.active_memtable().size())
+            .collect()
+    }
+
+    #[test]
+    fn memtables_of_all_days_stay_within_the_budget() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = HistoryStore::open(HistoryConfig::new(dir.path().join("h"))).expect("open");
+        // 40 days, a few events each: no memtable comes near fjall's own 32 MiB trigger.
+        let t0 = 1_793_491_200;
+        let records: Vec<String> = (0..400)
+            .map(|i| {
+                format!(
+                    r#"{{"eventTime":"{}","eventID":"id-{i}","awsRegion":"us-east-1","eventName":"E{}"}}"#,
+                    time::OffsetDateTime::from_unix_timestamp(t0 + i * 8_640)
+                        .expect("time")
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("format"),
+                    i % 7
+                )
+            })
+            .collect();
+        store.append(&records).expect("append");
+        let before: u64 = active_bytes(&store).iter().sum();
+        assert!(before > 20_000, "{before}");
+        let budget = before / 4;
+        bound_memtables(&store.days.read().expect("lock"), budget, 0).expect("bound");
+        let after: u64 = active_bytes(&store).iter().sum();
+        assert!(after <= budget / 2, "{after} > {budget} / 2");
+        // Everything is still there (flushed, not lost).
+        let seen = store
+            .lookup(&crate::LookupRequest {
+                region: "us-east-1".into(),
+                attribute: Some((crate::AttributeKey::EventName, "E3".into())),
+                ..Default::default()
+            })
+            .expect("lookup");
+        assert_eq!(seen.events.len(), records.len().div_ceil(7).min(50));
     }
 }
