@@ -18,6 +18,7 @@
 mod config;
 mod error;
 mod keys;
+mod posting;
 mod query;
 mod record;
 mod request;

@@ -1,13 +1,15 @@
 //! LookupEvents over the store: newest first, one region, at most one attribute, paged.
 //!
-//! A page is read as a merge-free walk: days newest first, and within a day one key range
-//! (the attribute's index range, or the records themselves when no attribute is given), so a
-//! page costs one range seek per day visited plus one point read per event returned.
+//! A page walks the days newest first. Without an attribute it reads one key range of the
+//! day's records; with one it merges the value's postings of the day (one range seek per
+//! level, see `posting.rs`) and point-reads each record, so a page costs three range seeks per
+//! day visited plus one point read per event returned.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     keys::{self, day_of},
+    posting::Merge,
     record::{bool_str, extract, parse},
     token::{self, Cursor},
     HistoryCategory, HistoryError, HistoryStore, LookupError, LookupRequest, MAX_RESULTS,
@@ -177,15 +179,15 @@ impl HistoryStore {
     ) -> fjall::Result<()> {
         let days = self.days.read().expect("day map lock poisoned");
         let events_prefix = keys::events_prefix(category, &req.region);
-        let index_prefix = req
+        let index_hash = req
             .attribute
             .as_ref()
-            .map(|(k, v)| keys::index_prefix(category, &req.region, *k, v));
+            .map(|(k, v)| keys::index_hash(category, &req.region, *k, v));
         for (&day, d) in days.range(day_of(start)..=day_of(end)).rev() {
             let after = cursor
                 .filter(|c| day_of(c.time) == day)
                 .map(|c| (c.time, c.event_id.as_slice()));
-            match &index_prefix {
+            match index_hash {
                 None => {
                     let range = keys::window(&events_prefix, start, end, after);
                     for kv in d.events.range::<Vec<u8>, _>(range) {
@@ -203,15 +205,11 @@ impl HistoryStore {
                         }
                     }
                 }
-                Some(prefix) => {
-                    let range = keys::window(prefix, start, end, after);
-                    for kv in d.index.range::<Vec<u8>, _>(range) {
-                        let k = kv.key()?;
-                        let Some((time, id)) = keys::position(&k, prefix.len()) else {
-                            continue;
-                        };
-                        let rk = keys::with_position_bytes(&events_prefix, time, id);
-                        // Written in the same atomic batch as the index entry: always there.
+                Some(hash) => {
+                    let mut merge = Merge::new(&d.index, hash, start, end, after)?;
+                    while let Some((time, id)) = merge.next_position()? {
+                        let rk = keys::with_position_bytes(&events_prefix, time, &id);
+                        // Written in the same atomic batch as the posting: always there.
                         let Some(v) = d.events.get(&rk)? else {
                             continue;
                         };
@@ -220,10 +218,7 @@ impl HistoryStore {
                         if !stale_checked_match(&v, req) {
                             continue;
                         }
-                        let c = Cursor {
-                            time,
-                            event_id: id.to_vec(),
-                        };
+                        let c = Cursor { time, event_id: id };
                         out.push((c, v.to_vec()));
                         if out.len() >= limit {
                             return Ok(());

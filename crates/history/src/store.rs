@@ -27,6 +27,7 @@ use fjall::{
 use crate::{
     error::{HistoryError, Result},
     keys::{self, day_of, DAY_SECS},
+    posting,
     record::{parse, NotKept},
     HistoryConfig,
 };
@@ -57,14 +58,13 @@ pub(crate) struct Day {
     pub(crate) index: Keyspace,
 }
 
-/// One index entry of a batch being appended: its key is `keys[range]`, which starts with
-/// `hash` and `time` (both big-endian), so (day, hash, time) sorts as (day, key) up to ties
-/// within one second.
-struct IndexKey {
+/// One (event, attribute value) of a batch being appended: `event` indexes the batch's kept
+/// entries (for the eventID).
+struct IndexEntry {
     day: i64,
     hash: u64,
-    time: u64,
-    range: std::ops::Range<usize>,
+    time: i64,
+    event: usize,
 }
 
 /// A record as the pipeline hands it over: anything that yields the record's original bytes
@@ -255,13 +255,9 @@ impl HistoryStore {
         let days = self.days.read().expect("day map lock poisoned");
         let cutoff = self.cutoff.load(Ordering::Acquire);
         let mut wb = self.db.batch().durability(Some(PersistMode::SyncAll));
-        // All index keys of the batch go into one buffer (`keys`), found by their ranges.
-        // Index entries are inserted in (nearly) key order: neighbouring inserts then walk the
-        // same memtable nodes, which measurably cuts cache misses (the dominant ingest cost).
-        let mut keys: Vec<u8> = Vec::with_capacity(entries.len() * 10 * 56);
-        let mut index: Vec<IndexKey> = Vec::with_capacity(entries.len() * 10);
+        let mut index: Vec<IndexEntry> = Vec::with_capacity(entries.len() * 10);
         let mut record_key = Vec::with_capacity(64);
-        for (e, raw) in &entries {
+        for (n, (e, raw)) in entries.iter().enumerate() {
             if e.event_time < cutoff {
                 summary.expired += 1;
                 continue;
@@ -281,37 +277,46 @@ impl HistoryStore {
                 &e.event_id,
             );
             wb.insert(&day.events, &record_key[..], *raw);
-            let time = keys::desc_time(e.event_time);
             for (k, v) in e.attribute_values() {
-                let hash = keys::index_hash(e.category, &e.region, k, v);
-                let start = keys.len();
-                keys.extend_from_slice(&hash.to_be_bytes());
-                keys.extend_from_slice(&time);
-                keys.extend_from_slice(e.event_id.as_bytes());
-                index.push(IndexKey {
+                index.push(IndexEntry {
                     day: d,
-                    hash,
-                    time: u64::from_be_bytes(time),
-                    range: start..keys.len(),
+                    hash: keys::index_hash(e.category, &e.region, k, v),
+                    time: e.event_time,
+                    event: n,
                 });
             }
             summary.stored += 1;
         }
-        // Integer comparisons only; the order matters for speed alone, not for correctness.
-        index.sort_unstable_by_key(|k| (k.day, k.hash, k.time));
-        let mut current: Option<(i64, &Day)> = None;
-        for k in &index {
-            let day = match current {
-                Some((d, day)) if d == k.day => day,
-                _ => {
-                    let day = days
-                        .get(&k.day)
-                        .expect("checked above, under the same read lock");
-                    current = Some((k.day, day));
-                    day
+        let id = |i: &IndexEntry| entries[i.event].0.event_id.as_bytes();
+        // Per (day, value), positions in order: newest first, then eventID.
+        index.sort_unstable_by(|a, b| {
+            (a.day, a.hash, std::cmp::Reverse(a.time))
+                .cmp(&(b.day, b.hash, std::cmp::Reverse(b.time)))
+                .then_with(|| id(a).cmp(id(b)))
+        });
+        let mut posting = Vec::with_capacity(64 * 1024);
+        for group in index.chunk_by(|a, b| (a.day, a.hash) == (b.day, b.hash)) {
+            let (d, hash) = (group[0].day, group[0].hash);
+            let day = days
+                .get(&d)
+                .expect("checked above, under the same read lock");
+            let level = posting::choose_level(group.iter().map(|i| i.time));
+            let span = posting::LEVEL_SPANS[level];
+            for run in group.chunk_by(|a, b| a.time.div_euclid(span) == b.time.div_euclid(span)) {
+                posting.clear();
+                let max = run[0].time;
+                let mut last: Option<(i64, &[u8])> = None;
+                for i in run {
+                    // The same event twice in one batch: one entry.
+                    if last == Some((i.time, id(i))) {
+                        continue;
+                    }
+                    last = Some((i.time, id(i)));
+                    posting::push_entry(&mut posting, max, i.time, id(i));
                 }
-            };
-            wb.insert(&day.index, &keys[k.range.clone()], &[][..]);
+                let key = keys::posting_key(hash, level, max, &posting);
+                wb.insert(&day.index, &key[..], &posting[..]);
+            }
         }
         wb.commit().map_err(&engine)?;
         bound_memtables(&days, MEMTABLE_BUDGET, MAX_SEALED).map_err(&engine)?;
