@@ -181,7 +181,7 @@ impl CwlPending {
         self.changed.notify_waiters();
     }
 
-    /// Records not yet settled, over all assignments (for tests and metrics).
+    /// Records not yet settled, over all assignments (tests check the tracker with it).
     pub fn outstanding(&self) -> usize {
         self.lock()
             .values()
@@ -205,6 +205,27 @@ mod tests {
         })
     }
 
+    /// `wait_through` on a task of its own, to check whether it is still waiting.
+    fn spawn_wait(
+        pending: &Arc<CwlPending>,
+        p: &Arc<PartitionId>,
+        epoch: Epoch,
+        end: i64,
+    ) -> tokio::task::JoinHandle<Vec<DeadLetter>> {
+        let (pending, p) = (pending.clone(), p.clone());
+        tokio::spawn(async move { pending.wait_through(&p, epoch, end).await })
+    }
+
+    /// The offsets of the dead letters `wait_through` returns.
+    async fn letter_offsets(pending: &CwlPending, p: &Arc<PartitionId>, end: i64) -> Vec<i64> {
+        pending
+            .wait_through(p, 1, end)
+            .await
+            .iter()
+            .map(|l| l.offset)
+            .collect()
+    }
+
     fn letter(p: &Arc<PartitionId>, offset: i64) -> DeadLetter {
         DeadLetter {
             partition: p.clone(),
@@ -226,10 +247,7 @@ mod tests {
         let (p, pending) = (part(), Arc::new(CwlPending::default()));
         pending.register(&p, 1, 5, 2);
         pending.register(&p, 1, 9, 1);
-        let waiter = tokio::spawn({
-            let (p, pending) = (p.clone(), pending.clone());
-            async move { pending.wait_through(&p, 1, 9).await }
-        });
+        let waiter = spawn_wait(&pending, &p, 1, 9);
         pending.complete(&p, 1, 5, None);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
@@ -241,10 +259,7 @@ mod tests {
         assert_eq!(letters.iter().map(|l| l.offset).collect::<Vec<_>>(), [5]);
         // Offset 9 is beyond that segment; its own wait still blocks until it settles.
         assert_eq!(pending.outstanding(), 1);
-        let later = tokio::spawn({
-            let (p, pending) = (p.clone(), pending.clone());
-            async move { pending.wait_through(&p, 1, 10).await }
-        });
+        let later = spawn_wait(&pending, &p, 1, 10);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!later.is_finished());
         pending.complete(&p, 1, 9, None);
@@ -259,20 +274,8 @@ mod tests {
             pending.register(&p, 1, o, 1);
             pending.complete(&p, 1, o, Some(letter(&p, o)));
         }
-        let first: Vec<i64> = pending
-            .wait_through(&p, 1, 3)
-            .await
-            .iter()
-            .map(|l| l.offset)
-            .collect();
-        assert_eq!(first, [1, 2]);
-        let second: Vec<i64> = pending
-            .wait_through(&p, 1, 4)
-            .await
-            .iter()
-            .map(|l| l.offset)
-            .collect();
-        assert_eq!(second, [3]);
+        assert_eq!(letter_offsets(&pending, &p, 3).await, [1, 2]);
+        assert_eq!(letter_offsets(&pending, &p, 4).await, [3]);
     }
 
     #[tokio::test]
@@ -282,10 +285,7 @@ mod tests {
         pending.register(&p, 2, 7, 1);
         // The old assignment's completion must not release the new one's wait.
         pending.complete(&p, 1, 7, None);
-        let waiter = tokio::spawn({
-            let (p, pending) = (p.clone(), pending.clone());
-            async move { pending.wait_through(&p, 2, 8).await }
-        });
+        let waiter = spawn_wait(&pending, &p, 2, 8);
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiter.is_finished());
         pending.forget(&p, 1);

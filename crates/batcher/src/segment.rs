@@ -357,9 +357,7 @@ impl Batcher {
             }
         }
         let state = self.parts.get_mut(&m.partition).expect("present above");
-        let Some(open) = state.open.as_mut() else {
-            return true;
-        };
+        let open = state.open.as_mut().expect("opened above");
         // A new anchor during replay: was this segment delivered before, and where was it cut?
         let needs_lookup = state.replay
             && open.anchor.as_ref().is_some_and(|a| a.offset == m.offset)

@@ -68,6 +68,9 @@ fn push_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// LEB128, read from stored bytes. Not `varint-rs` (already in the graph through fjall): its
+/// reader shifts past 64 bits on a run of continuation bytes (a panic in debug builds), while
+/// a corrupt posting must be refused with `None`.
 fn read_varint(b: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
