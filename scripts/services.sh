@@ -139,7 +139,30 @@ launch() {
     esac
     # setsid execs in place (we are not a process-group leader), so $! is the server itself; its own
     # session keeps a terminal's Ctrl-C or hang-up from taking the servers down mid-test.
-    echo $! >"$STATE/$svc.pid"
+    LAUNCHED=$!
+    echo "$LAUNCHED" >"$STATE/$svc.pid"
+}
+
+# True while a process we launched lives. Unlike running_pid it does not look at the command line:
+# until the forked shell has exec'd the server, /proc/PID/cmdline is still this script's, and a
+# loaded machine can take a while to get there (CI once read that as "exited during start-up").
+# A zombie (exited, not yet reaped by bash) counts as dead.
+alive() {
+    local state
+    kill -0 "$1" 2>/dev/null || return 1
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ $state != Z ]]
+}
+
+# Prints the tail of a service's log to stderr, or says that it is empty.
+show_log() {
+    local logfile=$STATE/$1.log
+    if [[ -s $logfile ]]; then
+        printf 'services: last lines of %s:\n' "$logfile" >&2
+        tail -n 30 "$logfile" >&2 || true
+    else
+        printf 'services: %s is empty\n' "$logfile" >&2
+    fi
 }
 
 # Waits until the service answers a real request, not just a TCP connect.
@@ -156,7 +179,7 @@ urllib.request.urlopen(sys.argv[1], timeout=2).read()' "http://$HOST:$port/moto-
 }
 
 start_one() {
-    local svc=$1 pid port override t0 deadline
+    local svc=$1 pid port override t0 deadline attempt rc
     require_tools "$svc"
     if pid=$(running_pid "$svc"); then
         port=$(<"$STATE/$svc.port")
@@ -170,20 +193,32 @@ start_one() {
     port=$(choose_port "$svc")
     printf '%s\n' "$port" >"$STATE/$svc.port"
     t0=$(now)
-    launch "$svc" "$port"
-    deadline=$(( $(date +%s) + START_TIMEOUT ))
-    until ready "$svc" "$port"; do
-        if ! running_pid "$svc" >/dev/null; then
-            tail -n 20 "$STATE/$svc.log" >&2 || true
-            die "$svc exited during start-up (log: $STATE/$svc.log)"
-        fi
-        if (( $(date +%s) >= deadline )); then
-            tail -n 20 "$STATE/$svc.log" >&2 || true
-            stop_one "$svc"
-            die "$svc did not answer on $HOST:$port within ${START_TIMEOUT}s (log: $STATE/$svc.log)"
-        fi
-        sleep 0.1
+    # A server that dies during start-up is launched once more (after showing why), so one bad start
+    # on a busy machine does not cost a whole test run; a second death is an error.
+    for attempt in 1 2; do
+        launch "$svc" "$port"
+        pid=$LAUNCHED
+        deadline=$(( $(date +%s) + START_TIMEOUT ))
+        until ready "$svc" "$port"; do
+            if ! alive "$pid"; then
+                rc=0
+                wait "$pid" 2>/dev/null || rc=$?
+                show_log "$svc"
+                rm -f "$STATE/$svc.pid"
+                (( attempt == 1 )) || die "$svc (pid $pid) exited with status $rc during start-up, twice (log: $STATE/$svc.log)"
+                log "$svc: pid $pid exited with status $rc during start-up; starting it once more" >&2
+                continue 2
+            fi
+            if (( $(date +%s) >= deadline )); then
+                show_log "$svc"
+                stop_one "$svc"
+                die "$svc did not answer on $HOST:$port within ${START_TIMEOUT}s (log: $STATE/$svc.log)"
+            fi
+            sleep 0.1
+        done
+        break
     done
+    running_pid "$svc" >/dev/null || die "$svc answers on $HOST:$port but pid $pid is not $(process_marker "$svc")"
     log "$svc: ready on $HOST:$port in $(since "$t0") (pid $(<"$STATE/$svc.pid"), log $STATE/$svc.log)"
 }
 
