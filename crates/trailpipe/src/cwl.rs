@@ -16,7 +16,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
+use std::panic::AssertUnwindSafe;
+
+use futures::{future::BoxFuture, FutureExt};
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use trailpipe_batcher::{CwlFeed, CwlMessage, CwlPending, Segment};
 use trailpipe_config::Config;
@@ -262,7 +264,14 @@ impl CwlStage {
                     check = true;
                     match done {
                         Ok(bytes) => buffered -= bytes,
-                        Err(e) => tracing::error!(error = %e, "CloudWatch Logs put task failed"),
+                        // put_batch catches panics and settles every record, so this is a bug
+                        // outside those guards. Its records would never settle and their offsets
+                        // never commit: stop the process (crash-only, like kill -9) so the
+                        // supervisor restarts it and the uncommitted records are read again.
+                        Err(e) => {
+                            tracing::error!(error = %e, "CloudWatch Logs put task failed; exiting so that its records are read again");
+                            std::process::exit(70);
+                        }
                     }
                 }
                 _ = tick.tick() => check = true,
@@ -282,21 +291,27 @@ impl CwlStage {
             .and_then(|e| self.trails.get(e.trail)?.as_ref()?.role_arn.clone());
         let records: Vec<(i64, Bytes)> =
             entries.iter().map(|e| (e.time_ms, e.raw.clone())).collect();
-        let outcome = match self
-            .sink
-            .deliver(CwlBatch {
-                log_group: key.0.to_string(),
-                account: key.1.to_string(),
-                region: key.2.to_string(),
-                records,
-                role_arn,
-            })
-            .await
-        {
+        // Invariant: every entry is settled exactly once below, whatever happens — a record
+        // left unsettled would hold its segment's acknowledgement (and the partition's
+        // offsets) forever. So a panic in the SDK call or in a filter is caught here, not
+        // left to unwind the task.
+        let put = AssertUnwindSafe(self.sink.deliver(CwlBatch {
+            log_group: key.0.to_string(),
+            account: key.1.to_string(),
+            region: key.2.to_string(),
+            records,
+            role_arn,
+        }));
+        let outcome = match put.catch_unwind().await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(p) => Err(format!("delivery panicked: {}", panic_message(&*p))),
+        };
+        let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {
                 // `deliver` retries until durable; an error here is a configuration
-                // problem. Keep the records: send them to the dead letters with the reason.
+                // problem (or a bug). Keep the records: send them to the dead letters with
+                // the reason.
                 tracing::error!(log_group = %key.0, error = %e, "CloudWatch Logs delivery failed");
                 trailpipe_sink_cwl::CwlOutcome {
                     delivered: 0,
@@ -325,13 +340,20 @@ impl CwlStage {
                     metrics::histogram!(names::CWL_LATENCY)
                         .record(e.read_at.elapsed().as_secs_f64());
                     if let Some(m) = self.trails.get(e.trail).and_then(Option::as_ref) {
-                        let points = m.evaluator.observe(&e.raw);
-                        if !points.is_empty() {
-                            let id = event_id(&e.raw);
-                            m.alarms
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .observe(&points, &id, now);
+                        // Metrics are best effort: a filter that panics on a record costs that
+                        // record's metric points, never its settlement.
+                        let observed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            let points = m.evaluator.observe(&e.raw);
+                            if !points.is_empty() {
+                                let id = event_id(&e.raw);
+                                m.alarms
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .observe(&points, &id, now);
+                            }
+                        }));
+                        if let Err(p) = observed {
+                            tracing::error!(log_group = %key.0, event_id = %event_id(&e.raw), panic = %panic_message(&*p), "metric filter evaluation panicked; the record's metric points are lost");
                         }
                     }
                     None
@@ -415,6 +437,14 @@ fn add_message(streams: &mut HashMap<StreamKey, StreamBatch>, m: CwlMessage) -> 
 }
 
 /// The record's `eventID` (for alarm messages), or empty.
+/// The message a panic carried (`panic!` with a literal or a format string), for logs.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
 fn event_id(raw: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct Id<'a> {
@@ -445,5 +475,19 @@ mod tests {
     fn event_id_is_read_from_the_record() {
         assert_eq!(super::event_id(br#"{"eventID":"abc","x":1}"#), "abc");
         assert_eq!(super::event_id(b"not json"), "");
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_literal_and_formatted_panics() {
+        let caught = |f: fn()| std::panic::catch_unwind(f).expect_err("panics");
+        assert_eq!(super::panic_message(&*caught(|| panic!("plain"))), "plain");
+        assert_eq!(
+            super::panic_message(&*caught(|| panic!("formatted {}", 7))),
+            "formatted 7"
+        );
+        assert_eq!(
+            super::panic_message(&*caught(|| std::panic::panic_any(7u8))),
+            "(no message)"
+        );
     }
 }
