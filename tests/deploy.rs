@@ -33,6 +33,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::CONSUMER_LAG,
     names::PARTITIONS_ASSIGNED,
     names::OFFSET_GAPS,
+    names::FETCH_STALLS,
     names::SEGMENT_REWINDS,
     // Only with [history] / enable_log_file_validation, which the file run does not configure.
     names::HISTORY_EVENTS_STORED,

@@ -46,13 +46,19 @@ struct Setup {
     dlq: String,
     group: String,
     bucket: String,
+    partitions: i32,
     dir: tempfile::TempDir,
 }
 
 fn setup(name: &str) -> Option<Setup> {
+    setup_with(name, PARTITIONS)
+}
+
+fn setup_with(name: &str, partitions: i32) -> Option<Setup> {
     let s = Services::get(name)?;
-    let (topic, dlq, group, bucket, s3) = fresh(&s, name, PARTITIONS);
+    let (topic, dlq, group, bucket, s3) = fresh(&s, name, partitions);
     Some(Setup {
+        partitions,
         s,
         s3,
         topic,
@@ -77,7 +83,7 @@ impl Setup {
     }
 
     fn committed(&self) -> i64 {
-        committed_total(&self.s.brokers, &self.group, &self.topic, PARTITIONS)
+        committed_total(&self.s.brokers, &self.group, &self.topic, self.partitions)
     }
 
     /// Waits until everything produced is committed, then checks the bucket.
@@ -94,7 +100,7 @@ impl Setup {
             &self.s3,
             &self.bucket,
             &self.topic,
-            PARTITIONS,
+            self.partitions,
             messages,
         );
         eprintln!(
@@ -278,6 +284,53 @@ fn group_members_killed_restarted_and_added_mid_stream_lose_and_duplicate_nothin
     producer.join().expect("producer");
     let report = t.finish(&messages, vec![a, b, c]);
     assert_exactly_once(&report, messages.len());
+}
+
+/// A resume point inside the partition's last record batch, with no record produced after it;
+/// then a commit from elsewhere that moves the group's offset back.
+/// tansu 0.6 answers a fetch that starts inside a record batch with the next batch, and with
+/// nothing when there is none, so the consumer would wait for new records forever with the
+/// tail unread (the rebalance test above stalled on this one run in six). The daemon's stall
+/// check — nothing read below the broker's high watermark for a few seconds — seeks back
+/// before the resume point and reads the tail. Against a broker without the bug the check
+/// never fires and the test passes the same way.
+#[test]
+fn a_resume_point_inside_the_last_record_batch_is_read_and_an_overwritten_commit_repaired() {
+    let Some(t) = setup_with("tail", 1) else {
+        return;
+    };
+    let messages = generated_messages(1_200, 17);
+    produce(&t.s.brokers, &t.topic, &messages[..1_000]);
+    // A separate flush: these 200 go out as the partition's last batch(es).
+    produce(&t.s.brokers, &t.topic, &messages[1_000..]);
+    let resume = 1_100;
+    commit_offset(&t.s.brokers, &t.group, &t.topic, 0, resume);
+    assert_eq!(t.committed(), resume);
+    let daemon = Daemon::start(t.dir.path(), &t.config(19493, 10));
+    let end = messages.len() as i64;
+    assert!(
+        wait_until(Duration::from_secs(60), || t.committed() >= end),
+        "committed {} of {end}\n{}",
+        t.committed(),
+        daemon.log_text()
+    );
+    // Another commit moves the group's offset back (as a member that lost the partition
+    // without knowing it can, on a broker without generation fencing); no acknowledgement is
+    // left to trigger a commit, so only the periodic re-commit can repair it.
+    commit_offset(&t.s.brokers, &t.group, &t.topic, 0, resume + 50);
+    assert_eq!(t.committed(), resume + 50);
+    let back = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(30), || t.committed() >= end),
+        "the overwritten offset was not committed again: {}",
+        t.committed()
+    );
+    eprintln!(
+        "re-committed {end} {:?} after the overwrite",
+        back.elapsed()
+    );
+    let report = t.finish(&messages[resume as usize..], vec![daemon]);
+    assert_exactly_once(&report, messages.len() - resume as usize);
 }
 
 /// SIGHUP with a broken configuration file is refused (the daemon says why and keeps delivering

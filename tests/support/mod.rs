@@ -158,6 +158,21 @@ pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
     p.flush(Duration::from_secs(60)).expect("flush");
 }
 
+/// Commits `offset` of one partition for `group` without joining it (a resume point set by hand).
+pub fn commit_offset(brokers: &str, group: &str, topic: &str, partition: i32, offset: i64) {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+        .expect("partition offset");
+    c.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+}
+
 /// Sum over the topic's partitions of the group's committed offsets.
 pub fn committed_total(brokers: &str, group: &str, topic: &str, partitions: i32) -> i64 {
     committed_by_partition(brokers, group, topic, partitions)

@@ -12,6 +12,13 @@
 //!   earlier offset (queued before a seek) is skipped; a later one is verified by seeking back
 //!   before it is accepted as a real gap (see `handle_message`), so a broker that drops records
 //!   from a fetch cannot make the watermark pass them;
+//! - a partition that stays below its high watermark with nothing returned for
+//!   [`STALL_TICKS`] checks is sought back the same way: the broker above can also answer a
+//!   fetch from inside the *last* record batch with nothing, which would stall the tail of a
+//!   partition until new records arrive;
+//! - owned partitions' watermarks are committed again every [`RECOMMIT_EVERY`] checks, so a
+//!   commit that failed (or that another member overwrote during a rebalance) is repaired
+//!   even when no further acknowledgement comes; re-committing a watermark is always safe;
 //! - a [`Feedback::Rewind`] re-reads a partition from the conflicting segment's start under a
 //!   new epoch in replay mode (seek, `Revoked`, then `Assigned { replay: true }` downstream);
 //! - on shutdown the loop stops reading, asks for every open segment to be cut, and commits what
@@ -80,6 +87,15 @@ impl KafkaSettings {
         c
     }
 }
+
+/// How often the loop checks for stalled partitions (and counts towards a re-commit).
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Checks in a row with nothing read while the broker's high watermark is above the expected
+/// offset before a partition counts as stalled. Counted in checks, not wall time, so a loop
+/// blocked by a full pipeline (no checks run) does not mistake backpressure for a stall.
+const STALL_TICKS: u32 = 3;
+/// Checks between re-commits of every owned partition's watermark.
+const RECOMMIT_EVERY: u32 = 5;
 
 /// First distance of a corrective seek before a resume point (doubled on each retry).
 const SEEK_BACK_FIRST: i64 = 512;
@@ -155,6 +171,13 @@ struct Assigned {
     /// One past the last offset read under this epoch.
     read_end: Option<i64>,
     committed: Option<i64>,
+    /// Stall checks in a row during which nothing of this partition was read.
+    idle_checks: u32,
+    /// A high watermark a stall check found to have nothing readable between the expected
+    /// offset and it (the seek back re-read earlier offsets and still nothing came at or after
+    /// the expected one: transaction markers or compaction at the tail). No more seeks until
+    /// the high watermark moves.
+    quiet_high: Option<i64>,
 }
 
 struct Loop {
@@ -210,6 +233,8 @@ impl Loop {
                                 reread: false,
                                 read_end: None,
                                 committed: None,
+                                idle_checks: 0,
+                                quiet_high: None,
                             },
                         );
                         self.send(Flow::Assigned {
@@ -248,6 +273,7 @@ impl Loop {
             // A message of a partition no longer assigned: it will be read again by its owner.
             return Ok(());
         };
+        a.idle_checks = 0;
         if let Some(e) = a.expect {
             if offset < e {
                 // Re-read after a corrective seek (or queued before a rewind's seek): skip.
@@ -263,22 +289,8 @@ impl Loop {
                 // broker returned the neighbourhood of `e` — only then is the gap real.
                 let exhausted = a.seek_back.is_some_and(|b| b >= e);
                 if !a.reread && !exhausted {
-                    let back = match a.seek_back {
-                        None => 0,
-                        Some(0) => SEEK_BACK_FIRST,
-                        Some(b) => b * 2,
-                    };
-                    a.seek_back = Some(back);
-                    let target = (e - back).max(0);
+                    let target = seek_back(&self.consumer, a, e);
                     tracing::info!(partition = %a.id, expected = e, offset, target, "offsets missing before this message; seeking back to verify");
-                    if let Err(err) = self.consumer.seek(
-                        &a.id.source,
-                        a.id.partition,
-                        Offset::Offset(target),
-                        Duration::from_secs(10),
-                    ) {
-                        tracing::warn!(partition = %a.id, error = %err, "corrective seek failed");
-                    }
                     return Ok(());
                 }
                 metrics::counter!(names::OFFSET_GAPS).increment(1);
@@ -332,6 +344,53 @@ impl Loop {
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch committed offsets of new partitions");
                 HashMap::new()
+            }
+        }
+    }
+
+    /// One periodic check: seeks back partitions that read nothing for [`STALL_TICKS`] checks
+    /// while the broker holds records past the expected offset, and every [`RECOMMIT_EVERY`]
+    /// checks commits the watermarks of owned partitions again.
+    fn check(&mut self, n: u32) {
+        for a in self.parts.values_mut() {
+            a.idle_checks += 1;
+            let Some(e) = a.expect else { continue };
+            if a.idle_checks < STALL_TICKS {
+                continue;
+            }
+            let Some(high) = cached_high_watermark(&self.consumer, &a.id) else {
+                continue;
+            };
+            if high <= e || a.quiet_high == Some(high) {
+                continue;
+            }
+            a.idle_checks = 0;
+            if a.reread {
+                // The last seek back re-read offsets before `e` and nothing at or after it
+                // came: [e, high) holds nothing to read.
+                tracing::info!(partition = %a.id, expected = e, high_watermark = high, "no records between the expected offset and the high watermark (transaction markers or compaction)");
+                (a.quiet_high, a.seek_back, a.reread) = (Some(high), None, false);
+                continue;
+            }
+            if a.seek_back.is_some_and(|b| b >= e) {
+                // Already back at the start of the partition: begin the escalation again.
+                a.seek_back = None;
+            }
+            let target = seek_back(&self.consumer, a, e);
+            metrics::counter!(names::FETCH_STALLS).increment(1);
+            tracing::info!(partition = %a.id, expected = e, high_watermark = high, target, "nothing read below the high watermark; seeking back to re-read");
+        }
+        if n.is_multiple_of(RECOMMIT_EVERY) {
+            let mut tpl = TopicPartitionList::new();
+            for ((topic, partition), a) in &self.parts {
+                if let Some(w) = a.committed {
+                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(w));
+                }
+            }
+            if tpl.count() > 0 {
+                if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
+                    tracing::warn!(error = %e, "periodic re-commit failed; will retry");
+                }
             }
         }
     }
@@ -446,6 +505,51 @@ impl Loop {
     }
 }
 
+/// Seeks `a` back before its expected offset `e`, one step further than the last corrective
+/// seek (0, then [`SEEK_BACK_FIRST`], then doubling); returns the target offset.
+fn seek_back(consumer: &StreamConsumer<GroupContext>, a: &mut Assigned, e: i64) -> i64 {
+    let back = match a.seek_back {
+        None => 0,
+        Some(0) => SEEK_BACK_FIRST,
+        Some(b) => b * 2,
+    };
+    a.seek_back = Some(back);
+    a.reread = false;
+    let target = (e - back).max(0);
+    if let Err(err) = consumer.seek(
+        &a.id.source,
+        a.id.partition,
+        Offset::Offset(target),
+        Duration::from_secs(10),
+    ) {
+        tracing::warn!(partition = %a.id, error = %err, "corrective seek failed");
+    }
+    target
+}
+
+/// The partition's high watermark as of librdkafka's last fetch response (no request is made);
+/// `None` when librdkafka has none yet.
+fn cached_high_watermark(consumer: &StreamConsumer<GroupContext>, p: &PartitionId) -> Option<i64> {
+    let topic = std::ffi::CString::new(&*p.source).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the handle is the live consumer's (borrowed for the call), `topic` is a
+    // NUL-terminated string that outlives the call, and `low`/`high` are valid for writes.
+    // rd_kafka_get_watermark_offsets only reads librdkafka's cached partition state under its
+    // own lock. rust-rdkafka 0.39 wraps only the querying variant (`fetch_watermarks`, a
+    // broker round trip per call), which the periodic check should not pay per partition.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            p.partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
+}
+
 /// Runs the consumer until `shutdown` turns true, then cuts, drains (up to `grace`), commits.
 pub async fn run_kafka_source(
     settings: KafkaSettings,
@@ -469,12 +573,19 @@ pub async fn run_kafka_source(
         tx,
         max_record_bytes: settings.max_record_bytes,
     };
+    let mut checks = tokio::time::interval(CHECK_EVERY);
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u32 = 0;
     loop {
         lp.apply_group_events().await?;
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
             Some(f) = acks.recv() => lp.handle_feedback(f).await?,
+            _ = checks.tick() => {
+                n = n.wrapping_add(1);
+                lp.check(n);
+            }
             m = lp.consumer.recv() => match m {
                 Ok(m) => {
                     let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());

@@ -87,6 +87,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Assignments whose resume point was no longer readable (deleted by topic retention).",
     ),
     (
+        FETCH_STALLS,
+        "",
+        "Partitions sought back because nothing was read below the broker's high watermark for a few seconds.",
+    ),
+    (
         SEGMENT_REWINDS,
         "",
         "Partitions re-read from a segment start because an earlier owner's cut landed after the replay lookup.",
@@ -234,6 +239,8 @@ pub const DIGESTS_WRITTEN: &str = "trailpipe_digests_written_total";
 pub const DIGEST_ERRORS: &str = "trailpipe_digest_errors_total";
 /// Unreadable resume points.
 pub const OFFSET_GAPS: &str = "trailpipe_offset_gaps_total";
+/// Partitions sought back after reading nothing below the high watermark.
+pub const FETCH_STALLS: &str = "trailpipe_fetch_stalls_total";
 /// Rewinds after a late earlier-owner write.
 pub const SEGMENT_REWINDS: &str = "trailpipe_segment_rewinds_total";
 /// Delivery latency.
