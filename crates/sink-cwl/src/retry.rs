@@ -5,11 +5,11 @@
 //! it; `ResourceNotFoundException` is its own class because the cure (re-create the group or
 //! stream) differs from waiting.
 
-use std::time::Duration;
-
 // The SDKs share one SdkError type (aws-smithy-runtime-api); the Logs crate re-exports it.
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
-use rand::Rng;
+pub(crate) use trailpipe_retry::error_chain;
+pub use trailpipe_retry::Backoff;
+use trailpipe_retry::{Bounds, RetryClass};
 
 /// How a failed request should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,47 +82,14 @@ pub fn classify<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>, status: Option<u
     }
 }
 
-/// Displays an error with its source chain (the SDK's top-level text alone says "dispatch failure").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-/// Backoff state for one request.
-#[derive(Debug, Default)]
-pub struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    /// A fresh backoff.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Attempts so far.
-    pub fn attempts(&self) -> u32 {
-        self.attempt
-    }
-
-    /// Full-jitter delay: uniform in [0, min(cap, base·2^attempt)].
-    pub fn next_delay(&mut self, class: ErrorClass) -> Duration {
-        let (base_ms, cap_ms) = match class {
-            ErrorClass::Retriable | ErrorClass::NotFound => (50u64, 10_000u64),
-            ErrorClass::Throttled => (200, 20_000),
-            ErrorClass::Permanent | ErrorClass::Rejected => (5_000, 60_000),
+impl RetryClass for ErrorClass {
+    fn bounds(self) -> Bounds {
+        let (base_ms, cap_ms) = match self {
+            Self::Retriable | Self::NotFound => (50, 10_000),
+            Self::Throttled => (200, 20_000),
+            Self::Permanent | Self::Rejected => (5_000, 60_000),
         };
-        let ceiling = base_ms
-            .saturating_mul(1u64 << self.attempt.min(16))
-            .min(cap_ms);
-        self.attempt += 1;
-        Duration::from_millis(rand::rng().random_range(0..=ceiling))
+        Bounds { base_ms, cap_ms }
     }
 }
 
@@ -170,11 +137,11 @@ mod tests {
     }
 
     #[test]
-    fn backoff_is_capped_and_grows() {
-        let mut b = Backoff::new();
-        for _ in 0..40 {
-            assert!(b.next_delay(ErrorClass::Throttled) <= Duration::from_millis(20_000));
-        }
-        assert_eq!(b.attempts(), 40);
+    fn not_found_retries_as_fast_as_transient_errors_and_rejections_as_slow_as_permanent_ones() {
+        // Re-creating a deleted group or stream is the cure, not waiting; a refused request
+        // is re-sent only after a configuration change, so it waits like a permanent error.
+        assert_eq!(ErrorClass::NotFound.bounds(), ErrorClass::Retriable.bounds());
+        assert_eq!(ErrorClass::Rejected.bounds(), ErrorClass::Permanent.bounds());
+        assert!(ErrorClass::Throttled.bounds().base_ms > ErrorClass::Retriable.bounds().base_ms);
     }
 }

@@ -1,10 +1,10 @@
-//! Which store errors are retried and how: exponential backoff with full jitter. Nothing is
+//! Which store errors are retried and how: exponential backoff with full jitter
+//! ([`trailpipe_retry::Backoff`], bounds per [`ErrorClass`]). Nothing is
 //! ever given up on — an undelivered file keeps its offsets uncommitted — but permanent errors
 //! (access denied, missing bucket) back off to the longest delay and show in `/readyz`.
 
-use std::time::Duration;
-
-use rand::Rng;
+pub use trailpipe_retry::Backoff;
+use trailpipe_retry::{Bounds, RetryClass};
 
 /// How a failed request should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,35 +44,13 @@ pub struct StoreError {
     pub class: ErrorClass,
 }
 
-/// Backoff state for one request (full jitter, capped per [`ErrorClass`]); other sinks that
-/// retry until durable share it.
-pub struct Backoff {
-    attempt: u32,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Backoff {
-    /// A fresh backoff (first delay is the smallest).
-    pub fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    /// Full-jitter delay: uniform in [0, min(cap, base·2^attempt)].
-    pub fn next_delay(&mut self, class: ErrorClass) -> Duration {
-        let (base_ms, cap_ms) = match class {
-            ErrorClass::Retriable => (100u64, 10_000u64),
-            ErrorClass::Throttled => (500, 20_000),
-            ErrorClass::Permanent => (5_000, 60_000),
+impl RetryClass for ErrorClass {
+    fn bounds(self) -> Bounds {
+        let (base_ms, cap_ms) = match self {
+            Self::Retriable => (100, 10_000),
+            Self::Throttled => (500, 20_000),
+            Self::Permanent => (5_000, 60_000),
         };
-        let ceiling = base_ms
-            .saturating_mul(1u64 << self.attempt.min(16))
-            .min(cap_ms);
-        self.attempt += 1;
-        Duration::from_millis(rand::rng().random_range(ceiling / 4..=ceiling))
+        Bounds { base_ms, cap_ms }
     }
 }

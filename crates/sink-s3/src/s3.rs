@@ -11,6 +11,7 @@ use aws_sdk_s3::{
     Client,
 };
 use bytes::Bytes;
+use trailpipe_retry::error_chain;
 
 use crate::{store::ObjectInfo, ErrorClass, PutOutcome, StoreError};
 
@@ -54,18 +55,6 @@ fn store_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         message,
         class: classify(e, status),
     }
-}
-
-/// Displays an SDK error with its source chain (the top-level text alone says "dispatch failure").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 impl S3Store {

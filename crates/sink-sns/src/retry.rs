@@ -3,10 +3,9 @@
 //! errors (missing topic, denied by the topic policy) back off to the longest delay, are counted
 //! and show in [`crate::NotifierHealth`] until the topic is fixed.
 
-use std::time::Duration;
-
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
-use rand::Rng;
+pub(crate) use trailpipe_retry::{error_chain, Backoff};
+use trailpipe_retry::{Bounds, RetryClass};
 
 /// How a failed request should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,65 +78,20 @@ pub(crate) fn classify<E: ProvideErrorMetadata, R>(
     }
 }
 
-/// Displays an error with its source chain (the top-level text alone says "dispatch failure").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
-/// Backoff state for one message.
-pub(crate) struct Backoff {
-    attempt: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new() -> Self {
-        Self { attempt: 0 }
-    }
-
-    /// Full-jitter delay: uniform in [ceiling/4, ceiling], ceiling = min(cap, base·2^attempt).
-    pub(crate) fn next_delay(&mut self, class: ErrorClass) -> Duration {
-        let (base_ms, cap_ms) = match class {
-            ErrorClass::Retriable => (100u64, 10_000u64),
-            ErrorClass::Throttled => (500, 20_000),
-            ErrorClass::Permanent => (5_000, 60_000),
+impl RetryClass for ErrorClass {
+    fn bounds(self) -> Bounds {
+        let (base_ms, cap_ms) = match self {
+            Self::Retriable => (100, 10_000),
+            Self::Throttled => (500, 20_000),
+            Self::Permanent => (5_000, 60_000),
         };
-        let ceiling = base_ms
-            .saturating_mul(1u64 << self.attempt.min(16))
-            .min(cap_ms);
-        self.attempt += 1;
-        Duration::from_millis(rand::rng().random_range(ceiling / 4..=ceiling))
+        Bounds { base_ms, cap_ms }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_within_the_cap_for_each_class() {
-        for (class, base, cap) in [
-            (ErrorClass::Retriable, 100, 10_000),
-            (ErrorClass::Throttled, 500, 20_000),
-            (ErrorClass::Permanent, 5_000, 60_000),
-        ] {
-            let mut b = Backoff::new();
-            for attempt in 0..40u32 {
-                let d = b.next_delay(class).as_millis() as u64;
-                let ceiling = (base << attempt.min(16)).min(cap);
-                assert!(
-                    (ceiling / 4..=ceiling).contains(&d),
-                    "{class:?} attempt {attempt}: {d}ms"
-                );
-            }
-        }
-    }
 
     #[test]
     fn errors_name_their_input() {

@@ -11,6 +11,7 @@ use aws_sdk_kms::{
 };
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
+use trailpipe_retry::error_chain;
 
 use super::{fingerprint, to_pkcs1_der, wrong_key, DigestSigner, PublicKeyInfo};
 use crate::DigestError;
@@ -92,17 +93,6 @@ impl KmsSigner {
     pub fn public_key(&self) -> &PublicKeyInfo {
         &self.public
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 impl DigestSigner for KmsSigner {
