@@ -14,12 +14,8 @@ use crate::{
     DigestChainConfig, DigestError,
 };
 
-/// Metadata key: lowercase hex SHA-256 of the uncompressed body.
-pub const META_SHA256: &str = "trailpipe-sha256";
-/// Metadata key: oldest `eventTime` in the file.
-pub const META_OLDEST: &str = "trailpipe-oldest-event-time";
-/// Metadata key: newest `eventTime` in the file.
-pub const META_NEWEST: &str = "trailpipe-newest-event-time";
+/// Metadata the delivery stage writes on each log file, which digests list.
+pub use trailpipe_sink_s3::{META_NEWEST, META_OLDEST, META_SHA256};
 
 /// How many HEAD/GET requests run at once while describing a window's files.
 const DESCRIBE_CONCURRENCY: usize = 16;
