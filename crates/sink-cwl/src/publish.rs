@@ -1,8 +1,12 @@
 //! PutMetricData for trails with `publish_metric_data`: the statistic sets a
 //! [`crate::MetricEvaluator`] gathered, one datum per (metric, dimensions) and call.
 //!
-//! Invariant: statistic sets are sent at most once; a failed call returns them to the caller
-//! (nothing is retried here: metrics are best-effort and the next interval carries on).
+//! Invariant: a `publish` puts each statistic set in at most one call. Calls go namespace by
+//! namespace, [`MAX_DATUMS_PER_CALL`] datums at a time, and the first failed call ends the round
+//! with `Err`: the calls before it were accepted, the failed one and the rest were not sent, and
+//! the error does not say which. So a caller that publishes the same sets again after an `Err`
+//! re-sends the accepted ones (CloudWatch then counts them twice). Nothing is retried here
+//! beyond the SDK's own retries of one call.
 
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet as AwsStats};
