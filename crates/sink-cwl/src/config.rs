@@ -35,8 +35,9 @@ pub struct CwlTrailConfig {
     /// Also send the locally computed metrics to CloudWatch (PutMetricData, one statistic set per
     /// metric and minute). Do not combine with provisioned filters on the same namespace: AWS
     /// would count the same events twice. Sent every minute and when the pipeline stops.
-    /// Caveat: aws-sdk-cloudwatch speaks only CloudWatch's RPCv2-CBOR protocol, which moto
-    /// (the test server) does not implement, so this path is not exercised by the tests.
+    /// aws-sdk-cloudwatch speaks only CloudWatch's RPCv2-CBOR protocol, which moto (the test
+    /// server) does not implement: `tests/put_metric_data.rs` checks the requests on the wire
+    /// against a loopback endpoint that decodes them instead.
     #[serde(default)]
     pub publish_metric_data: bool,
 }

@@ -1,11 +1,11 @@
 //! PutMetricData for trails with `publish_metric_data`: the statistic sets a
 //! [`crate::MetricEvaluator`] gathered, one datum per (metric, dimensions) and call.
 //!
-//! Invariant: a `publish` puts each statistic set in at most one call. Calls go namespace by
-//! namespace, [`MAX_DATUMS_PER_CALL`] datums at a time, and the first failed call ends the round
-//! with `Err`: the calls before it were accepted, the failed one and the rest were not sent, and
-//! the error does not say which. So a caller that publishes the same sets again after an `Err`
-//! re-sends the accepted ones (CloudWatch then counts them twice). Nothing is retried here
+//! Invariant: a statistic set is removed from the caller's list exactly when the call that
+//! carried it was accepted. Calls go namespace by namespace, [`MAX_DATUMS_PER_CALL`] datums at
+//! a time, and the first failed call ends the round with `Err`, leaving in the list the sets of
+//! the failed call and of every call not made. So a caller that retries with what is left
+//! sends every set once (CloudWatch would count a re-sent set twice). Nothing is retried here
 //! beyond the SDK's own retries of one call.
 
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
@@ -33,11 +33,14 @@ impl MetricPublisher {
     }
 
     /// Publishes `stats` (from [`crate::MetricEvaluator::take_statistics`]); returns how many
-    /// datums were sent.
-    pub async fn publish(&self, stats: Vec<StatisticSet>) -> Result<usize, CwlError> {
+    /// datums were sent. Sets are removed from `stats` as their call is accepted: after `Ok`
+    /// it is empty, after `Err` it holds what was not sent (retry with it).
+    pub async fn publish(&self, stats: &mut Vec<StatisticSet>) -> Result<usize, CwlError> {
         let mut sent = 0;
-        for (namespace, stats) in by_namespace(stats) {
-            for chunk in stats.chunks(MAX_DATUMS_PER_CALL) {
+        let mut namespaces = by_namespace(std::mem::take(stats)).into_iter();
+        while let Some((namespace, mut sets)) = namespaces.next() {
+            while !sets.is_empty() {
+                let chunk = &sets[..sets.len().min(MAX_DATUMS_PER_CALL)];
                 let datums: Vec<MetricDatum> = chunk.iter().map(datum).collect();
                 let r = self
                     .client
@@ -50,6 +53,8 @@ impl MetricPublisher {
                     let status = e.raw_response().map(|r| r.status().as_u16());
                     let class = classify(&e, status);
                     metrics::counter!(m::CWL_ERRORS, "error_type" => class.as_str()).increment(1);
+                    stats.extend(sets);
+                    stats.extend(namespaces.flat_map(|(_, rest)| rest));
                     return Err(CwlError::Request {
                         message: format!(
                             "PutMetricData {namespace}: {} {}",
@@ -59,8 +64,10 @@ impl MetricPublisher {
                         class,
                     });
                 }
-                sent += chunk.len();
-                metrics::counter!(m::METRIC_DATA_PUBLISHED).increment(chunk.len() as u64);
+                let n = chunk.len();
+                sets.drain(..n);
+                sent += n;
+                metrics::counter!(m::METRIC_DATA_PUBLISHED).increment(n as u64);
             }
         }
         Ok(sent)

@@ -140,8 +140,14 @@ mod tests {
     fn not_found_retries_as_fast_as_transient_errors_and_rejections_as_slow_as_permanent_ones() {
         // Re-creating a deleted group or stream is the cure, not waiting; a refused request
         // is re-sent only after a configuration change, so it waits like a permanent error.
-        assert_eq!(ErrorClass::NotFound.bounds(), ErrorClass::Retriable.bounds());
-        assert_eq!(ErrorClass::Rejected.bounds(), ErrorClass::Permanent.bounds());
+        assert_eq!(
+            ErrorClass::NotFound.bounds(),
+            ErrorClass::Retriable.bounds()
+        );
+        assert_eq!(
+            ErrorClass::Rejected.bounds(),
+            ErrorClass::Permanent.bounds()
+        );
         assert!(ErrorClass::Throttled.bounds().base_ms > ErrorClass::Retriable.bounds().base_ms);
     }
 }

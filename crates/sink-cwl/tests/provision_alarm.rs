@@ -188,7 +188,8 @@ async fn publish_metric_data_sends_one_statistic_set_per_metric_and_dimensions()
     let deletes = stats.iter().find(|s| s.metric == "Deletes").unwrap();
     assert_eq!((deletes.sample_count, deletes.sum), (2.0, 2.0));
     assert!(ev.take_statistics().is_empty(), "drained");
-    let sent = match MetricPublisher::new(&shared).publish(stats).await {
+    let mut stats = stats;
+    let sent = match MetricPublisher::new(&shared).publish(&mut stats).await {
         Ok(n) => n,
         // moto 5.2 answers CloudWatch in XML, but current SDKs speak RPC v2 CBOR to it.
         Err(e) if e.to_string().contains("expected map") => {

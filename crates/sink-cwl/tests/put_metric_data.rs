@@ -25,7 +25,8 @@ use minicbor::decode::Error as CborError;
 use serde_json::{json, Map, Value};
 use trailpipe_sink_cwl::metric_names::METRIC_DATA_PUBLISHED;
 use trailpipe_sink_cwl::{
-    CwlError, CwlTrailConfig, ErrorClass, MetricEvaluator, MetricPublisher, MAX_DATUMS_PER_CALL,
+    CwlError, CwlTrailConfig, ErrorClass, MetricEvaluator, MetricPublisher, StatisticSet,
+    MAX_DATUMS_PER_CALL,
 };
 
 const PUT_METRIC_DATA: &str = "/service/GraniteServiceVersion20100801/operation/PutMetricData";
@@ -262,10 +263,13 @@ fn datums(calls: &[Call]) -> Vec<(Key, [f64; 4], Value)> {
     out
 }
 
-/// `MetricPublisher::publish` of `ev`'s statistics to the endpoint at `url`.
-async fn publish(url: &str, ev: &MetricEvaluator) -> Result<usize, CwlError> {
+/// `MetricPublisher::publish` of `ev`'s statistics to the endpoint at `url`; also returns the
+/// sets `publish` left unsent.
+async fn publish(url: &str, ev: &MetricEvaluator) -> (Result<usize, CwlError>, Vec<StatisticSet>) {
     let publisher = MetricPublisher::new(&sdk_config(url));
-    publisher.publish(ev.take_statistics()).await
+    let mut stats = ev.take_statistics();
+    let r = publisher.publish(&mut stats).await;
+    (r, stats)
 }
 
 #[tokio::test]
@@ -297,7 +301,9 @@ async fn publish_sends_statistic_sets_per_namespace_as_cloudwatch_expects() {
         add(key("CloudTrailMetrics", "RootAccountUsage", ""), 1.0);
     }
 
-    assert_eq!(publish(&url, &ev).await.unwrap(), model.len());
+    let (sent, unsent) = publish(&url, &ev).await;
+    assert_eq!(sent.unwrap(), model.len());
+    assert!(unsent.is_empty());
     let calls = ep.calls.lock().unwrap();
     assert_eq!(calls.len(), 2, "one call per namespace");
     let got = datums(&calls);
@@ -330,7 +336,9 @@ async fn publish_splits_more_than_max_datums_into_calls_sending_each_once() {
         expected.len() > 2 * MAX_DATUMS_PER_CALL,
         "a third, partial call"
     );
-    assert_eq!(publish(&url, &ev).await.unwrap(), expected.len());
+    let (sent, unsent) = publish(&url, &ev).await;
+    assert_eq!(sent.unwrap(), expected.len());
+    assert!(unsent.is_empty());
     let calls = ep.calls.lock().unwrap();
     assert_eq!(calls.len(), expected.len().div_ceil(MAX_DATUMS_PER_CALL));
     for call in calls.iter() {
@@ -352,9 +360,8 @@ async fn publish_error_answer_is_an_err_with_its_code_and_stops_counting() {
     let _guard = metrics::set_default_local_recorder(&rec);
     let ev = evaluator(false);
     assert!(many_datums(&ev, 600).len() > 2 * MAX_DATUMS_PER_CALL);
-    let err = publish(&url, &ev)
-        .await
-        .expect_err("the second call is refused");
+    let (r, unsent) = publish(&url, &ev).await;
+    let err = r.expect_err("the second call is refused");
     let msg = err.to_string();
     // The code itself, not only the SDK's `InvalidParameterValueException` type name.
     let mut words = msg.split(|c: char| !c.is_ascii_alphanumeric());
@@ -380,9 +387,31 @@ async fn publish_error_answer_is_an_err_with_its_code_and_stops_counting() {
         published, MAX_DATUMS_PER_CALL as u64,
         "only the accepted call counts"
     );
-    // `publish` took the sets; its Err does not hand the unsent ones back (see publish.rs).
+    // What is left is exactly what was not accepted: the refused call's sets and the rest.
+    let accepted: BTreeSet<Key> = datums(&ep.calls.lock().unwrap()[..1])
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    let left: BTreeSet<Key> = unsent
+        .iter()
+        .map(|s| {
+            let dims: Vec<String> = s
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            key(&s.namespace, &s.metric, &dims.join(","))
+        })
+        .collect();
+    assert_eq!(left.len(), unsent.len(), "no set left twice");
+    assert_eq!(accepted.len(), MAX_DATUMS_PER_CALL);
     assert!(
-        ev.take_statistics().is_empty(),
-        "only the caller's copy is left"
+        accepted.is_disjoint(&left),
+        "an accepted set left for a retry"
+    );
+    assert_eq!(
+        accepted.len() + left.len(),
+        1_200,
+        "a set neither sent nor left"
     );
 }

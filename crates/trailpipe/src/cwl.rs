@@ -147,7 +147,7 @@ impl CwlStage {
     /// One PutMetricData round: every trail's statistics gathered since the last round (also
     /// run when a pipeline stops, so the last minute is not lost).
     pub async fn publish_metric_data(&self) {
-        let stats: Vec<_> = self
+        let mut stats: Vec<_> = self
             .trails
             .iter()
             .flatten()
@@ -158,7 +158,8 @@ impl CwlStage {
         }
         let mut backoff = trailpipe_sink_cwl::Backoff::new();
         for attempt in 1..=PUBLISH_ATTEMPTS {
-            match self.publisher.publish(stats.clone()).await {
+            // After an Err, `stats` holds only what was not sent: nothing is counted twice.
+            match self.publisher.publish(&mut stats).await {
                 Ok(n) => {
                     tracing::debug!(datums = n, "metric data published");
                     return;
@@ -168,7 +169,7 @@ impl CwlStage {
                     tokio::time::sleep(backoff.next_delay(e.class())).await;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "PutMetricData failed; this minute's statistics are dropped")
+                    tracing::error!(error = %e, unsent = stats.len(), "PutMetricData failed; this minute's unsent statistics are dropped")
                 }
             }
         }
