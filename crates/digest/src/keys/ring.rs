@@ -29,7 +29,7 @@ pub const KEY_FILE: &str = "digest-signing-keys.json";
 /// How a [`KeyRing`] rotates.
 #[derive(Debug, Clone)]
 pub struct KeyRingConfig {
-    /// Directory holding [`KEY_FILE`] (created if missing).
+    /// Directory holding the key file, `digest-signing-keys.json` (created if missing).
     pub state_dir: PathBuf,
     /// A new key is generated this long after the newest one was created (AWS: ~20 days).
     pub signing_key_rotation_days: u32,
