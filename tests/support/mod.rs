@@ -158,14 +158,19 @@ pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
     p.flush(Duration::from_secs(60)).expect("flush");
 }
 
-/// Commits `offset` of one partition for `group` without joining it (a resume point set by hand).
-pub fn commit_offset(brokers: &str, group: &str, topic: &str, partition: i32, offset: i64) {
-    let c: BaseConsumer = ClientConfig::new()
+/// A consumer of `group` that never subscribes: reads and writes the group's committed offsets.
+fn group_client(brokers: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
-        .expect("consumer");
+        .expect("consumer")
+}
+
+/// Commits `offset` of one partition for `group` without joining it (a resume point set by hand).
+pub fn commit_offset(brokers: &str, group: &str, topic: &str, partition: i32, offset: i64) {
+    let c = group_client(brokers, group);
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
         .expect("partition offset");
@@ -187,12 +192,7 @@ pub fn committed_by_partition(
     topic: &str,
     partitions: i32,
 ) -> Vec<i64> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let c = group_client(brokers, group);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);

@@ -20,6 +20,41 @@ pub struct Bounds {
     pub cap_ms: u64,
 }
 
+/// How a failed request should be treated, for sinks that need no finer classes (S3, SNS;
+/// CloudWatch Logs has its own, with `NotFound` and `Rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Network trouble, 5xx, timeouts: retry soon.
+    Retriable,
+    /// Throttling (S3's 503 SlowDown, SNS's `Throttled`, HTTP 429): retry with longer backoff.
+    Throttled,
+    /// Configuration problems (AccessDenied, NoSuchBucket, a missing topic, KMS or parameter
+    /// errors): retry slowly, report.
+    Permanent,
+}
+
+impl ErrorClass {
+    /// Label for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retriable => "retriable",
+            Self::Throttled => "throttled",
+            Self::Permanent => "permanent",
+        }
+    }
+}
+
+impl RetryClass for ErrorClass {
+    fn bounds(self) -> Bounds {
+        let (base_ms, cap_ms) = match self {
+            Self::Retriable => (100, 10_000),
+            Self::Throttled => (500, 20_000),
+            Self::Permanent => (5_000, 60_000),
+        };
+        Bounds { base_ms, cap_ms }
+    }
+}
+
 /// A class of failure that knows its backoff bounds (each sink's `ErrorClass`).
 pub trait RetryClass: Copy {
     /// The bounds of this class's delays.

@@ -4,30 +4,8 @@
 //! and show in [`crate::NotifierHealth`] until the topic is fixed.
 
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+pub use trailpipe_retry::ErrorClass;
 pub(crate) use trailpipe_retry::{error_chain, Backoff};
-use trailpipe_retry::{Bounds, RetryClass};
-
-/// How a failed request should be treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Network trouble, 5xx, timeouts: retry soon.
-    Retriable,
-    /// `Throttled` / 429: retry with longer backoff.
-    Throttled,
-    /// `NotFound`, `AuthorizationError`, KMS or parameter problems: retry slowly, report.
-    Permanent,
-}
-
-impl ErrorClass {
-    /// Label for metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Retriable => "retriable",
-            Self::Throttled => "throttled",
-            Self::Permanent => "permanent",
-        }
-    }
-}
 
 /// One failed `Publish` attempt.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,17 +53,6 @@ pub(crate) fn classify<E: ProvideErrorMetadata, R>(
         | (Some(500..=599 | 408), _)
         | (_, "InternalError" | "InternalErrorException") => ErrorClass::Retriable,
         _ => ErrorClass::Permanent,
-    }
-}
-
-impl RetryClass for ErrorClass {
-    fn bounds(self) -> Bounds {
-        let (base_ms, cap_ms) = match self {
-            Self::Retriable => (100, 10_000),
-            Self::Throttled => (500, 20_000),
-            Self::Permanent => (5_000, 60_000),
-        };
-        Bounds { base_ms, cap_ms }
     }
 }
 
