@@ -13,9 +13,12 @@
 //!   before it is accepted as a real gap (see `handle_message`), so a broker that drops records
 //!   from a fetch cannot make the watermark pass them;
 //! - a partition that stays below its high watermark with nothing returned for
-//!   [`STALL_TICKS`] checks is sought back the same way: the broker above can also answer a
-//!   fetch from inside the *last* record batch with nothing, which would stall the tail of a
-//!   partition until new records arrive;
+//!   [`STALL_TICKS`] checks while the whole consumer reads nothing (or for [`STARVED_TICKS`]
+//!   checks in any case) is sought back the same way: the broker above can also answer a fetch
+//!   from inside the *last* record batch with nothing, which would stall the tail of a
+//!   partition until new records arrive. While other partitions are read, a partition can go
+//!   seconds without records simply because librdkafka's capped prefetch queue is full of
+//!   theirs (seen in a 1M-record backlog), which is not a stall;
 //! - owned partitions' watermarks are committed again every [`RECOMMIT_EVERY`] checks, so a
 //!   commit that failed (or that another member overwrote during a rebalance) is repaired
 //!   even when no further acknowledgement comes; re-committing a watermark is always safe;
@@ -94,6 +97,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// offset before a partition counts as stalled. Counted in checks, not wall time, so a loop
 /// blocked by a full pipeline (no checks run) does not mistake backpressure for a stall.
 const STALL_TICKS: u32 = 3;
+/// Checks with nothing read of a partition after which it counts as stalled even while other
+/// partitions are read (a prefetch queue holding only others' records never lasts this long).
+const STARVED_TICKS: u32 = 30;
 /// Checks between re-commits of every owned partition's watermark.
 const RECOMMIT_EVERY: u32 = 5;
 
@@ -181,6 +187,8 @@ struct Assigned {
 }
 
 struct Loop {
+    /// Whether a message (of any partition) arrived since the last periodic check.
+    received: bool,
     consumer: StreamConsumer<GroupContext>,
     marks: Watermarks,
     parts: HashMap<(String, i32), Assigned>,
@@ -349,13 +357,23 @@ impl Loop {
     }
 
     /// One periodic check: seeks back partitions that read nothing for [`STALL_TICKS`] checks
-    /// while the broker holds records past the expected offset, and every [`RECOMMIT_EVERY`]
-    /// checks commits the watermarks of owned partitions again.
+    /// (while the consumer read nothing since the last check; [`STARVED_TICKS`] otherwise) and
+    /// whose broker holds records past the expected offset, and every [`RECOMMIT_EVERY`] checks
+    /// commits the watermarks of owned partitions again.
     fn check(&mut self, n: u32) {
+        // Between two checks the loop was either waiting for messages or handling one it
+        // received (a full pipeline blocks it inside that handling), so "nothing received"
+        // means the consumer really had nothing to hand out.
+        let consumer_idle = !std::mem::take(&mut self.received);
         for a in self.parts.values_mut() {
             a.idle_checks += 1;
             let Some(e) = a.expect else { continue };
-            if a.idle_checks < STALL_TICKS {
+            let threshold = if consumer_idle {
+                STALL_TICKS
+            } else {
+                STARVED_TICKS
+            };
+            if a.idle_checks < threshold {
                 continue;
             }
             let Some(high) = cached_high_watermark(&self.consumer, &a.id) else {
@@ -566,6 +584,7 @@ pub async fn run_kafka_source(
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
     let mut lp = Loop {
+        received: false,
         consumer,
         marks: Watermarks::default(),
         parts: HashMap::new(),
@@ -588,6 +607,7 @@ pub async fn run_kafka_source(
             }
             m = lp.consumer.recv() => match m {
                 Ok(m) => {
+                    lp.received = true;
                     let (topic, partition, offset) = (m.topic().to_string(), m.partition(), m.offset());
                     let ts = m.timestamp().to_millis();
                     let key = m.key().map(Bytes::copy_from_slice);
