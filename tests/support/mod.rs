@@ -638,6 +638,7 @@ pub fn recoveries(dir: &std::path::Path) -> String {
         ("replayed segments", "replay: segment already delivered"),
         ("rewinds", "rewinding partition"),
         ("corrective seeks", "seeking back to verify"),
+        ("stall seeks", "seeking back to re-read"),
         ("real offset gaps", "offsets do not exist"),
     ]
     .iter()
