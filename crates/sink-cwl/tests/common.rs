@@ -21,6 +21,23 @@ pub async fn moto(test: &str) -> Option<aws_config::SdkConfig> {
     )
 }
 
+/// An SDK config that reads nothing from the environment or IMDS: static test credentials,
+/// us-east-1, and `endpoint` when given (for servers the test starts itself, or none at all).
+pub fn offline(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let credentials =
+        aws_sdk_cloudwatchlogs::config::Credentials::new("AKIDTEST", "secret", None, None, "test");
+    let mut b = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider::new(credentials),
+        );
+    if let Some(url) = endpoint {
+        b = b.endpoint_url(url);
+    }
+    b.build()
+}
+
 /// A name no other test run uses.
 pub fn unique(prefix: &str) -> String {
     let n = SystemTime::now()

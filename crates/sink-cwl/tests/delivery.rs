@@ -206,15 +206,7 @@ async fn deleted_log_group_is_recreated_and_delivery_continues() {
 #[tokio::test]
 async fn deadline_bounds_retries_when_the_service_is_unreachable() {
     // No server needed: a closed port yields dispatch failures (retriable) until the deadline.
-    let shared = aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(
-            aws_sdk_cloudwatchlogs::config::SharedCredentialsProvider::new(
-                aws_sdk_cloudwatchlogs::config::Credentials::new("a", "b", None, None, "test"),
-            ),
-        )
-        .build();
+    let shared = common::offline(None);
     let mut cfg = CwlSinkConfig::new("us-east-1");
     cfg.endpoint_url = Some("http://127.0.0.1:9".into());
     let s = CwlSink::from_sdk_config(&shared, cfg);

@@ -9,12 +9,13 @@
 //! (`__type`, which the SDK reads as the error code), and the tests decode the bodies with
 //! minicbor. No external services are needed.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_cloudwatch::config::{Credentials, SharedCredentialsProvider};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -164,19 +165,6 @@ fn to_json(
     })
 }
 
-/// SDK config for the endpoint: static test credentials, us-east-1, nothing read from the
-/// environment or IMDS.
-fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::SdkConfig::builder()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        )))
-        .build()
-}
-
 /// A trail whose filters turn S3 data events into `BytesIn`/`BytesOut` per `Bucket`
 /// (unit `Bytes`); with `cis`, the CIS filters too (namespace `CloudTrailMetrics`, no unit).
 fn evaluator(cis: bool) -> MetricEvaluator {
@@ -266,7 +254,7 @@ fn datums(calls: &[Call]) -> Vec<(Key, [f64; 4], Value)> {
 /// `MetricPublisher::publish` of `ev`'s statistics to the endpoint at `url`; also returns the
 /// sets `publish` left unsent.
 async fn publish(url: &str, ev: &MetricEvaluator) -> (Result<usize, CwlError>, Vec<StatisticSet>) {
-    let publisher = MetricPublisher::new(&sdk_config(url));
+    let publisher = MetricPublisher::new(&common::offline(Some(url)));
     let mut stats = ev.take_statistics();
     let r = publisher.publish(&mut stats).await;
     (r, stats)

@@ -11,13 +11,12 @@
 
 use std::{
     collections::HashMap,
+    panic::AssertUnwindSafe,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
-use std::panic::AssertUnwindSafe;
-
 use futures::{future::BoxFuture, FutureExt};
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use trailpipe_batcher::{CwlFeed, CwlMessage, CwlPending, Segment};
@@ -437,7 +436,6 @@ fn add_message(streams: &mut HashMap<StreamKey, StreamBatch>, m: CwlMessage) -> 
     (added, full)
 }
 
-/// The record's `eventID` (for alarm messages), or empty.
 /// The message a panic carried (`panic!` with a literal or a format string), for logs.
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
@@ -446,6 +444,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
+/// The record's `eventID` (for alarm messages), or empty.
 fn event_id(raw: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct Id<'a> {
