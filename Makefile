@@ -5,8 +5,10 @@ RECORDS ?= 50000
 
 .PHONY: demo test test-unit services-start services-stop bench lint fmt deploy-check
 
-## demo: generate records, deliver them from a file into demo-output/ (S3 layout), print what was delivered
+## demo: install the build packages if missing (apt), generate records, deliver them from a file into
+## demo-output/ (S3 layout), print what was delivered
 demo:
+	scripts/build-deps.sh
 	$(CARGO) build --release --locked --bin trailpipe
 	rm -rf demo-input demo-output
 	mkdir -p demo-input
@@ -18,7 +20,8 @@ demo:
 	@f=$$(find demo-output/audit-logs -name '*.json.gz' | sort | head -1); echo "$$f"; \
 	  gzip -dc "$$f" | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["Records"][0], indent=1)[:1500])'
 
-## test: install the test servers if missing (tansu, moto, aws CLI), start them on loopback, run every test, stop them
+## test: install the build packages and the test servers if missing (apt packages, tansu, moto, aws CLI),
+## start them on loopback, run every test, stop them
 test:
 	scripts/test-deps.sh
 	scripts/services.sh start
@@ -31,6 +34,7 @@ test:
 
 ## test-unit: the tests that need no servers (integration tests skip themselves)
 test-unit:
+	scripts/build-deps.sh
 	$(CARGO) nextest run --workspace --locked
 
 services-start:
@@ -41,6 +45,7 @@ services-stop:
 	scripts/services.sh stop
 
 ## bench: drive generated records through the daemon from the broker into the local store and moto S3
+## (scripts/test-deps.sh installs the build packages first, through scripts/build-deps.sh)
 bench:
 	scripts/test-deps.sh
 	scripts/services.sh start
@@ -48,10 +53,13 @@ bench:
 
 ## deploy-check: systemd-analyze verify, kubectl kustomize and offline schema validation of deploy/
 deploy-check:
+	scripts/build-deps.sh
 	$(CARGO) build --locked --bin trailpipe
 	scripts/deploy-check.sh target/debug/trailpipe
 
+## lint: rustfmt check and clippy -D warnings (clippy compiles librdkafka: build packages first)
 lint:
+	scripts/build-deps.sh
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

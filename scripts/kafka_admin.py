@@ -7,6 +7,15 @@ here against tansu is what trailpipe's consumer will see.
   kafka_admin.py create-topic BROKERS NAME N      CreateTopics with N partitions (ok if it exists with N)
   kafka_admin.py describe BROKERS [NAME]          print topics and partition counts
   kafka_admin.py smoke BROKERS [TOPIC [N]]        produce/consume/commit round trip (see smoke())
+  kafka_admin.py committed BROKERS GROUP TOPIC N  sum of GROUP's committed offsets on partitions 0..N-1
+
+Options, anywhere on the command line:
+  -X KEY=VALUE                 extra librdkafka setting for every client (repeatable), e.g. for the
+                               TLS / SASL_SSL test listeners (scripts/services.sh):
+                                 -X security.protocol=SASL_SSL -X ssl.ca.location=.test-services/tls/ca.pem
+                                 -X sasl.mechanism=SCRAM-SHA-512 -X sasl.username=U -X sasl.password=P
+  --expect-advertised HOST:PORT  probe: the address the broker must advertise (default: BROKERS);
+                               for a broker behind a TLS terminator that advertises the front port
 """
 
 import json
@@ -17,20 +26,30 @@ import uuid
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+# librdkafka settings from -X KEY=VALUE, added to every client this script creates.
+EXTRA = {}
+# probe's --expect-advertised (None: the bootstrap address itself).
+EXPECT_ADVERTISED = None
+
+
+def conf(base):
+    return {**base, **EXTRA}
+
 
 def admin(brokers):
     # Short timeouts: these run against a loopback broker that is either up or not.
-    return AdminClient({"bootstrap.servers": brokers, "socket.timeout.ms": 5000})
+    return AdminClient(conf({"bootstrap.servers": brokers, "socket.timeout.ms": 5000}))
 
 
 def probe(brokers, timeout=5.0):
     md = admin(brokers).list_topics(timeout=timeout)
     advertised = sorted(f"{b.host}:{b.port}" for b in md.brokers.values())
     print(json.dumps({"cluster_id": md.cluster_id, "brokers": advertised, "topics": len(md.topics)}))
-    if brokers not in advertised:
+    expected = EXPECT_ADVERTISED or brokers
+    if expected not in advertised:
         # Clients reconnect to the advertised address; if it differs from the bootstrap one,
         # everything after metadata goes to the wrong place.
-        print(f"broker advertises {advertised}, expected {brokers}", file=sys.stderr)
+        print(f"broker advertises {advertised}, expected {expected}", file=sys.stderr)
         return 1
     return 0
 
@@ -104,7 +123,7 @@ def smoke(brokers, topic=None, per_partition=5):
     group = f"smoke-group-{uuid.uuid4().hex[:8]}"
 
     t0 = time.monotonic()
-    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 5, "enable.idempotence": False})
+    producer = Producer(conf({"bootstrap.servers": brokers, "linger.ms": 5, "enable.idempotence": False}))
     delivered = []
 
     def on_delivery(err, msg):
@@ -121,15 +140,15 @@ def smoke(brokers, topic=None, per_partition=5):
         return 1
     print(f"produced {total} messages to {partitions} partitions in {time.monotonic() - t0:.2f}s")
 
-    conf = {
+    cconf = conf({
         "bootstrap.servers": brokers,
         "group.id": group,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         # Against tansu a fetch is held for the whole wait; keep it short (design.md section 6).
         "fetch.wait.max.ms": 10,
-    }
-    consumer = Consumer(conf)
+    })
+    consumer = Consumer(cconf)
     consumer.subscribe([topic])
     seen = {}
     t0 = time.monotonic()
@@ -170,7 +189,7 @@ def smoke(brokers, topic=None, per_partition=5):
     for p in range(partitions):
         producer.produce(topic, key=f"k{p}", value=f"after-{p}", partition=p, on_delivery=on_delivery)
     producer.flush(15)
-    consumer = Consumer(conf)
+    consumer = Consumer(cconf)
     consumer.subscribe([topic])
     resumed = []
     t0 = time.monotonic()
@@ -197,7 +216,7 @@ def committed(brokers, group, topic, partitions):
     """Prints the sum of `group`'s committed offsets over the topic's first `partitions` partitions."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
+    c = Consumer(conf({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False}))
     try:
         tps = [TopicPartition(topic, p) for p in range(int(partitions))]
         print(sum(max(tp.offset, 0) for tp in c.committed(tps, timeout=10)))
@@ -206,9 +225,33 @@ def committed(brokers, group, topic, partitions):
     return 0
 
 
+def parse_options(argv):
+    """Removes -X KEY=VALUE and --expect-advertised HOST:PORT from argv (into EXTRA and
+    EXPECT_ADVERTISED) and returns the rest, or None when an option is malformed."""
+    global EXPECT_ADVERTISED
+    rest = []
+    args = iter(argv)
+    for arg in args:
+        if arg in ("-X", "--expect-advertised"):
+            value = next(args, None)
+            if value is None:
+                return None
+            if arg == "--expect-advertised":
+                EXPECT_ADVERTISED = value
+            elif "=" in value:
+                key, _, val = value.partition("=")
+                EXTRA[key] = val
+            else:
+                return None
+        else:
+            rest.append(arg)
+    return rest
+
+
 def main(argv):
     cmds = {"probe": probe, "create-topic": create_topic, "describe": describe, "smoke": smoke, "committed": committed}
-    if len(argv) < 3 or argv[1] not in cmds:
+    argv = parse_options(argv)
+    if argv is None or len(argv) < 3 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2
     try:

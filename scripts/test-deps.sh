@@ -2,7 +2,11 @@
 # Installs what trailpipe's integration tests need, idempotently, under <repo>/.tools:
 #   .tools/bin/tansu   Kafka-protocol broker (crates.io `tansu`, built with cargo unless one is found)
 #   .tools/venv/       moto server, the aws CLI v1 and confluent-kafka (scripts/test-requirements.txt)
-# plus the Debian packages the rdkafka crate needs to build librdkafka from source.
+# plus, through scripts/build-deps.sh (one apt-get run), the Debian packages that build trailpipe and
+# these test-only ones: stunnel4 + openssl for the TLS / SASL_SSL test listeners of
+# scripts/services.sh (stunnel terminates TLS in front of tansu; openssl makes the test
+# certificates), systemd + kubernetes-client for scripts/deploy-check.sh, and python3-venv when the
+# interpreter cannot create venvs.
 #
 # Usage: scripts/test-deps.sh
 # Environment:
@@ -25,10 +29,10 @@ PYTHON=${PYTHON:-python3}
 REQUIREMENTS=$REPO/scripts/test-requirements.txt
 VENV=$TOOLS/venv
 
-# rdkafka (default-features off, `libz`) builds librdkafka with its own configure + make, and libz-sys
-# links the system zlib when pkg-config finds it. No cmake, OpenSSL or SASL are needed for that feature
-# set; tansu's own build (aws-lc-sys, zstd-sys, libsql) only needs the C/C++ compilers too.
-APT_PACKAGES=(gcc g++ make perl pkg-config zlib1g-dev)
+# Test-only Debian packages, installed by scripts/build-deps.sh together with the build packages
+# (C/C++ compilers, make, perl, pkg-config, zlib and OpenSSL headers; tansu's own build, aws-lc-sys,
+# zstd-sys and libsql, needs nothing beyond those compilers).
+APT_PACKAGES=(stunnel4 openssl)  # TLS terminator and certificate tool for scripts/services.sh
 APT_PACKAGES+=(systemd)   # systemd-analyze, for scripts/deploy-check.sh
 # kubectl renders deploy/kubernetes; Debian 12 ships it as kubernetes-client (1.20, kustomize v2).
 command -v kubectl >/dev/null 2>&1 || APT_PACKAGES+=(kubernetes-client)
@@ -38,48 +42,13 @@ die() { printf 'test-deps: ERROR: %s\n' "$*" >&2; exit 1; }
 
 elapsed_since() { echo $(( $(date +%s) - $1 ))s; }
 
-# Runs a command as root: directly when we are root, through sudo otherwise.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "need root to run '$*' (not root and no sudo); install it by hand and re-run"
-    fi
-}
-
 install_apt_packages() {
-    if [[ ${TRAILPIPE_SKIP_APT:-0} == 1 ]]; then
-        log "apt: skipped (TRAILPIPE_SKIP_APT=1)"
-        return
-    fi
-    if ! command -v dpkg-query >/dev/null 2>&1; then
-        log "apt: not a Debian system; make sure these are installed: ${APT_PACKAGES[*]}"
-        return
-    fi
-    local wanted=("${APT_PACKAGES[@]}") missing=() pkg
+    local extra=("${APT_PACKAGES[@]}")
     # A Debian system python cannot create venvs without python3-venv (pyenv/python.org builds can).
     if ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
-        wanted+=(python3-venv)
+        extra+=(python3-venv)
     fi
-    for pkg in "${wanted[@]}"; do
-        if [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true) != installed ]]; then
-            missing+=("$pkg")
-        fi
-    done
-    if [[ ${#missing[@]} -eq 0 ]]; then
-        log "apt: all present (${wanted[*]})"
-        return
-    fi
-    log "apt: installing missing packages: ${missing[*]}"
-    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
-    # A fresh machine's package lists are empty or stale, so refresh them once before installing.
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
-        || die "apt-get update failed"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
-        || die "apt-get install failed for: ${missing[*]}"
-    log "apt: installed ${missing[*]}"
+    "$REPO/scripts/build-deps.sh" "${extra[@]}" || die "scripts/build-deps.sh failed (see above)"
 }
 
 # True when the given path is a tansu binary that runs.
@@ -145,6 +114,13 @@ install_python_tools() {
     log "venv: installed in $(elapsed_since "$t0")"
 }
 
+check_tls_tools() {
+    local stunnel
+    stunnel=$(command -v stunnel4 || command -v stunnel) || die "stunnel not found (Debian package stunnel4)"
+    command -v openssl >/dev/null 2>&1 || die "openssl not found (Debian package openssl)"
+    log "tls: $("$stunnel" -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*'), $(openssl version)"
+}
+
 check_python_tools() {
     [[ -x $VENV/bin/moto_server ]] || die "moto_server missing from $VENV/bin"
     [[ -x $VENV/bin/aws ]] || die "aws CLI missing from $VENV/bin"
@@ -159,6 +135,7 @@ main() {
     install_python_tools
     check_python_tools
     install_tansu
+    check_tls_tools
     log "done: tools under $TOOLS"
 }
 

@@ -7,6 +7,8 @@
 //! mistake in a file is reported at once, each as one message naming the field
 //! (`trails[1].s3_key_prefix: must not end with '/'`), before anything connects.
 
+mod secret;
+mod security;
 mod source;
 mod storage;
 mod trail;
@@ -16,6 +18,8 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
+pub use secret::Secret;
+pub use security::{is_secret_property, MskIamConfig, SaslConfig, SaslMechanism, TlsConfig};
 pub use source::{FileSource, KafkaSource, SourceConfig};
 pub use storage::{StorageConfig, StorageKind};
 pub use trail::{InsightSelector, TrailConfig, INSIGHT_TYPES};
@@ -255,14 +259,67 @@ impl Default for CloudWatchLogsConfig {
     }
 }
 
-/// Extra librdkafka properties, passed through verbatim.
-pub type LibrdkafkaProperties = BTreeMap<String, String>;
+/// Extra librdkafka properties, passed through verbatim. `Debug` shows the keys and redacts
+/// the values of secret ones ([`is_secret_property`]), so printing a configuration never
+/// prints a password.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct LibrdkafkaProperties(pub BTreeMap<String, String>);
+
+impl std::ops::Deref for LibrdkafkaProperties {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LibrdkafkaProperties {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl std::fmt::Debug for LibrdkafkaProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if is_secret_property(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k, shown)
+            }))
+            .finish()
+    }
+}
 
 impl Config {
     /// Parses TOML text and validates it; all mistakes are returned together.
+    /// Secret fields' `${ENV}` references are expanded from the process environment and their
+    /// `*_file` forms read.
     pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
-        let config: Config = toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(&e)])?;
-        let errors = config.validate();
+        Self::parse_with_env(text, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`] with `${ENV}` references looked up in `env`.
+    pub fn parse_with_env(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, Vec<ConfigError>> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| vec![ConfigError::from_toml(&e)])?;
+        let mut errors = Vec::new();
+        if let SourceConfig::Kafka(k) = &mut config.source {
+            k.resolve_secrets(&env, &mut errors);
+        }
+        secret::expand_path(
+            "integrity.signing_key_pem",
+            &mut config.integrity.signing_key_pem,
+            &env,
+            &mut errors,
+        );
+        errors.extend(config.validate());
         if errors.is_empty() {
             Ok(config)
         } else {

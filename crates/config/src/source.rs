@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::LibrdkafkaProperties;
+use crate::{
+    security::{MskIamConfig, SaslConfig, TlsConfig},
+    LibrdkafkaProperties,
+};
 
 /// Where records come from.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +50,17 @@ pub struct KafkaSource {
     /// Records larger than this go to the dead-letter topic.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: usize,
-    /// Extra librdkafka properties, passed verbatim (they override trailpipe's defaults).
+    /// TLS to the brokers (`[source.tls]`).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    /// SASL authentication (`[source.sasl]`).
+    #[serde(default)]
+    pub sasl: Option<SaslConfig>,
+    /// Amazon MSK IAM authentication (`[source.aws_msk_iam]`).
+    #[serde(default)]
+    pub aws_msk_iam: Option<MskIamConfig>,
+    /// Extra librdkafka properties, passed verbatim (they override trailpipe's defaults and
+    /// the typed fields above; `${ENV}` references in values are expanded).
     #[serde(default)]
     pub librdkafka: LibrdkafkaProperties,
 }

@@ -118,6 +118,7 @@ impl Config {
                         ));
                     }
                 }
+                k.security_errors(&mut errors);
             }
             SourceConfig::File(f) => {
                 if f.path.as_os_str().is_empty() {

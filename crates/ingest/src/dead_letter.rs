@@ -17,6 +17,12 @@ use rdkafka::{
 };
 use trailpipe_event::DeadLetter;
 
+use crate::client::SecureContext;
+
+/// Room above the largest record for what a dead letter adds: its headers (reason, source
+/// coordinates) and the record batch's framing.
+const HEADER_ROOM: usize = 64 * 1024;
+
 /// A failed dead-letter write (retriable: the caller retries, the offset stays uncommitted).
 #[derive(Debug, thiserror::Error)]
 pub enum DeadLetterError {
@@ -43,8 +49,8 @@ pub enum DeadLetterError {
 pub enum DeadLetterWriter {
     /// A Kafka topic.
     Kafka {
-        /// Producer (idempotent, acks=all).
-        producer: FutureProducer,
+        /// Producer (acks=all), connected with the consumer's security settings.
+        producer: FutureProducer<SecureContext>,
         /// Topic name.
         topic: Arc<str>,
     },
@@ -167,29 +173,109 @@ fn file_entry(l: &DeadLetter) -> serde_json::Value {
 }
 
 impl DeadLetterWriter {
-    /// A writer producing to `topic` (acks from all in-sync replicas before a letter counts).
+    /// A writer producing to `topic` (acks from all in-sync replicas before a letter counts),
+    /// configured by [`producer_config`]; `context` is the consumer's, so both clients
+    /// authenticate alike and report errors to the same health.
     pub fn kafka(
         brokers: &str,
         topic: &str,
-        extra: &[(String, String)],
+        properties: &[(String, String)],
+        max_record_bytes: usize,
+        context: SecureContext,
     ) -> Result<Self, rdkafka::error::KafkaError> {
-        let mut c = rdkafka::ClientConfig::new();
-        c.set("bootstrap.servers", brokers)
-            .set("acks", "all")
-            .set("linger.ms", "5");
-        // Only security/connection settings are shared with the consumer's properties.
-        for (k, v) in extra {
-            if k.starts_with("security.")
-                || k.starts_with("sasl.")
-                || k.starts_with("ssl.")
-                || k == "client.id"
-            {
-                c.set(k, v);
-            }
-        }
         Ok(Self::Kafka {
-            producer: c.create()?,
+            producer: producer_config(brokers, properties, max_record_bytes).create_with_context(
+                SecureContext {
+                    role: "dead-letter producer",
+                    ..context
+                },
+            )?,
             topic: topic.into(),
         })
+    }
+}
+
+/// The dead-letter producer's configuration. Of `properties` (the consumer's, see
+/// `KafkaSource::client_properties`) only the connection and security settings apply.
+/// `message.max.bytes` leaves room for the largest record the source accepts plus the dead
+/// letter's headers (the topic's own `max.message.bytes` must allow as much).
+fn producer_config(
+    brokers: &str,
+    properties: &[(String, String)],
+    max_record_bytes: usize,
+) -> rdkafka::ClientConfig {
+    let mut c = rdkafka::ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set(
+            "message.max.bytes",
+            (max_record_bytes + HEADER_ROOM).max(1_000_000).to_string(),
+        )
+        .set("statistics.interval.ms", crate::client::STATS_INTERVAL_MS);
+    for (k, v) in properties {
+        if is_connection_property(k) {
+            c.set(k, v);
+        }
+    }
+    c
+}
+
+/// Whether a consumer property also applies to the dead-letter producer: how to reach and
+/// authenticate to the cluster, not how to consume.
+fn is_connection_property(k: &str) -> bool {
+    k.starts_with("security.")
+        || k.starts_with("sasl.")
+        || k.starts_with("ssl.")
+        || k.starts_with("enable.ssl.")
+        || matches!(
+            k,
+            "client.id" | "client.rack" | "broker.address.family" | "socket.timeout.ms"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producer_shares_security_settings_and_fits_the_largest_record() {
+        let props: Vec<(String, String)> = [
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.password", "s3cret"),
+            ("ssl.ca.location", "/etc/ca.pem"),
+            ("enable.ssl.certificate.verification", "true"),
+            ("client.id", "audit"),
+            ("group.id", "trailpipe"),
+            ("fetch.wait.max.ms", "10"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let c = producer_config("b:9093", &props, 4 * 1024 * 1024);
+        for k in [
+            "security.protocol",
+            "sasl.mechanism",
+            "sasl.password",
+            "ssl.ca.location",
+            "enable.ssl.certificate.verification",
+            "client.id",
+        ] {
+            assert!(c.get(k).is_some(), "{k} not passed to the producer");
+        }
+        assert_eq!(c.get("group.id"), None);
+        assert_eq!(c.get("fetch.wait.max.ms"), None);
+        let max: usize = c.get("message.max.bytes").unwrap().parse().unwrap();
+        assert!(max >= 4 * 1024 * 1024 + 1024, "{max}");
+        // librdkafka accepts the configuration (a real client, no broker needed to create it).
+        DeadLetterWriter::kafka(
+            "127.0.0.1:1",
+            "dlq",
+            &props[4..],
+            4 << 20,
+            SecureContext::default(),
+        )
+        .expect("producer created");
     }
 }

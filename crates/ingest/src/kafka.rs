@@ -44,10 +44,10 @@ use tokio::sync::{mpsc, watch};
 use trailpipe_event::{parse_message, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
 use trailpipe_telemetry as names;
 
-use crate::{IngestError, Watermarks};
+use crate::{client::SecureContext, IngestError, Watermarks};
 
 /// What the Kafka source needs from the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaSettings {
     /// `bootstrap.servers`.
     pub brokers: String,
@@ -57,8 +57,27 @@ pub struct KafkaSettings {
     pub group_id: String,
     /// Largest accepted record.
     pub max_record_bytes: usize,
-    /// Extra librdkafka properties (override the defaults below).
-    pub librdkafka: Vec<(String, String)>,
+    /// The user's librdkafka properties, typed security settings included (override the
+    /// defaults below). Secrets are in clear here: `Debug` prints the keys only.
+    pub properties: Vec<(String, String)>,
+    /// Answers OAUTHBEARER refreshes (MSK IAM) and records client errors for `/readyz`.
+    pub context: SecureContext,
+}
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("topics", &self.topics)
+            .field("group_id", &self.group_id)
+            .field("max_record_bytes", &self.max_record_bytes)
+            .field(
+                "properties",
+                &self.properties.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("msk_iam", &self.context.msk.is_some())
+            .finish()
+    }
 }
 
 impl KafkaSettings {
@@ -83,8 +102,10 @@ impl KafkaSettings {
             // drains and the pipeline idles (measured: ~1/3 of a bench run waiting, 32k instead
             // of 48k records/s). Re-checking after a short wait keeps the queue topped up at
             // the same memory bound, for one cheap check per partition every few ms.
-            .set("fetch.queue.backoff.ms", "10");
-        for (k, v) in &self.librdkafka {
+            .set("fetch.queue.backoff.ms", "10")
+            // Feeds `KafkaHealth`: a broker seen UP clears an authentication or TLS error.
+            .set("statistics.interval.ms", crate::client::STATS_INTERVAL_MS);
+        for (k, v) in &self.properties {
             c.set(k, v);
         }
         c
@@ -118,9 +139,28 @@ struct GroupContext {
     events: Mutex<Vec<GroupEvent>>,
     /// Latest watermark of each owned partition, committed synchronously when it is revoked.
     committable: Mutex<HashMap<(String, i32), i64>>,
+    /// Token refreshes, client errors and health (shared with the dead-letter producer's).
+    client: SecureContext,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = SecureContext::ENABLE_REFRESH_OAUTH_TOKEN;
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.client.error(error, reason);
+    }
+
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.client.stats_raw(statistics);
+    }
+
+    fn generate_oauth_token(
+        &self,
+        config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        self.client.generate_oauth_token(config)
+    }
+}
 
 fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
     tpl.elements()
@@ -367,6 +407,8 @@ impl Loop {
         let consumer_idle = !std::mem::take(&mut self.received);
         for a in self.parts.values_mut() {
             a.idle_checks += 1;
+            let high = cached_high_watermark(&self.consumer, &a.id);
+            report_lag(a, high);
             let Some(e) = a.expect else { continue };
             let threshold = if consumer_idle {
                 STALL_TICKS
@@ -376,7 +418,7 @@ impl Loop {
             if a.idle_checks < threshold {
                 continue;
             }
-            let Some(high) = cached_high_watermark(&self.consumer, &a.id) else {
+            let Some(high) = high else {
                 continue;
             };
             if high <= e || a.quiet_high == Some(high) {
@@ -495,8 +537,8 @@ impl Loop {
                 }
                 let labels = [("topic", key.0.clone()), ("partition", key.1.to_string())];
                 metrics::gauge!(names::COMMITTED_OFFSET, &labels).set(w as f64);
-                metrics::gauge!(names::CONSUMER_LAG, &labels)
-                    .set((a.read_end.unwrap_or(w) - w).max(0) as f64);
+                let high = cached_high_watermark(&self.consumer, &a.id);
+                report_lag(a, high);
             }
         }
     }
@@ -545,6 +587,23 @@ fn seek_back(consumer: &StreamConsumer<GroupContext>, a: &mut Assigned, e: i64) 
     target
 }
 
+/// Sets the partition's lag: records up to the broker's high watermark (as of the last fetch,
+/// else what was read) not yet committed, so a consumer that reads nothing still shows the
+/// backlog growing.
+fn report_lag(a: &Assigned, high: Option<i64>) {
+    let Some(base) = a.committed.or(a.expect) else {
+        return;
+    };
+    let Some(top) = high.or(a.read_end) else {
+        return;
+    };
+    let labels = [
+        ("topic", a.id.source.to_string()),
+        ("partition", a.id.partition.to_string()),
+    ];
+    metrics::gauge!(names::CONSUMER_LAG, &labels).set((top - base).max(0) as f64);
+}
+
 /// The partition's high watermark as of librdkafka's last fetch response (no request is made);
 /// `None` when librdkafka has none yet.
 fn cached_high_watermark(consumer: &StreamConsumer<GroupContext>, p: &PartitionId) -> Option<i64> {
@@ -580,6 +639,7 @@ pub async fn run_kafka_source(
         settings.client_config().create_with_context(GroupContext {
             events: Mutex::new(Vec::new()),
             committable: Mutex::new(HashMap::new()),
+            client: settings.context.clone(),
         })?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
@@ -615,6 +675,11 @@ pub async fn run_kafka_source(
                     drop(m);
                     lp.apply_group_events().await?;
                     lp.handle_message(topic, partition, offset, ts, key, payload).await?;
+                }
+                // Client-level errors are already logged, counted and recorded for /readyz
+                // by `SecureContext::error`.
+                Err(e @ rdkafka::error::KafkaError::Global(_)) => {
+                    tracing::debug!(error = %e, "kafka consumer error")
                 }
                 Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
             },

@@ -6,14 +6,18 @@
 //! contiguous [`Watermarks`] — an offset is committed only when every record before it is in a
 //! log file or in the dead-letter destination.
 
+mod client;
 mod dead_letter;
 mod file;
 mod kafka;
+mod msk_iam;
 mod watermark;
 
+pub use client::{ClientErrorKind, KafkaHealth, KafkaStatus, SecureContext, STATS_INTERVAL_MS};
 pub use dead_letter::{DeadLetterError, DeadLetterWriter};
 pub use file::{run_file_source, FileSourceSummary};
 pub use kafka::{run_kafka_source, KafkaSettings};
+pub use msk_iam::{MskIamAuth, MskIamError, MskToken};
 pub use watermark::Watermarks;
 
 /// Failures that stop a source.

@@ -109,7 +109,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         CONSUMER_LAG,
         "topic, partition",
-        "Records fetched or available but not yet committed.",
+        "Records in the partition (up to the broker's high watermark) not yet committed.",
+    ),
+    (
+        KAFKA_CLIENT_ERRORS,
+        "kind",
+        "Errors the Kafka clients reported, by kind (authentication, tls, transport, other).",
     ),
     (
         PARTITIONS_ASSIGNED,
@@ -249,6 +254,8 @@ pub const DELIVERY_LATENCY: &str = "trailpipe_delivery_latency_seconds";
 pub const COMMITTED_OFFSET: &str = "trailpipe_committed_offset";
 /// Consumer lag.
 pub const CONSUMER_LAG: &str = "trailpipe_consumer_lag";
+/// Kafka client errors by kind.
+pub const KAFKA_CLIENT_ERRORS: &str = "trailpipe_kafka_client_errors_total";
 /// Assigned partitions.
 pub const PARTITIONS_ASSIGNED: &str = "trailpipe_partitions_assigned";
 

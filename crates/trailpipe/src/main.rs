@@ -8,6 +8,7 @@ mod generate;
 mod http;
 mod insights;
 mod integrity;
+mod kafka_check;
 mod lifecycle;
 mod lookup;
 mod run;
@@ -36,10 +37,16 @@ enum Command {
         config: PathBuf,
     },
     /// Check a configuration file; prints one line per mistake and exits non-zero if any.
+    /// For a Kafka source this builds the real client: TLS/SASL support of this build, CA,
+    /// certificate and key files (and that they match), MSK IAM credentials.
     Validate {
         /// Configuration file (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Also connect to the brokers and fetch the topics' metadata (reports TLS and
+        /// authentication failures, unreachable brokers and missing topics).
+        #[arg(long)]
+        connect: bool,
     },
     /// Write realistic generated CloudTrail records as NDJSON to stdout, or to a Kafka topic.
     Generate(generate::GenerateArgs),
@@ -65,8 +72,14 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { config } => match trailpipe_config::Config::load(&config) {
+        Command::Validate { config, connect } => match trailpipe_config::Config::load(&config) {
             Ok(c) => {
+                if let Err(problems) = check_source(&c, connect) {
+                    for p in &problems {
+                        eprintln!("{}: {p}", config.display());
+                    }
+                    return std::process::ExitCode::from(2);
+                }
                 println!(
                     "{}: valid ({} trail{})",
                     config.display(),
@@ -121,6 +134,27 @@ fn main() -> std::process::ExitCode {
             exit(rt.block_on(run::run(path, config)))
         }
     }
+}
+
+/// `validate`'s checks of a Kafka source's client (see `kafka_check`); `connect` adds the probe.
+fn check_source(
+    c: &trailpipe_config::Config,
+    connect: bool,
+) -> Result<(), Vec<kafka_check::Problem>> {
+    let trailpipe_config::SourceConfig::Kafka(k) = &c.source else {
+        return Ok(());
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let msk = kafka_check::preflight(k).await?;
+        if connect {
+            kafka_check::probe(k, msk, std::time::Duration::from_secs(10)).await?;
+        }
+        Ok(())
+    })
 }
 
 fn test_filter(pattern: &str, file: Option<&std::path::Path>) -> std::process::ExitCode {

@@ -24,7 +24,9 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use trailpipe_batcher::{Batcher, BatcherConfig, InFlight, TrailOutput};
 use trailpipe_config::{Config, SourceConfig, StorageKind};
-use trailpipe_ingest::{run_file_source, run_kafka_source, DeadLetterWriter, KafkaSettings};
+use trailpipe_ingest::{
+    run_file_source, run_kafka_source, DeadLetterWriter, KafkaHealth, MskIamAuth, SecureContext,
+};
 use trailpipe_router::Router;
 use trailpipe_sink_s3::{Delivery, DeliveryTrail, SinkHealth, Store};
 
@@ -33,6 +35,46 @@ use crate::{
     integrity::DigestStatuses,
     lifecycle::TrailStates,
 };
+
+/// What the Kafka clients of successive pipelines share: the connection health `/readyz`
+/// shows, and the MSK IAM token source the last successful preflight made.
+#[derive(Default)]
+struct KafkaClients {
+    health: KafkaHealth,
+    msk: std::sync::Mutex<Option<MskIamAuth>>,
+}
+
+impl KafkaClients {
+    /// Runs `kafka_check::preflight` for `config`'s Kafka source (if any) and keeps its token
+    /// source; the problems, each naming its field, when a check fails.
+    async fn preflight(&self, config: &Config) -> Result<(), String> {
+        let SourceConfig::Kafka(k) = &config.source else {
+            return Ok(());
+        };
+        match crate::kafka_check::preflight(k).await {
+            Ok(msk) => {
+                *self.msk.lock().unwrap_or_else(|p| p.into_inner()) = msk;
+                Ok(())
+            }
+            Err(problems) => Err(problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")),
+        }
+    }
+
+    /// The client context for `k`, after a successful [`Self::preflight`] of it.
+    fn context(&self, k: &trailpipe_config::KafkaSource) -> anyhow::Result<SecureContext> {
+        let msk = if k.aws_msk_iam.is_some() {
+            let m = self.msk.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            Some(m.context("source.aws_msk_iam: no token source (preflight did not run)")?)
+        } else {
+            None
+        };
+        Ok(SecureContext::new("consumer", msk, self.health.clone()))
+    }
+}
 
 /// Messages buffered between ingest, router and batcher (each side).
 const FLOW_CHANNEL: usize = 4096;
@@ -113,6 +155,11 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         .context("installing the metrics recorder")?;
     trailpipe_telemetry::describe();
     let health = SinkHealth::default();
+    let kafka = KafkaClients::default();
+    kafka
+        .preflight(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
     let states = TrailStates::open(&config.state.dir)?;
     let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
         Some(crate::integrity::open_signer(&config).await?)
@@ -150,6 +197,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         config.server.listen,
         prometheus,
         health.clone(),
+        kafka.health.clone(),
         backend,
     ));
     tokio::spawn(signals(ctl_tx));
@@ -187,6 +235,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 history: history.clone(),
                 notifier: notifier.clone(),
                 heartbeat: &heartbeat,
+                kafka: &kafka,
             },
             &config,
             &effective,
@@ -277,11 +326,19 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Reads and validates the configuration file again for a reload; `None` (and the reasons
-/// logged) when it is bad.
-fn reload_config(path: &std::path::Path) -> Option<Config> {
+/// Reads and validates the configuration file again for a reload, and preflights its Kafka
+/// client (`kafka_check::preflight`: build support, readable and matching TLS files, MSK IAM
+/// credentials); `None` (and the reasons logged) when it is bad.
+async fn reload_config(path: &std::path::Path, kafka: &KafkaClients) -> Option<Config> {
     trailpipe_service::notify_reloading();
-    match Config::load(path) {
+    let loaded = match Config::load(path) {
+        Ok(c) => match kafka.preflight(&c).await {
+            Ok(()) => Ok(c),
+            Err(e) => Err(vec![e]),
+        },
+        Err(errors) => Err(errors.iter().map(ToString::to_string).collect()),
+    };
+    match loaded {
         Ok(c) => Some(c),
         Err(errors) => {
             for e in &errors {
@@ -319,6 +376,7 @@ struct Shared<'a> {
     history: Option<Arc<trailpipe_history::HistoryStore>>,
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     heartbeat: &'a AtomicU64,
+    kafka: &'a KafkaClients,
 }
 
 async fn run_pipeline(
@@ -337,8 +395,15 @@ async fn run_pipeline(
     let _alarms = AbortOnDrop(alarms);
     let dead = match &config.source {
         SourceConfig::Kafka(k) => {
-            DeadLetterWriter::kafka(&k.brokers, &k.dead_letter_topic, &librdkafka(k))
-                .context("creating the dead-letter producer")?
+            let context = shared.kafka.context(k)?;
+            DeadLetterWriter::kafka(
+                &k.brokers,
+                &k.dead_letter_topic,
+                &k.client_properties(),
+                k.max_record_bytes,
+                context,
+            )
+            .context("creating the dead-letter producer")?
         }
         SourceConfig::File(f) => DeadLetterWriter::file(f.dead_letter_path.clone()),
     };
@@ -423,13 +488,7 @@ async fn run_pipeline(
     match &config.source {
         SourceConfig::Kafka(k) => {
             let (stop_tx, stop_rx) = watch::channel(false);
-            let settings = KafkaSettings {
-                brokers: k.brokers.clone(),
-                topics: k.topics.clone(),
-                group_id: k.group_id.clone(),
-                max_record_bytes: k.max_record_bytes,
-                librdkafka: librdkafka(k),
-            };
+            let settings = crate::kafka_check::settings(k, shared.kafka.context(k)?);
             let mut source =
                 tokio::spawn(run_kafka_source(settings, src_tx, ack_rx, stop_rx, grace));
             trailpipe_service::notify_ready();
@@ -444,7 +503,7 @@ async fn run_pipeline(
                     _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
                     c = ctl.recv(), if !stopping => match c {
                         Some(Control::Reload) => {
-                            if let Some(new) = reload_config(config_path) {
+                            if let Some(new) = reload_config(config_path, shared.kafka).await {
                                 ended = Ended::Reload(Box::new(new));
                                 stopping = true;
                                 let _ = stop_tx.send(true);
@@ -503,13 +562,6 @@ async fn run_pipeline(
             Ok(Ended::Done)
         }
     }
-}
-
-fn librdkafka(k: &trailpipe_config::KafkaSource) -> Vec<(String, String)> {
-    k.librdkafka
-        .iter()
-        .map(|(a, b)| (a.clone(), b.clone()))
-        .collect()
 }
 
 /// What a file run delivered, for people running the demo or a backfill.

@@ -1,0 +1,255 @@
+//! Checks a Kafka source's client configuration before anything connects, so `trailpipe
+//! validate`, `run` and a SIGHUP reload refuse what cannot work with a message naming the field:
+//! a protocol or mechanism this build lacks (librdkafka's `builtin.features`), unreadable CA,
+//! certificate or key files, a key that does not match its certificate or whose password is
+//! wrong (librdkafka loads them when the client is created), and MSK IAM credentials that
+//! cannot be had. [`probe`] goes further and connects (`trailpipe validate --connect`).
+
+use std::time::Duration;
+
+use rdkafka::{consumer::BaseConsumer, consumer::Consumer as _, ClientConfig};
+use trailpipe_config::KafkaSource;
+use trailpipe_ingest::{KafkaHealth, KafkaSettings, MskIamAuth, SecureContext};
+
+/// A check that failed: the field to fix and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The configuration field (`source.tls.key_file`, `source.librdkafka."ssl.ca.location"`).
+    pub field: String,
+    /// What is wrong (never a secret value).
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
+    Problem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// librdkafka's `builtin.features` of this build (`gzip,snappy,ssl,sasl,...`).
+pub fn builtin_features() -> Vec<String> {
+    ClientConfig::new()
+        .create_native_config()
+        .and_then(|c| c.get("builtin.features"))
+        .map(|f| f.split(',').map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The consumer settings `k` runs with (the dead-letter producer takes its connection subset).
+pub fn settings(k: &KafkaSource, context: SecureContext) -> KafkaSettings {
+    KafkaSettings {
+        brokers: k.brokers.clone(),
+        topics: k.topics.clone(),
+        group_id: k.group_id.clone(),
+        max_record_bytes: k.max_record_bytes,
+        properties: k.client_properties(),
+        context,
+    }
+}
+
+/// The files librdkafka reads at client creation, by property.
+const FILE_PROPERTIES: &[&str] = &[
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+];
+
+/// Everything that can be checked without connecting. Returns the MSK IAM token source
+/// (credentials found, one token signed) when `[source.aws_msk_iam]` is set; `run` hands it to
+/// the clients so the first token is not fetched twice.
+pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let field =
+        |key: &str, fallback: &str| k.property_field(key).unwrap_or_else(|| fallback.to_owned());
+    let features = builtin_features();
+    let has = |f: &str| features.iter().any(|x| x == f);
+    if k.tls_enabled() && !has("ssl") {
+        problems.push(problem(
+            field("security.protocol", "source.tls"),
+            "TLS is not built into this trailpipe (librdkafka builtin.features lacks ssl)",
+        ));
+    }
+    if let Some(m) = k.sasl_mechanism() {
+        if !has(m.builtin_feature()) {
+            problems.push(problem(
+                field("sasl.mechanism", "source.sasl.mechanism"),
+                format!(
+                    "SASL {} is not built into this trailpipe (librdkafka builtin.features lacks {})",
+                    m.as_str(),
+                    m.builtin_feature()
+                ),
+            ));
+        }
+    }
+    let props = k.client_properties();
+    for key in FILE_PROPERTIES {
+        let Some((_, path)) = props.iter().find(|(p, _)| p == key) else {
+            continue;
+        };
+        if *key == "ssl.ca.location" && path == "probe" {
+            continue;
+        }
+        if let Err(e) = std::fs::File::open(path) {
+            problems.push(problem(field(key, key), format!("cannot read {path}: {e}")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    // Creating a client makes librdkafka load the CA, certificate and key and check that the
+    // key matches the certificate and decrypts with its password; no connection is made yet.
+    let mut msk = None;
+    if let Some(m) = &k.aws_msk_iam {
+        let field = "source.aws_msk_iam";
+        match MskIamAuth::from_env(&m.region, m.role_arn.as_deref()).await {
+            Ok(auth) => {
+                let probe = auth.clone();
+                match tokio::task::spawn_blocking(move || probe.token()).await {
+                    Ok(Ok(_)) => msk = Some(auth),
+                    Ok(Err(e)) => problems.push(problem(field, e.to_string())),
+                    Err(e) => problems.push(problem(field, e.to_string())),
+                }
+            }
+            Err(e) => problems.push(problem(field, e.to_string())),
+        }
+    }
+    let s = settings(
+        k,
+        SecureContext::new("preflight", msk.clone(), KafkaHealth::default()),
+    );
+    if let Err(e) = s
+        .client_config()
+        .create_with_context::<_, BaseConsumer<SecureContext>>(s.context.clone())
+    {
+        problems.push(client_problem(k, &e.to_string()));
+    }
+    if problems.is_empty() {
+        Ok(msk)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Names the field behind librdkafka's client-creation error (it says which property failed).
+fn client_problem(k: &KafkaSource, error: &str) -> Problem {
+    let named =
+        |key: &str, fallback: &str| k.property_field(key).unwrap_or_else(|| fallback.to_owned());
+    let lower = error.to_ascii_lowercase();
+    let field = if lower.contains("ssl.key")
+        || lower.contains("private key")
+        || lower.contains("key values mismatch")
+        || lower.contains("bad decrypt")
+    {
+        let key = named("ssl.key.location", "source.tls.key_file");
+        let cert = named("ssl.certificate.location", "source.tls.cert_file");
+        format!("{key} / {cert}")
+    } else if lower.contains("ssl.certificate") {
+        named("ssl.certificate.location", "source.tls.cert_file")
+    } else if lower.contains("ssl.ca") || lower.contains("ca certificate") {
+        named("ssl.ca.location", "source.tls.ca_file")
+    } else if lower.contains("sasl") {
+        named("sasl.mechanism", "source.sasl")
+    } else {
+        "source".to_owned()
+    };
+    problem(
+        field,
+        format!("the Kafka client cannot be created: {error}"),
+    )
+}
+
+/// Connects with the real settings and fetches the subscribed topics' metadata within
+/// `timeout`: a TLS or authentication failure comes back as librdkafka reported it, and a topic
+/// the cluster does not have is named.
+pub async fn probe(
+    k: &KafkaSource,
+    msk: Option<MskIamAuth>,
+    timeout: Duration,
+) -> Result<(), Vec<Problem>> {
+    let health = KafkaHealth::default();
+    let s = settings(k, SecureContext::new("probe", msk, health.clone()));
+    let ctx = s.context.clone();
+    let topics = k.topics.clone();
+    let brokers = k.brokers.clone();
+    let oauth = k.sasl_mechanism() == Some(trailpipe_config::SaslMechanism::OAuthBearer);
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<SecureContext> = s
+            .client_config()
+            .create_with_context(ctx)
+            .map_err(|e| vec![problem("source", e.to_string())])?;
+        let mut problems = Vec::new();
+        let deadline = std::time::Instant::now() + timeout;
+        if oauth {
+            // The first token is set from the refresh event, served by polling.
+            for _ in 0..10 {
+                let _ = consumer.poll(Duration::from_millis(100));
+            }
+        }
+        for topic in &topics {
+            // Serving the client's events while waiting answers token refreshes and reports
+            // TLS and authentication errors to `health`.
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let _ = consumer.poll(Duration::ZERO);
+            match consumer.fetch_metadata(Some(topic), left) {
+                Ok(md) => {
+                    let missing = md.topics().iter().any(|t| {
+                        t.name() == topic && (t.error().is_some() || t.partitions().is_empty())
+                    });
+                    if missing {
+                        problems.push(problem(
+                            "source.topics",
+                            format!("topic {topic} does not exist on {brokers}"),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let _ = consumer.poll(Duration::from_millis(100));
+                    let st = health.status();
+                    let why = st.latest_error.unwrap_or_else(|| e.to_string());
+                    let kind = st.latest_error_kind.map_or("connection", |k| k.as_str());
+                    problems.push(problem(
+                        "source.brokers",
+                        format!("cannot fetch metadata from {brokers} ({kind}): {why}"),
+                    ));
+                    break;
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    })
+    .await
+    .map_err(|e| vec![problem("source", e.to_string())])?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_build_has_tls_every_sasl_mechanism_it_documents_and_every_codec() {
+        let f = builtin_features();
+        for needed in [
+            "ssl",
+            "sasl_plain",
+            "sasl_scram",
+            "sasl_oauthbearer",
+            "gzip",
+            "snappy",
+            "lz4",
+            "zstd",
+        ] {
+            assert!(f.iter().any(|x| x == needed), "{needed} missing from {f:?}");
+        }
+    }
+}
