@@ -15,4 +15,5 @@ mod faults;
 mod history_lookup;
 mod insights;
 mod integrity;
+mod secure_kafka;
 mod trail_features;

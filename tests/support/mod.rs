@@ -115,8 +115,22 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    create_topic_with(brokers, &[], name, partitions)
+}
+
+/// A test client's configuration: `brokers` plus `extra` properties (security settings).
+pub fn client_config(brokers: &str, extra: &[(String, String)]) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    for (k, v) in extra {
+        c.set(k, v);
+    }
+    c
+}
+
+/// [`create_topic`] through a client with `extra` properties (a TLS or SASL listener).
+pub fn create_topic_with(brokers: &str, extra: &[(String, String)], name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers, extra)
         .create()
         .expect("admin client");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -136,8 +150,17 @@ pub fn create_topic(brokers: &str, name: &str, partitions: i32) {
 
 /// Produces `(key, value)` pairs and waits until all are acknowledged.
 pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
-    let p: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    produce_with(brokers, &[], topic, messages)
+}
+
+/// [`produce`] through a client with `extra` properties (security, `compression.type`).
+pub fn produce_with(
+    brokers: &str,
+    extra: &[(String, String)],
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+) {
+    let p: BaseProducer = client_config(brokers, extra)
         .set("linger.ms", "10")
         .set("message.max.bytes", "10000000")
         .create()
@@ -160,8 +183,11 @@ pub fn produce(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
 
 /// A consumer of `group` that never subscribes: reads and writes the group's committed offsets.
 fn group_client(brokers: &str, group: &str) -> BaseConsumer {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+    group_client_with(brokers, &[], group)
+}
+
+fn group_client_with(brokers: &str, extra: &[(String, String)], group: &str) -> BaseConsumer {
+    client_config(brokers, extra)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
@@ -192,7 +218,18 @@ pub fn committed_by_partition(
     topic: &str,
     partitions: i32,
 ) -> Vec<i64> {
-    let c = group_client(brokers, group);
+    committed_by_partition_with(brokers, &[], group, topic, partitions)
+}
+
+/// [`committed_by_partition`] through a client with `extra` properties.
+pub fn committed_by_partition_with(
+    brokers: &str,
+    extra: &[(String, String)],
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<i64> {
+    let c = group_client_with(brokers, extra, group);
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition(topic, p);
@@ -325,6 +362,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(dir: &std::path::Path, config: &str) -> Daemon {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables (secrets the config references).
+    pub fn start_with_env(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> Daemon {
         let cfg = dir.join("trailpipe.toml");
         std::fs::write(&cfg, config).expect("write config");
         let log = dir.join(format!("daemon-{}.log", unique("run")));
@@ -336,6 +378,7 @@ impl Daemon {
                 std::env::var("TRAILPIPE_TEST_DAEMON_LOG")
                     .unwrap_or_else(|_| "info,rdkafka=warn".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()

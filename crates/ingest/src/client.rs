@@ -101,9 +101,20 @@ impl KafkaStatus {
 pub struct KafkaHealth(Arc<Mutex<KafkaStatus>>);
 
 impl KafkaHealth {
-    /// Records a client error.
+    /// Records a client error. A transport error ("1/1 brokers are down") does not replace an
+    /// unresolved TLS or authentication error: it is that error's consequence, and the cause
+    /// is what the operator must see.
     pub fn error(&self, kind: ClientErrorKind, message: String) {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let cause = |k| {
+            matches!(
+                k,
+                Some(ClientErrorKind::Tls | ClientErrorKind::Authentication)
+            )
+        };
+        if cause(s.latest_error_kind) && !cause(Some(kind)) {
+            return;
+        }
         s.latest_error_kind = Some(kind);
         s.latest_error = Some(message);
         s.latest_error_time = Some(SystemTime::now());
@@ -243,6 +254,15 @@ mod tests {
         assert!(!s.is_healthy());
         assert_eq!(s.latest_error_kind, Some(ClientErrorKind::Tls));
         assert!(s.latest_error.unwrap().contains("certificate has expired"));
+        // Its consequence does not hide the cause.
+        ctx.error(
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(
+            ctx.health.status().latest_error_kind,
+            Some(ClientErrorKind::Tls)
+        );
         // A bootstrap entry that is merely connecting does not clear it ...
         ctx.stats_raw(
             br#"{"brokers":{"ssl://localhost:19094/bootstrap":{"state":"CONNECT","nodeid":-1}},"topics":{}}"#,

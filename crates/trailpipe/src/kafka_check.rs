@@ -159,9 +159,15 @@ fn client_problem(k: &KafkaSource, error: &str) -> Problem {
     } else {
         "source".to_owned()
     };
+    let hint = if lower.contains("pem lib") || lower.contains("bad decrypt") {
+        // OpenSSL's words for a key it could not decrypt or parse.
+        " (a wrong key password, or not a PEM private key)"
+    } else {
+        ""
+    };
     problem(
         field,
-        format!("the Kafka client cannot be created: {error}"),
+        format!("the Kafka client cannot be created: {error}{hint}"),
     )
 }
 
@@ -178,6 +184,11 @@ pub async fn probe(
     let ctx = s.context.clone();
     let topics = k.topics.clone();
     let brokers = k.brokers.clone();
+    let ca = s
+        .properties
+        .iter()
+        .find(|(key, _)| key == "ssl.ca.location")
+        .map(|(_, v)| v.clone());
     let oauth = k.sasl_mechanism() == Some(trailpipe_config::SaslMechanism::OAuthBearer);
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer<SecureContext> = s
@@ -214,10 +225,14 @@ pub async fn probe(
                     let st = health.status();
                     let why = st.latest_error.unwrap_or_else(|| e.to_string());
                     let kind = st.latest_error_kind.map_or("connection", |k| k.as_str());
-                    problems.push(problem(
-                        "source.brokers",
-                        format!("cannot fetch metadata from {brokers} ({kind}): {why}"),
-                    ));
+                    let mut message =
+                        format!("cannot fetch metadata from {brokers} ({kind}): {why}");
+                    if st.latest_error_kind == Some(trailpipe_ingest::ClientErrorKind::Tls) {
+                        if let Some(verdict) = diagnose_tls(&brokers, ca.as_deref()) {
+                            message = format!("{message}; the broker's certificate: {verdict}");
+                        }
+                    }
+                    problems.push(problem("source.brokers", message));
                     break;
                 }
             }
@@ -230,6 +245,51 @@ pub async fn probe(
     })
     .await
     .map_err(|e| vec![problem("source", e.to_string())])?
+}
+
+/// Why the first bootstrap broker's certificate is refused, in words librdkafka's handshake
+/// error lacks ("certificate verify failed" covers an expired certificate, an unknown issuer and
+/// a wrong name alike): a rustls handshake against `ca_file` names the reason. `None` when the
+/// certificate verifies (the failure was elsewhere, e.g. the client certificate), when no CA
+/// file is configured, or when the broker cannot be reached.
+fn diagnose_tls(brokers: &str, ca_file: Option<&str>) -> Option<String> {
+    use std::{net::ToSocketAddrs, sync::Arc};
+
+    use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+
+    let broker = brokers.split(',').next()?.trim();
+    let broker = broker.rsplit_once("://").map_or(broker, |(_, b)| b);
+    let (host, port) = broker.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file?).ok()? {
+        roots.add(cert.ok()?).ok()?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_owned()).ok()?;
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name).ok()?;
+    let addr = (host, port.parse::<u16>().ok()?)
+        .to_socket_addrs()
+        .ok()?
+        .next()?;
+    let timeout = Duration::from_secs(5);
+    let mut sock = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    sock.set_read_timeout(Some(timeout)).ok()?;
+    sock.set_write_timeout(Some(timeout)).ok()?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut sock) {
+            return match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+                err @ rustls::Error::InvalidCertificate(_) => Some(err.to_string()),
+                _ => None,
+            };
+        }
+    }
+    None
 }
 
 #[cfg(test)]
