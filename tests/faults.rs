@@ -333,8 +333,8 @@ fn a_resume_point_inside_the_last_record_batch_is_read_and_an_overwritten_commit
     assert_exactly_once(&report, messages.len() - resume as usize);
 }
 
-/// SIGHUP with a broken configuration file is refused (the daemon says why and keeps delivering
-/// on the old configuration); with a valid one the running pipeline drains and commits, and the
+/// SIGHUP with a broken configuration file, or one whose Kafka client fails its preflight, is
+/// refused (the daemon says why and keeps delivering on the old configuration); with a valid one the running pipeline drains and commits, and the
 /// new configuration applies to what follows — here a second trail that receives exactly the
 /// records produced after the reload.
 #[test]
@@ -375,6 +375,22 @@ fn sighup_refuses_a_broken_config_and_applies_a_valid_one() {
             .log_text()
             .contains("reload refused")),
         "no refusal logged\n{}",
+        daemon.log_text()
+    );
+    // A configuration that parses but whose Kafka client cannot work (an unreadable CA file)
+    // is refused too, naming the field, before the running pipeline is touched.
+    std::fs::write(
+        &path,
+        format!("{cfg}\n[source.tls]\nca_file = \"/nonexistent/trailpipe-test-ca.pem\"\n"),
+    )
+    .expect("config with an unreadable CA");
+    hup(&daemon);
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let log = daemon.log_text();
+            log.matches("reload refused").count() >= 2 && log.contains("source.tls.ca_file")
+        }),
+        "no refusal of the unreadable CA logged\n{}",
         daemon.log_text()
     );
     deliver(&batches[1], &daemon);
