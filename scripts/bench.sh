@@ -11,6 +11,9 @@
 # during the run, and the records in the group); by default none, the S3 spine alone.
 # RATE=n produces the records at n records/s while the daemon runs (a steady load, for latency)
 # instead of producing them all first (a backlog, for throughput).
+# The target `tls` is `local` read over TLS with mutual authentication (scripts/services.sh's
+# stunnel-tls listener in front of the tansu-tls broker, same build and storage as the plaintext
+# one): TARGETS="local tls" gives the cost of TLS in one run.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -29,9 +32,29 @@ calc() { python3 -c "print($1)"; }
 cargo build --release --locked --bin trailpipe >/dev/null
 run_id=$(date +%s)
 topic=bench-$run_id
-"$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic" "$PARTITIONS" >/dev/null
-"$PY" scripts/kafka_admin.py create-topic "$TRAILPIPE_TEST_BROKERS" "$topic-dead" 1 >/dev/null
-produce() { "$BIN" generate --records "$1" --seed "$2" --accounts 8 --regions 4 --topic "$topic" --brokers "$TRAILPIPE_TEST_BROKERS" 2>/dev/null; }
+# The TLS listener's client settings (as librdkafka -X properties and as [source.tls]).
+TLS_X=()
+if [[ " $TARGETS " == *" tls "* ]]; then
+    : "${TRAILPIPE_TEST_TLS_BROKERS:?the tls target needs the secure listeners (scripts/services.sh start)}"
+    TLS_X=(-X security.protocol=SSL -X "ssl.ca.location=$TRAILPIPE_TEST_TLS_CA"
+        -X "ssl.certificate.location=$TRAILPIPE_TEST_TLS_CLIENT_CERT" -X "ssl.key.location=$TRAILPIPE_TEST_TLS_CLIENT_KEY")
+fi
+# brokers_of TARGET / x_of TARGET: where a target reads, and the client settings to reach it.
+brokers_of() { if [[ $1 == tls ]]; then echo "$TRAILPIPE_TEST_TLS_BROKERS"; else echo "$TRAILPIPE_TEST_BROKERS"; fi; }
+x_of() { if [[ $1 == tls ]]; then printf '%s\n' "${TLS_X[@]}"; fi; }
+clusters=(plain)
+[[ " $TARGETS " == *" tls "* ]] && clusters+=(tls)
+for c in "${clusters[@]}"; do
+    mapfile -t x < <(x_of "$c")
+    "$PY" scripts/kafka_admin.py "${x[@]}" create-topic "$(brokers_of "$c")" "$topic" "$PARTITIONS" >/dev/null
+    "$PY" scripts/kafka_admin.py "${x[@]}" create-topic "$(brokers_of "$c")" "$topic-dead" 1 >/dev/null
+done
+produce_to() {
+    local c=$1; shift
+    mapfile -t x < <(x_of "$c")
+    "$BIN" generate --records "$1" --seed "$2" --accounts 8 --regions 4 --topic "$topic" --brokers "$(brokers_of "$c")" "${x[@]}" 2>/dev/null
+}
+produce() { for c in "${clusters[@]}"; do produce_to "$c" "$@"; done; }
 # RATE: one batch of RATE records per second, each second's batch from its own seed.
 produce_steady() {
     local s
@@ -63,15 +86,25 @@ endpoint_url = \"$AWS_ENDPOINT_URL\""
     else
         bucket=bench
         storage="kind = \"local\"
-local_root = \"$WORK/out\""
+local_root = \"$WORK/out-$target\""
     fi
+    tls_table=""
+    if [[ $target == tls ]]; then
+        tls_table="[source.tls]
+ca_file = \"$TRAILPIPE_TEST_TLS_CA\"
+cert_file = \"$TRAILPIPE_TEST_TLS_CLIENT_CERT\"
+key_file = \"$TRAILPIPE_TEST_TLS_CLIENT_KEY\""
+    fi
+    brokers=$(brokers_of "$target")
+    mapfile -t x < <(x_of "$target")
     cat >"$WORK/$target.toml" <<TOML
 [source]
 kind = "kafka"
-brokers = "$TRAILPIPE_TEST_BROKERS"
+brokers = "$brokers"
 topics = ["$topic"]
 group_id = "$group"
 dead_letter_topic = "$topic-dead"
+$tls_table
 [storage]
 $storage
 [server]
@@ -111,7 +144,7 @@ TOML
         fi
         rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
         (( rss > peak )) && peak=$rss
-        done_count=$("$PY" scripts/kafka_admin.py committed "$TRAILPIPE_TEST_BROKERS" "$group" "$topic" "$PARTITIONS" 2>/dev/null || echo 0)
+        done_count=$("$PY" scripts/kafka_admin.py "${x[@]}" committed "$brokers" "$group" "$topic" "$PARTITIONS" 2>/dev/null || echo 0)
         if [[ -z $t90 ]] && (( done_count * 10 >= RECORDS * 9 )); then t90=$(date +%s.%N); fi
         if (( done_count >= RECORDS )); then break; fi
         if ! kill -0 "$pid" 2>/dev/null; then echo "daemon exited early:"; tail -20 "$WORK/$target.log"; exit 1; fi

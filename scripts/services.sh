@@ -38,7 +38,8 @@
 #   server-expired.pem/.key  the same names, valid only 2020-01-01..2020-01-02
 #   client.pem/.key          CN=trailpipe-test-client, clientAuth; the key unencrypted (PKCS#8)
 #   client-encrypted.key     the same key, AES-256 encrypted PKCS#8, password TRAILPIPE_TEST_TLS_KEY_PASSWORD
-# Check the listeners by hand with: .tools/venv/bin/python scripts/check_secure_kafka.py
+# Check a listener by hand with scripts/kafka_admin.py -X ... probe (see its help); tests/secure_kafka.rs
+# drives them all.
 #
 # Install everything first with scripts/test-deps.sh. State (pids, ports, logs, env, certificates)
 # lives in <repo>/.test-services/.

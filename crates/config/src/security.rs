@@ -63,8 +63,7 @@ pub enum SaslMechanism {
     /// Salted challenge-response with SHA-512.
     #[serde(rename = "SCRAM-SHA-512")]
     ScramSha512,
-    /// Bearer tokens: from `[source.aws_msk_iam]`, or librdkafka's own `sasl.oauthbearer.*`
-    /// properties in `[source.librdkafka]`.
+    /// Bearer tokens: only through `[source.aws_msk_iam]` (see `OAUTHBEARER_SOURCES`).
     #[serde(rename = "OAUTHBEARER")]
     OAuthBearer,
 }
@@ -119,6 +118,12 @@ pub struct MskIamConfig {
     #[serde(default)]
     pub role_arn: Option<String>,
 }
+
+/// Why OAUTHBEARER is accepted only with `[source.aws_msk_iam]`: trailpipe's clients answer
+/// librdkafka's token-refresh event themselves (rust-rdkafka routes it to the application), so
+/// librdkafka's own token sources (unsecured JWT; OIDC, which needs libcurl, is not built) would
+/// race with that answer.
+const OAUTHBEARER_SOURCES: &str = "OAUTHBEARER tokens come only from [source.aws_msk_iam] (Amazon MSK IAM) in this build; librdkafka's own token sources (OIDC, unsecured JWT) are not supported: use [source.aws_msk_iam], or SCRAM or PLAIN credentials";
 
 /// One property a typed field sets: librdkafka's key, the value, and the user's field name.
 struct Typed {
@@ -349,22 +354,26 @@ impl KafkaSource {
                     }
                 }
                 SaslMechanism::OAuthBearer => {
-                    if !self
-                        .librdkafka
-                        .keys()
-                        .any(|k| k.starts_with("sasl.oauthbearer."))
-                    {
-                        errors.push(ConfigError::new(
-                            "source.sasl.mechanism",
-                            "OAUTHBEARER needs a token source: [source.aws_msk_iam] for Amazon MSK, or librdkafka's sasl.oauthbearer.* properties in [source.librdkafka]",
-                        ));
-                    }
+                    errors.push(ConfigError::new(
+                        "source.sasl.mechanism",
+                        OAUTHBEARER_SOURCES,
+                    ));
                     if s.username.is_some() || s.password.is_some() {
                         errors.push(ConfigError::new(
                             "source.sasl.username",
                             "username/password are not used by OAUTHBEARER; remove them",
                         ));
                     }
+                }
+            }
+        }
+        if self.aws_msk_iam.is_none() && self.sasl.is_none() {
+            for (k, v) in self.librdkafka.iter() {
+                if canonical(k) == "sasl.mechanism" && v.eq_ignore_ascii_case("OAUTHBEARER") {
+                    errors.push(ConfigError::new(
+                        format!("source.librdkafka.\"{k}\""),
+                        OAUTHBEARER_SOURCES,
+                    ));
                 }
             }
         }

@@ -42,6 +42,17 @@ pub struct GenerateArgs {
     /// Kafka bootstrap servers (with --topic).
     #[arg(long)]
     brokers: Option<String>,
+    /// An extra librdkafka property of the producer, KEY=VALUE (repeatable): security settings
+    /// for a TLS or SASL cluster, `compression.type`, ...
+    #[arg(long = "property", short = 'X', value_name = "KEY=VALUE", value_parser = parse_property)]
+    properties: Vec<(String, String)>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
 }
 
 /// Runs `trailpipe generate`.
@@ -59,13 +70,16 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     });
     let mut buf = Vec::with_capacity(4096);
     if let (Some(topic), Some(brokers)) = (&a.topic, &a.brokers) {
-        let producer: BaseProducer = ClientConfig::new()
+        let mut config = ClientConfig::new();
+        config
             .set("bootstrap.servers", brokers)
             .set("linger.ms", "20")
             .set("batch.size", "1000000")
-            .set("queue.buffering.max.kbytes", "262144")
-            .create()
-            .context("creating the Kafka producer")?;
+            .set("queue.buffering.max.kbytes", "262144");
+        for (k, v) in &a.properties {
+            config.set(k, v);
+        }
+        let producer: BaseProducer = config.create().context("creating the Kafka producer")?;
         for _ in 0..a.records {
             buf.clear();
             g.write_record(&mut buf);

@@ -190,8 +190,10 @@ fn missing_credentials_and_conflicts_name_their_fields() {
         e.iter().any(|m| m.starts_with("source.tls.enabled:")),
         "{e:?}"
     );
-    let e = errors("[source.tls]\n[source.sasl]\nmechanism = \"OAUTHBEARER\"");
-    assert!(e.iter().any(|m| m.contains("token source")), "{e:?}");
+    let e = errors("[source.tls]\n[source.sasl]\nmechanism = \"OAUTHBEARER\"\n[source.librdkafka]\n\"sasl.oauthbearer.config\" = \"principal=x\"");
+    assert!(e.iter().any(|m| m.starts_with("source.sasl.mechanism:") && m.contains("[source.aws_msk_iam]")), "{e:?}");
+    let e = errors("[source.librdkafka]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.mechanisms\" = \"OAUTHBEARER\"");
+    assert!(e.iter().any(|m| m.starts_with("source.librdkafka.\"sasl.mechanisms\":")), "{e:?}");
     let e = errors("[source.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\npassword = \"p\"");
     assert!(e.iter().any(|m| m.contains("clear text")), "{e:?}");
     let e = errors("[source.sasl]\nmechanism = \"GSSAPI\"");
