@@ -15,7 +15,7 @@ use crate::{
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum SourceConfig {
     /// A Kafka consumer group.
-    Kafka(KafkaSource),
+    Kafka(Box<KafkaSource>),
     /// Files: NDJSON (optionally gzip), or CloudTrail log files (`.json` / `.json.gz`).
     File(FileSource),
 }

@@ -41,7 +41,7 @@ fn kafka(security: &str) -> KafkaSource {
         .unwrap_or_else(|e| panic!("{security}: {e:?}"))
         .source
     {
-        SourceConfig::Kafka(k) => k,
+        SourceConfig::Kafka(k) => *k,
         SourceConfig::File(_) => unreachable!(),
     }
 }
@@ -191,9 +191,17 @@ fn missing_credentials_and_conflicts_name_their_fields() {
         "{e:?}"
     );
     let e = errors("[source.tls]\n[source.sasl]\nmechanism = \"OAUTHBEARER\"\n[source.librdkafka]\n\"sasl.oauthbearer.config\" = \"principal=x\"");
-    assert!(e.iter().any(|m| m.starts_with("source.sasl.mechanism:") && m.contains("[source.aws_msk_iam]")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("source.sasl.mechanism:") && m.contains("[source.aws_msk_iam]")),
+        "{e:?}"
+    );
     let e = errors("[source.librdkafka]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.mechanisms\" = \"OAUTHBEARER\"");
-    assert!(e.iter().any(|m| m.starts_with("source.librdkafka.\"sasl.mechanisms\":")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("source.librdkafka.\"sasl.mechanisms\":")),
+        "{e:?}"
+    );
     let e = errors("[source.sasl]\nmechanism = \"PLAIN\"\nusername = \"u\"\npassword = \"p\"");
     assert!(e.iter().any(|m| m.contains("clear text")), "{e:?}");
     let e = errors("[source.sasl]\nmechanism = \"GSSAPI\"");
