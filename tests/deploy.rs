@@ -32,6 +32,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::COMMITTED_OFFSET,
     names::CONSUMER_LAG,
     names::PARTITIONS_ASSIGNED,
+    names::KAFKA_CLIENT_ERRORS,
     names::OFFSET_GAPS,
     names::FETCH_STALLS,
     names::SEGMENT_REWINDS,
