@@ -18,11 +18,18 @@ fn is_management(v: &serde_json::Value) -> bool {
     }
 }
 
+/// The read-only API credential the daemon is configured with (as the aws CLI's environment).
+const READER: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "AKIATRAILPIPESIEM001"),
+    ("AWS_SECRET_ACCESS_KEY", "history-reader-secret-0123456789"),
+];
+
 fn aws(args: &[&str]) -> (i32, String, String) {
     let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
     let out = Command::new(aws)
         .args(["cloudtrail", "lookup-events", "--endpoint-url"])
         .arg(format!("http://127.0.0.1:{PORT}"))
+        .envs(READER)
         .args(["--region", REGION, "--output", "json"])
         .args(args)
         .output()
@@ -78,6 +85,13 @@ fn aws_lookup_events_answers_like_a_model_of_the_produced_records() {
 path = "{history}"
 retention_days = 3650
 
+# Lookups are signed with a read-only credential (the secret from the environment).
+[[api.credentials]]
+name = "siem"
+access_key_id = "{key_id}"
+secret_access_key = "${{TP_TEST_READER_SECRET}}"
+policy = "read"
+
 [[trails]]
 name = "data-only"
 s3_bucket_name = "{bucket}"
@@ -86,10 +100,12 @@ delivery_interval_secs = 1
 [[trails.advanced_event_selectors]]
 field_selectors = [ {{ field = "eventCategory", equals = ["Data"] }}, {{ field = "resources.type", equals = ["AWS::S3::Object"] }} ]
 "#,
-        history = dir.path().join("history").display()
+        history = dir.path().join("history").display(),
+        key_id = READER[0].1,
     );
     let messages = generated_messages(4_000, 21);
-    let daemon = Daemon::start(dir.path(), &cfg);
+    let daemon =
+        Daemon::start_with_env(dir.path(), &cfg, &[("TP_TEST_READER_SECRET", READER[1].1)]);
     produce(&s.brokers, &topic, &messages);
     let all = messages.len() as i64;
     assert!(
@@ -228,13 +244,29 @@ field_selectors = [ {{ field = "eventCategory", equals = ["Data"] }}, {{ field =
     assert_ne!(code, 0);
     assert!(err.contains("InvalidTimeRangeException"), "{err}");
 
-    // `trailpipe lookup` reads the same history through the daemon.
-    let out = Command::new(env!("CARGO_BIN_EXE_trailpipe"))
-        .args(["lookup", "--config"])
-        .arg(dir.path().join("trailpipe.toml"))
-        .args(["--attribute", &format!("EventId={id}"), "--output", "json"])
-        .output()
-        .expect("trailpipe lookup");
+    // `trailpipe lookup` reads the same history through the daemon, signing with the keys in
+    // its environment; without them the daemon (which has credentials) refuses it.
+    let lookup = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_trailpipe"))
+            .args(["lookup", "--config"])
+            .arg(dir.path().join("trailpipe.toml"))
+            .args(["--attribute", &format!("EventId={id}"), "--output", "json"])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            // It reads the daemon's configuration file for its address, secrets included.
+            .env("TP_TEST_READER_SECRET", READER[1].1)
+            .envs(env.iter().copied())
+            .output()
+            .expect("trailpipe lookup")
+    };
+    let refused = lookup(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("set AWS_ACCESS_KEY_ID"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = lookup(&READER);
     assert!(
         out.status.success(),
         "{}",

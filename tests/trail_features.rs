@@ -36,6 +36,12 @@ fn sns_kms_organization_layout_and_lifecycle_through_the_aws_cli() {
 [state]
 dir = "{state}"
 
+[[api.credentials]]
+name = "ops"
+access_key_id = "{ADMIN_KEY_ID}"
+secret_access_key = "${{TP_TEST_API_SECRET}}"
+policy = "admin"
+
 [[trails]]
 name = "main"
 s3_bucket_name = "{bucket}"
@@ -56,7 +62,7 @@ kms_key_id = "{kms_key}"
 "#,
         state = dir.path().join("state").display()
     );
-    let daemon = Daemon::start(dir.path(), &cfg);
+    let daemon = Daemon::start_with_env(dir.path(), &cfg, &[("TP_TEST_API_SECRET", ADMIN_SECRET)]);
     let ct = format!("http://127.0.0.1:{PORT}");
     let mut produced = 0i64;
     let mut send = |batch: &[(String, Vec<u8>)]| {
@@ -142,14 +148,10 @@ kms_key_id = "{kms_key}"
     );
 
     // 2. stop-logging main: its records stop; the org trail still gets everything.
-    aws(
+    admin_aws(&s, &ct, &["cloudtrail", "stop-logging", "--name", "main"]);
+    let st = admin_aws(
         &s,
-        Some(&ct),
-        &["cloudtrail", "stop-logging", "--name", "main"],
-    );
-    let st = aws(
-        &s,
-        Some(&ct),
+        &ct,
         &["cloudtrail", "get-trail-status", "--name", "main"],
     );
     assert_eq!(st["IsLogging"], false);
@@ -167,9 +169,9 @@ kms_key_id = "{kms_key}"
     );
 
     // 3. put-event-selectors (read-only management events) and start-logging again.
-    aws(
+    admin_aws(
         &s,
-        Some(&ct),
+        &ct,
         &[
             "cloudtrail",
             "put-event-selectors",
@@ -179,14 +181,10 @@ kms_key_id = "{kms_key}"
             r#"[{"ReadWriteType":"ReadOnly","IncludeManagementEvents":true}]"#,
         ],
     );
-    aws(
+    admin_aws(&s, &ct, &["cloudtrail", "start-logging", "--name", "main"]);
+    let sel = admin_aws(
         &s,
-        Some(&ct),
-        &["cloudtrail", "start-logging", "--name", "main"],
-    );
-    let sel = aws(
-        &s,
-        Some(&ct),
+        &ct,
         &["cloudtrail", "get-event-selectors", "--trail-name", "main"],
     );
     assert_eq!(
@@ -194,9 +192,9 @@ kms_key_id = "{kms_key}"
         "{sel}"
     );
     assert_eq!(
-        aws(
+        admin_aws(
             &s,
-            Some(&ct),
+            &ct,
             &["cloudtrail", "get-trail-status", "--name", "main"]
         )["IsLogging"],
         true
@@ -221,7 +219,7 @@ kms_key_id = "{kms_key}"
     );
 
     // 4. Tags persist and list.
-    let arn = aws(&s, Some(&ct), &["cloudtrail", "describe-trails"])["trailList"]
+    let arn = admin_aws(&s, &ct, &["cloudtrail", "describe-trails"])["trailList"]
         .as_array()
         .expect("trailList")
         .iter()
@@ -230,9 +228,9 @@ kms_key_id = "{kms_key}"
         .as_str()
         .expect("arn")
         .to_string();
-    aws(
+    admin_aws(
         &s,
-        Some(&ct),
+        &ct,
         &[
             "cloudtrail",
             "add-tags",
@@ -242,9 +240,9 @@ kms_key_id = "{kms_key}"
             "Key=team,Value=security",
         ],
     );
-    let tags = aws(
+    let tags = admin_aws(
         &s,
-        Some(&ct),
+        &ct,
         &["cloudtrail", "list-tags", "--resource-id-list", &arn],
     );
     assert_eq!(
@@ -258,4 +256,21 @@ kms_key_id = "{kms_key}"
             .contains("security"),
         "lifecycle state persisted"
     );
+}
+
+const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0001";
+const ADMIN_SECRET: &str = "trail-features-admin-secret-0123";
+
+/// `aws` against the daemon's CloudTrail API at `endpoint`, signed with the admin credential the
+/// test configures.
+fn admin_aws(s: &Services, endpoint: &str, args: &[&str]) -> serde_json::Value {
+    aws_with_env(
+        s,
+        Some(endpoint),
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+        ],
+        args,
+    )
 }

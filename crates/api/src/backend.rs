@@ -117,6 +117,10 @@ pub trait ApiBackend {
     /// region).
     fn default_region(&self) -> &str;
 
+    /// Who may call what, as configured now (`[api]`); consulted once per request, before
+    /// anything else is read from it.
+    fn access(&self) -> std::sync::Arc<trailpipe_auth::ApiAccess>;
+
     /// Every trail, in every region (the API applies region visibility).
     fn trails(&self) -> impl Future<Output = Vec<TrailInfo>> + Send;
 

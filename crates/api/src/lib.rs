@@ -7,9 +7,13 @@
 //! GetEventSelectors, PutEventSelectors, GetInsightSelectors, LookupEvents, StartLogging, StopLogging, AddTags,
 //! RemoveTags, ListTags. Anything else is `UnknownOperationException`.
 //!
-//! Security: SigV4 signatures are **not verified** — the API is meant for loopback or
-//! cluster-internal use only. The `Authorization` header is read for its credential-scope
-//! region alone (requests without one use [`ApiBackend::default_region`]).
+//! Security: every request is authenticated (SigV4, verified by `trailpipe_auth` against the
+//! `[[api.credentials]]` of [`ApiBackend::access`]) and authorized (the credential's `read` or
+//! `admin` policy, per trail) before its operation runs; a refusal is the AWS error
+//! (`MissingAuthenticationTokenException`, `InvalidSignatureException`,
+//! `UnrecognizedClientException`, `AccessDeniedException`, ...) and changes nothing. With no
+//! credentials configured, read operations are open and mutating ones refused. The region is
+//! the signature's credential scope (requests without one use [`ApiBackend::default_region`]).
 //!
 //! Invariant: the backend is only asked about trails that exist and are visible from the
 //! request's region, with request shapes already validated; every failure reaches the client as

@@ -8,11 +8,17 @@ use std::{path::Path, process::Command};
 
 use common::{TestBackend, ACCOUNT, KEY_DER};
 use serde_json::Value;
+use trailpipe_auth::{ApiAccess, Credential, CredentialStore, Policy, SecretAccessKey};
 
 const AWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/aws");
 
 /// Runs `aws cloudtrail <args>` against `port`; returns (exit ok, stdout JSON or Null, stderr).
 fn aws(port: u16, region: &str, args: &[String]) -> (bool, Value, String) {
+    aws_as(port, region, ("testing", "testing"), args)
+}
+
+/// [`aws`] signing with the access key `(id, secret)`.
+fn aws_as(port: u16, region: &str, key: (&str, &str), args: &[String]) -> (bool, Value, String) {
     let endpoint = format!("http://127.0.0.1:{port}");
     let out = Command::new(AWS)
         .arg("cloudtrail")
@@ -25,8 +31,8 @@ fn aws(port: u16, region: &str, args: &[String]) -> (bool, Value, String) {
             "--output",
             "json",
         ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -223,4 +229,137 @@ async fn real_aws_cli_reads_and_changes_trails_through_the_api() {
         .await
         .unwrap();
     assert_eq!(out["IsLogging"], true);
+}
+
+const ADMIN: (&str, &str) = ("AKIATRAILPIPEADMIN01", "admin-secret-0123456789abcdef");
+const READER: (&str, &str) = ("AKIATRAILPIPEREADER1", "reader-secret-0123456789abcdef");
+
+fn credential(name: &str, key: (&str, &str), policy: Policy) -> Credential {
+    Credential {
+        name: name.into(),
+        access_key_id: key.0.into(),
+        secret_access_key: SecretAccessKey::new(key.1),
+        policy,
+        trails: None,
+        account_id: ACCOUNT.into(),
+    }
+}
+
+/// A raw HTTP/1.1 `POST /` calling `operation` with no signature: `(status, body)`.
+fn unsigned_post(port: u16, operation: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        c,
+        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{operation}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text.split_once("\r\n\r\n").unwrap().1.to_owned())
+}
+
+/// With credentials configured, the stock CLI signs with a profile's keys and each call is
+/// authenticated and authorized; refusals are AWS's errors and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_aws_cli_calls_are_authenticated_and_authorized() {
+    if !Path::new(AWS).exists() {
+        eprintln!("SKIP: {AWS} not found (run `make test` once to install the aws CLI)");
+        return;
+    }
+    let store = CredentialStore::new([
+        credential("ops", ADMIN, Policy::Admin),
+        credential("siem", READER, Policy::Read),
+    ])
+    .unwrap();
+    let backend = TestBackend::new().with_access(ApiAccess::new(false, store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = trailpipe_api::router(backend.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let run = move |key: (&'static str, &'static str), args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::spawn_blocking(move || aws_as(port, "us-east-1", key, &args))
+    };
+    let logging = |b: &TestBackend| b.state().status["management"].is_logging;
+
+    // Unsigned (curl): refused, nothing changes.
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        unsigned_post(port, "StopLogging", r#"{"Name":"management"}"#)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("MissingAuthenticationTokenException"),
+        "{body}"
+    );
+    assert!(logging(&backend));
+
+    // The read-only credential reads but cannot stop logging.
+    let (ok, out, err) = run(READER, &["describe-trails"]).await.unwrap();
+    assert!(ok, "{err}");
+    assert!(out["trailList"].as_array().is_some_and(|l| !l.is_empty()));
+    let (ok, _, err) = run(READER, &["stop-logging", "--name", "management"])
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("AccessDeniedException") && err.contains("cloudtrail:StopLogging"),
+        "{err}"
+    );
+    assert!(logging(&backend));
+
+    // A wrong secret and an unknown key are refused as AWS refuses them.
+    let (ok, _, err) = run(
+        (ADMIN.0, "not-the-admin-secret-0123456789"),
+        &["stop-logging", "--name", "management"],
+    )
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(err.contains("InvalidSignatureException"), "{err}");
+    let (ok, _, err) = run(("AKIANOBODYKNOWSTHIS1", ADMIN.1), &["describe-trails"])
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(err.contains("UnrecognizedClientException"), "{err}");
+    assert!(logging(&backend));
+
+    // The admin credential can.
+    let (ok, _, err) = run(ADMIN, &["stop-logging", "--name", "management"])
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(!logging(&backend));
+}
+
+/// Without credentials configured (and without `allow_unauthenticated`), reading is open and
+/// changing is refused, saying how to enable it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_the_api_is_read_only() {
+    let store = CredentialStore::new([]).unwrap();
+    let backend = TestBackend::new().with_access(ApiAccess::new(false, store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = trailpipe_api::router(backend.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (status, body) =
+        tokio::task::spawn_blocking(move || unsigned_post(port, "DescribeTrails", "{}"))
+            .await
+            .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        unsigned_post(port, "StopLogging", r#"{"Name":"management"}"#)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("AccessDeniedException") && body.contains("api.credentials"),
+        "{body}"
+    );
+    assert!(backend.state().status["management"].is_logging);
 }

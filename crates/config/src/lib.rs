@@ -7,6 +7,7 @@
 //! mistake in a file is reported at once, each as one message naming the field
 //! (`trails[1].s3_key_prefix: must not end with '/'`), before anything connects.
 
+mod api;
 mod secret;
 mod security;
 mod source;
@@ -18,6 +19,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
+pub use api::{ApiConfig, ApiCredentialConfig, ApiPolicy, MIN_SECRET_CHARS};
 pub use secret::Secret;
 pub use security::{is_secret_property, MskIamConfig, SaslConfig, SaslMechanism, TlsConfig};
 pub use source::{FileSource, KafkaSource, SourceConfig};
@@ -56,6 +58,9 @@ pub struct Config {
     /// How CloudWatch Logs delivery behaves for every trail with `[trails.cloud_watch_logs]`.
     #[serde(default)]
     pub cloudwatch_logs: CloudWatchLogsConfig,
+    /// Who may call the CloudTrail API (`[api]`: credentials and their policies).
+    #[serde(default)]
+    pub api: ApiConfig,
     /// The trails (at most 64: routing keeps one bit per trail).
     #[serde(default)]
     pub trails: Vec<TrailConfig>,
@@ -319,7 +324,9 @@ impl Config {
             &env,
             &mut errors,
         );
+        config.api.resolve_secrets(&env, &mut errors);
         errors.extend(config.validate());
+        config.api.validate(&config.trails, &mut errors);
         if errors.is_empty() {
             Ok(config)
         } else {

@@ -43,6 +43,8 @@ pub struct Backend {
     pub control: mpsc::UnboundedSender<Control>,
     /// When the daemon started (the start time of trails never stopped).
     pub started: OffsetDateTime,
+    /// Who may call what (`[api]`), replaced on every reload.
+    pub access: Arc<RwLock<Arc<trailpipe_auth::ApiAccess>>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -209,6 +211,13 @@ fn from_api(s: SelectorsInfo) -> Selectors {
 impl ApiBackend for Backend {
     fn default_region(&self) -> &str {
         "us-east-1"
+    }
+
+    fn access(&self) -> Arc<trailpipe_auth::ApiAccess> {
+        self.access
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     async fn trails(&self) -> Vec<TrailInfo> {

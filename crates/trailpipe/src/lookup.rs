@@ -42,16 +42,77 @@ fn epoch(s: &str) -> anyhow::Result<i64> {
     )
 }
 
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET: &str = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+
+/// The SigV4 headers of a LookupEvents request, signed (by `aws-sigv4`, as the AWS SDKs sign)
+/// with `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` from the environment when they are set —
+/// needed once the daemon has `[[api.credentials]]`. Without them, an unverifiable
+/// `Authorization` that only names the region (accepted while no credentials are configured).
+fn signature(
+    listen: std::net::SocketAddr,
+    region: &str,
+    body: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use aws_sigv4::{
+        http_request::{sign, SignableBody, SignableRequest, SigningSettings},
+        sign::v4,
+    };
+    let (Ok(id), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        return Ok(vec![(
+            "Authorization".into(),
+            format!("AWS4-HMAC-SHA256 Credential=local/20260101/{region}/cloudtrail/aws4_request"),
+        )]);
+    };
+    let identity =
+        aws_credential_types::Credentials::new(id, secret, None, None, "environment").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("cloudtrail")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .context("signing the request")?
+        .into();
+    let host = listen.to_string();
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", CONTENT_TYPE),
+        ("x-amz-target", TARGET),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        format!("http://{listen}/"),
+        headers.into_iter(),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .context("signing the request")?;
+    let (instructions, _) = sign(request, &params)
+        .context("signing the request")?
+        .into_parts();
+    let (headers, _) = instructions.into_parts();
+    Ok(headers
+        .into_iter()
+        .map(|h| (h.name().to_owned(), h.value().to_owned()))
+        .collect())
+}
+
 /// One LookupEvents call over loopback HTTP; the body of the answer, or the AWS error.
 fn call(listen: std::net::SocketAddr, region: &str, body: &str) -> anyhow::Result<String> {
     let mut c = std::net::TcpStream::connect(listen)
         .with_context(|| format!("connecting to the daemon at {listen} (is it running?)"))?;
+    let mut auth = String::new();
+    for (name, value) in signature(listen, region, body)? {
+        auth.push_str(&format!("{name}: {value}\r\n"));
+    }
     write!(
         c,
-        "POST / HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/{region}/cloudtrail/aws4_request\r\n\
-         Content-Length: {}\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\nContent-Type: {CONTENT_TYPE}\r\n\
+         X-Amz-Target: {TARGET}\r\n{auth}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
     let mut text = String::new();
@@ -68,7 +129,14 @@ fn call(listen: std::net::SocketAddr, region: &str, body: &str) -> anyhow::Resul
         rest.to_string()
     };
     if !head.starts_with("HTTP/1.1 200") {
-        anyhow::bail!("{}", body.trim());
+        let body = body.trim();
+        let unsigned = std::env::var_os("AWS_SECRET_ACCESS_KEY").is_none();
+        if unsigned && (body.contains("Signature") || body.contains("Authentication")) {
+            anyhow::bail!(
+                "{body}\nthe daemon requires signed requests: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to one of its [[api.credentials]]"
+            );
+        }
+        anyhow::bail!("{body}");
     }
     Ok(body)
 }

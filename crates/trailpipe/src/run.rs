@@ -183,6 +183,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     let notifier = open_notifier(&config).await?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
+    let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
     let backend = crate::api::Backend {
         config: shared.clone(),
         health: health.clone(),
@@ -192,6 +193,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         states: states.clone(),
         control: ctl_tx.clone(),
         started: time::OffsetDateTime::now_utc(),
+        access: access.clone(),
     };
     let listener = tokio::spawn(crate::http::serve(
         config.server.listen,
@@ -251,6 +253,12 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             Ok(Ended::Reload(new)) => {
                 if new.server.listen != config.server.listen {
                     tracing::warn!(old = %config.server.listen, new = %new.server.listen, "server.listen changes only at restart");
+                }
+                match api_access(&new) {
+                    Ok(a) => *access.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(a),
+                    Err(e) => {
+                        tracing::error!(error = %e, "[api] of the reloaded configuration refused; keeping the previous API access rules")
+                    }
                 }
                 config = *new;
                 *shared.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config.clone());
@@ -318,6 +326,20 @@ async fn signals(tx: mpsc::UnboundedSender<Control>) {
             return;
         }
     }
+}
+
+/// The CloudTrail API's access rules from `[api]`, warning loudly when anyone may change trails.
+fn api_access(config: &Config) -> anyhow::Result<trailpipe_auth::ApiAccess> {
+    let access = trailpipe_auth::ApiAccess::from_config(config).context("[api] credentials")?;
+    if access.allow_unauthenticated() {
+        tracing::warn!(
+            listen = %config.server.listen,
+            "[api] allow_unauthenticated = true: ANYONE who reaches this port can stop trails, change their selectors and read every stored event; use it for demos only and configure [[api.credentials]] instead"
+        );
+    } else if access.credentials().is_empty() {
+        tracing::info!("no [[api.credentials]] configured: the CloudTrail API is read-only (mutating calls are refused)");
+    }
+    Ok(access)
 }
 
 fn now_secs() -> u64 {

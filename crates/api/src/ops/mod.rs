@@ -9,7 +9,7 @@ mod trails;
 use axum::{
     body::Bytes,
     extract::State,
-    http::HeaderMap,
+    http::{HeaderMap, Method, Uri},
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -21,24 +21,98 @@ use crate::{
     ApiBackend, ApiError,
 };
 
-/// The `POST /` handler: finds the operation and region, runs it, frames the answer.
+/// The `POST /` handler: authenticates the caller, finds the operation and region, authorizes
+/// the call for every trail it names, runs it, frames the answer.
+///
+/// Invariant: nothing of the request but its signature is looked at before the caller is
+/// authenticated, and no operation runs unless it is authorized for each trail it names.
 pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
     State(backend): State<S>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let access = backend.access();
+    let caller =
+        match access.authenticate(&method, &uri, &headers, &body, std::time::SystemTime::now()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code(),
+                    "CloudTrail API request refused: not authenticated"
+                );
+                return auth_error(&e).into_response();
+            }
+        };
+    let who = match &caller {
+        trailpipe_auth::Caller::Signed(p) => p.arn(),
+        trailpipe_auth::Caller::Anonymous => "anonymous".to_owned(),
+    };
     let region = request_region(&headers, backend.default_region());
     let result = match operation(&headers) {
-        Ok(op) => {
-            tracing::debug!(operation = op.name(), %region, "CloudTrail API call");
-            dispatch(&backend, op, &region, &body).await
-        }
+        Ok(op) => match authorize_trails(&access, &caller, op.name(), &body) {
+            Ok(()) => {
+                tracing::info!(operation = op.name(), caller = %who, %region, "CloudTrail API call");
+                dispatch(&backend, op, &region, &body).await
+            }
+            Err(e) => {
+                tracing::warn!(operation = op.name(), caller = %who, code = e.code(), "CloudTrail API call denied");
+                Err(auth_error(&e))
+            }
+        },
         Err(e) => Err(e),
     };
     match result {
         Ok(v) => ok_json(&v),
         Err(e) => e.into_response(),
     }
+}
+
+/// An authentication or authorization refusal as the CloudTrail error botocore expects.
+fn auth_error(e: &trailpipe_auth::AuthError) -> ApiError {
+    ApiError::Other {
+        error_type: e.code(),
+        message: e.message(),
+    }
+}
+
+/// Authorizes `operation` for every trail (name or ARN) the request body names, or for no trail
+/// in particular when it names none (account-wide calls, and bodies the operation will refuse).
+fn authorize_trails(
+    access: &trailpipe_auth::ApiAccess,
+    caller: &trailpipe_auth::Caller,
+    operation: &str,
+    body: &[u8],
+) -> Result<(), trailpipe_auth::AuthError> {
+    let trails = named_trails(body);
+    if trails.is_empty() {
+        return access.authorize(caller, operation, None);
+    }
+    trails
+        .iter()
+        .try_for_each(|t| access.authorize(caller, operation, Some(t)))
+}
+
+/// The trails a CloudTrail request names: `Name` (GetTrail, GetTrailStatus, Start/StopLogging),
+/// `TrailName` (selectors), `ResourceId` (AddTags/RemoveTags), `trailNameList` (DescribeTrails)
+/// and `ResourceIdList` (ListTags).
+fn named_trails(body: &[u8]) -> Vec<String> {
+    let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for key in ["Name", "TrailName", "ResourceId"] {
+        if let Some(Value::String(s)) = m.get(key) {
+            out.push(s.clone());
+        }
+    }
+    for key in ["trailNameList", "ResourceIdList"] {
+        if let Some(Value::Array(a)) = m.get(key) {
+            out.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+        }
+    }
+    out
 }
 
 async fn dispatch<S: ApiBackend>(

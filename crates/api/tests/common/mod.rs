@@ -9,6 +9,7 @@ use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
 };
+use trailpipe_auth::{ApiAccess, CredentialStore};
 
 use time::OffsetDateTime;
 use trailpipe_api::{
@@ -35,6 +36,8 @@ pub struct State {
 pub struct TestBackend {
     pub trails: Arc<Vec<TrailInfo>>,
     pub state: Arc<Mutex<State>>,
+    /// Who may call what: open to anyone unless a test sets credentials ([`Self::with_access`]).
+    pub access: Arc<ApiAccess>,
 }
 
 pub fn at(secs: i64, millis: i64) -> OffsetDateTime {
@@ -88,7 +91,17 @@ impl TestBackend {
         Self {
             trails: Arc::new(trails),
             state: Arc::new(Mutex::new(state)),
+            access: Arc::new(ApiAccess::new(
+                true,
+                CredentialStore::new([]).expect("no credentials"),
+            )),
         }
+    }
+
+    /// The same backend behind other access rules.
+    pub fn with_access(mut self, access: ApiAccess) -> Self {
+        self.access = Arc::new(access);
+        self
     }
 
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -99,6 +112,10 @@ impl TestBackend {
 impl ApiBackend for TestBackend {
     fn default_region(&self) -> &str {
         "us-east-1"
+    }
+
+    fn access(&self) -> Arc<ApiAccess> {
+        self.access.clone()
     }
 
     async fn trails(&self) -> Vec<TrailInfo> {
