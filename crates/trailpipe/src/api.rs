@@ -99,14 +99,16 @@ impl Backend {
         }
     }
 
-    /// Persists a lifecycle change and has the pipeline rebuilt with it.
+    /// Persists a lifecycle change and has the pipeline rebuilt with it; a call that changes
+    /// nothing (a second `StartLogging`) persists and rebuilds nothing.
     fn change(
         &self,
         trail: &str,
         f: impl FnOnce(&mut crate::lifecycle::TrailState),
     ) -> Result<(), ApiError> {
-        self.states.update(trail, f).map_err(internal)?;
-        let _ = self.control.send(Control::Apply);
+        if self.states.update(trail, f).map_err(internal)? {
+            let _ = self.control.send(Control::Apply);
+        }
         Ok(())
     }
 }
@@ -380,6 +382,7 @@ impl ApiBackend for Backend {
                     s.tags.insert(t.key, t.value);
                 }
             })
+            .map(drop)
             .map_err(internal)
     }
 
@@ -390,6 +393,7 @@ impl ApiBackend for Backend {
                     s.tags.remove(&t.key);
                 }
             })
+            .map(drop)
             .map_err(internal)
     }
 

@@ -72,11 +72,18 @@ impl TrailStates {
         self.lock().get(trail).cloned().unwrap_or_default()
     }
 
-    /// Changes `trail`'s state with `f` and persists it before returning.
-    pub fn update(&self, trail: &str, f: impl FnOnce(&mut TrailState)) -> anyhow::Result<()> {
+    /// Changes `trail`'s state with `f` and persists it before returning; `false` (and nothing
+    /// written) when `f` changed nothing, e.g. `StartLogging` on a trail that is logging.
+    pub fn update(&self, trail: &str, f: impl FnOnce(&mut TrailState)) -> anyhow::Result<bool> {
         let mut states = self.lock();
+        let before = states.get(trail).cloned().unwrap_or_default();
+        let mut after = before.clone();
+        f(&mut after);
+        if after == before {
+            return Ok(false);
+        }
         let mut next = states.clone();
-        f(next.entry(trail.to_string()).or_default());
+        next.insert(trail.to_string(), after);
         let bytes = serde_json::to_vec_pretty(&next)?;
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -90,7 +97,7 @@ impl TrailStates {
         }
         std::fs::rename(&tmp, &self.path)?;
         *states = next;
-        Ok(())
+        Ok(true)
     }
 
     /// `config` with every trail's API changes applied: replaced selectors; a stopped trail

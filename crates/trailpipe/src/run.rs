@@ -182,6 +182,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     };
     let notifier = open_notifier(&config).await?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
+    let ctl_again = ctl_tx.clone();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
     let backend = crate::api::Backend {
@@ -263,6 +264,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 config = *new;
                 *shared.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config.clone());
                 tracing::info!(trails = config.trails.len(), "configuration reloaded");
+                coalesce_applies(&mut ctl_rx, &ctl_again);
             }
             Err(e) => break Err(e),
         }
@@ -325,6 +327,33 @@ async fn signals(tx: mpsc::UnboundedSender<Control>) {
         if tx.send(control).is_err() {
             return;
         }
+    }
+}
+
+/// Drops the lifecycle changes that arrived while the last pipeline drained: the next
+/// pipeline is built from the trails' current state, which already holds them all, so a burst
+/// of API calls costs one rebuild, not one each. Signals seen meanwhile are queued again, in
+/// order.
+fn coalesce_applies(
+    ctl_rx: &mut mpsc::UnboundedReceiver<Control>,
+    ctl_tx: &mpsc::UnboundedSender<Control>,
+) {
+    let mut dropped = 0;
+    let mut keep = Vec::new();
+    while let Ok(c) = ctl_rx.try_recv() {
+        match c {
+            Control::Apply => dropped += 1,
+            other => keep.push(other),
+        }
+    }
+    if dropped > 0 {
+        tracing::info!(
+            changes = dropped,
+            "lifecycle changes made during the rebuild are in it already"
+        );
+    }
+    for c in keep {
+        let _ = ctl_tx.send(c);
     }
 }
 
