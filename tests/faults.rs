@@ -465,7 +465,8 @@ fn a_flood_of_lifecycle_calls_costs_a_few_rebuilds_and_loses_nothing() {
     assert_eq!(
         rebuilds(&daemon),
         0,
-        "a StartLogging that changes nothing rebuilt the pipeline"
+        "a StartLogging that changes nothing rebuilt the pipeline\n{}",
+        daemon.log_text()
     );
     for i in 0..200 {
         let op = if i % 2 == 0 {
@@ -494,5 +495,15 @@ fn a_flood_of_lifecycle_calls_costs_a_few_rebuilds_and_loses_nothing() {
     produce(&t.s.brokers, &t.topic, &second);
     let all: Vec<(String, Vec<u8>)> = [first, second].concat();
     let report = t.finish(&all, vec![daemon]);
-    assert_exactly_once(&report, all.len());
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, all.len())
+    );
+    // The calls' own CloudTrail records, each once: all 300 made while the trail logged, and
+    // those of the flood that landed while it was logging (a stopped trail records nothing).
+    assert!(
+        (300..=500).contains(&report.unknown),
+        "{} self-records of 500 API calls",
+        report.unknown
+    );
 }

@@ -273,5 +273,55 @@ field_selectors = [ {{ field = "eventCategory", equals = ["Data"] }}, {{ field =
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+
+    // The lookups above are API calls trailpipe recorded itself: once read back from the
+    // topic they are in the history too, under the caller's name.
+    let end = end_offsets_total(&s.brokers, &topic, 2);
+    assert!(
+        wait_until(Duration::from_secs(60), || committed_total(
+            &s.brokers, &group, &topic, 2
+        ) >= end),
+        "committed {:?} of {end}; {:?}\n{}",
+        committed_by_partition(&s.brokers, &group, &topic, 2),
+        (0..2)
+            .map(|p| end_offsets_total(&s.brokers, &topic, p + 1))
+            .collect::<Vec<_>>(),
+        daemon.log_text()
+    );
+    let (code, out, err) = aws(&[
+        "--lookup-attributes",
+        "AttributeKey=EventName,AttributeValue=LookupEvents",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let events: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let events = events["Events"].as_array().expect("Events");
+    assert!(
+        !events.is_empty(),
+        "no LookupEvents self-record in the history"
+    );
+    let mut by_siem = 0;
+    for e in events {
+        assert_eq!(e["EventSource"], "cloudtrail.amazonaws.com", "{e}");
+        let record: serde_json::Value =
+            serde_json::from_str(e["CloudTrailEvent"].as_str().expect("CloudTrailEvent"))
+                .expect("json");
+        let key = record["userIdentity"]["accessKeyId"].as_str().unwrap_or("");
+        if key != READER[0].1 && key != "local" {
+            continue; // a generated LookupEvents record, not one of this test's calls
+        }
+        if e["Username"] == "siem" {
+            // Successful lookups, and the deliberately invalid ones above with their error.
+            if record.get("errorCode").is_none() {
+                by_siem += 1;
+            }
+        } else {
+            // The unsigned `trailpipe lookup` above, refused and recorded with its reason.
+            assert_eq!(
+                record["errorCode"], "IncompleteSignatureException",
+                "{record}"
+            );
+        }
+    }
+    assert!(by_siem > 0, "no successful signed lookup recorded");
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }

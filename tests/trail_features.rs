@@ -64,17 +64,20 @@ kms_key_id = "{kms_key}"
     );
     let daemon = Daemon::start_with_env(dir.path(), &cfg, &[("TP_TEST_API_SECRET", ADMIN_SECRET)]);
     let ct = format!("http://127.0.0.1:{PORT}");
-    let mut produced = 0i64;
-    let mut send = |batch: &[(String, Vec<u8>)]| {
-        produce(&s.brokers, &topic, batch);
-        produced += batch.len() as i64;
+    // Everything in the topic (the API's self-records included) is committed.
+    let settle = || {
+        let end = end_offsets_total(&s.brokers, &topic, 2);
         assert!(
             wait_until(Duration::from_secs(90), || committed_total(
                 &s.brokers, &group, &topic, 2
-            ) >= produced),
+            ) >= end),
             "not committed\n{}",
             daemon.log_text()
         );
+    };
+    let send = |batch: &[(String, Vec<u8>)]| {
+        produce(&s.brokers, &topic, batch);
+        settle();
     };
     let management = |batch: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
         batch
@@ -249,6 +252,47 @@ kms_key_id = "{kms_key}"
         tags["ResourceTagList"][0]["TagsList"][0]["Key"], "team",
         "{tags}"
     );
+
+    // 5. trailpipe recorded its own API calls, each once, in the organization trail's files,
+    //    with the caller's identity.
+    settle();
+    let mut calls: Vec<(String, String)> = read_bucket(&s3, &bucket)
+        .iter()
+        .filter(|f| f.key.starts_with("org/"))
+        .flat_map(|f| f.records.clone())
+        .filter_map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r).expect("json");
+            (v["userIdentity"]["accessKeyId"] == ADMIN_KEY_ID).then(|| {
+                assert_eq!(v["eventSource"], "cloudtrail.amazonaws.com", "{v}");
+                assert_eq!(v["userIdentity"]["userName"], "ops", "{v}");
+                (
+                    v["eventName"].as_str().expect("eventName").to_owned(),
+                    v["eventID"].as_str().expect("eventID").to_owned(),
+                )
+            })
+        })
+        .collect();
+    let event_ids: BTreeSet<&String> = calls.iter().map(|(_, id)| id).collect();
+    assert_eq!(
+        event_ids.len(),
+        calls.len(),
+        "a self-record delivered twice"
+    );
+    let mut names: Vec<String> = calls.drain(..).map(|(n, _)| n).collect();
+    names.sort();
+    let mut expected = vec![
+        "StopLogging",
+        "GetTrailStatus",
+        "PutEventSelectors",
+        "StartLogging",
+        "GetEventSelectors",
+        "GetTrailStatus",
+        "DescribeTrails",
+        "AddTags",
+        "ListTags",
+    ];
+    expected.sort();
+    assert_eq!(names, expected, "the API's self-records");
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
     assert!(
         std::fs::read_to_string(dir.path().join("state/trails.json"))

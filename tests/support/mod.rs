@@ -211,6 +211,17 @@ pub fn committed_total(brokers: &str, group: &str, topic: &str, partitions: i32)
         .sum()
 }
 
+/// The sum of the topic's partitions' high watermarks (records ever written to it).
+pub fn end_offsets_total(brokers: &str, topic: &str, partitions: i32) -> i64 {
+    let c = group_client(brokers, "end-offsets");
+    (0..partitions)
+        .map(|p| {
+            c.fetch_watermarks(topic, p, Duration::from_secs(10))
+                .map_or(0, |(_, high)| high)
+        })
+        .sum()
+}
+
 /// The group's committed offset of each partition (0 when none).
 pub fn committed_by_partition(
     brokers: &str,

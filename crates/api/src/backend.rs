@@ -121,6 +121,18 @@ pub trait ApiBackend {
     /// anything else is read from it.
     fn access(&self) -> std::sync::Arc<trailpipe_auth::ApiAccess>;
 
+    /// The account that owns calls no credential signed (their records' `accountId` and
+    /// `recipientAccountId`).
+    fn account_id(&self) -> String;
+
+    /// Stores the self-record of an API call (a CloudTrail record, see [`crate::audit`])
+    /// durably, so that it reaches the trails like any consumed record; the call is answered
+    /// only after this returns `Ok`.
+    fn record_call(
+        &self,
+        record: serde_json::Value,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
     /// Every trail, in every region (the API applies region visibility).
     fn trails(&self) -> impl Future<Output = Vec<TrailInfo>> + Send;
 

@@ -25,6 +25,7 @@
 //! ```
 
 mod arn;
+pub mod audit;
 mod backend;
 mod error;
 mod ops;

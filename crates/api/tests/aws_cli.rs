@@ -334,6 +334,47 @@ async fn real_aws_cli_calls_are_authenticated_and_authorized() {
         .unwrap();
     assert!(ok, "{err}");
     assert!(!logging(&backend));
+
+    // Every call, refused or not, left its CloudTrail record, in order.
+    let records = backend.state().records.clone();
+    let summary: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["eventName"].as_str().unwrap_or("").to_owned(),
+                r["userIdentity"]["accessKeyId"]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_owned(),
+                r["errorCode"].as_str().unwrap_or("ok").to_owned(),
+            )
+        })
+        .collect();
+    let s = |a: &str, b: &str, c: &str| (a.to_owned(), b.to_owned(), c.to_owned());
+    assert_eq!(
+        summary,
+        [
+            s("StopLogging", "-", "MissingAuthenticationTokenException"),
+            s("DescribeTrails", READER.0, "ok"),
+            s("StopLogging", READER.0, "AccessDenied"),
+            s("StopLogging", ADMIN.0, "InvalidSignatureException"),
+            s(
+                "DescribeTrails",
+                "AKIANOBODYKNOWSTHIS1",
+                "UnrecognizedClientException"
+            ),
+            s("StopLogging", ADMIN.0, "ok"),
+        ]
+    );
+    let last = records.last().unwrap();
+    assert_eq!(last["eventSource"], "cloudtrail.amazonaws.com");
+    assert_eq!(last["userIdentity"]["userName"], "ops");
+    assert_eq!(last["requestParameters"]["Name"], "management");
+    assert_eq!(last["recipientAccountId"], ACCOUNT);
+    assert!(last["userAgent"].as_str().unwrap().starts_with("aws-cli/"));
+    assert!(!records
+        .iter()
+        .any(|r| r.to_string().contains(ADMIN.1) || r.to_string().contains(READER.1)));
 }
 
 /// Without credentials configured (and without `allow_unauthenticated`), reading is open and

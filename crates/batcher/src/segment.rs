@@ -338,6 +338,19 @@ impl Batcher {
                 }
             }
         }
+        if open.deadline.is_none() {
+            // Nothing routed yet: dead letters, records no trail selects, history-only records
+            // (the API's own calls, say). They still need a cut for their offsets to be
+            // committed (and the history's records stored): the shortest trail interval,
+            // rather than waiting for a routed record that may never come.
+            let shortest = cfg
+                .trails
+                .iter()
+                .map(|t| t.delivery_interval)
+                .min()
+                .unwrap_or(Duration::from_secs(1));
+            open.deadline = Some(now + shortest);
+        }
         // Registered before this offset's segment can be cut (below, or by a later call).
         if !cwl_records.is_empty() {
             if let Some(feed) = &self.cwl {

@@ -195,11 +195,12 @@ impl DeadLetterWriter {
     }
 }
 
-/// The dead-letter producer's configuration. Of `properties` (the consumer's, see
+/// The configuration of a producer to the source's cluster (the dead-letter producer, the API's
+/// self-records). Of `properties` (the consumer's, see
 /// `KafkaSource::client_properties`) only the connection and security settings apply.
 /// `message.max.bytes` leaves room for the largest record the source accepts plus the dead
 /// letter's headers (the topic's own `max.message.bytes` must allow as much).
-fn producer_config(
+pub fn producer_config(
     brokers: &str,
     properties: &[(String, String)],
     max_record_bytes: usize,

@@ -45,6 +45,8 @@ pub struct Backend {
     pub started: OffsetDateTime,
     /// Who may call what (`[api]`), replaced on every reload.
     pub access: Arc<RwLock<Arc<trailpipe_auth::ApiAccess>>>,
+    /// Where the API's self-records go (`None`: a file source), replaced on every reload.
+    pub audit: Arc<RwLock<Option<Arc<crate::audit::AuditSink>>>>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -220,6 +222,21 @@ impl ApiBackend for Backend {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    fn account_id(&self) -> String {
+        self.config().integrity.account_id.clone()
+    }
+
+    async fn record_call(&self, record: serde_json::Value) -> Result<(), ApiError> {
+        let sink = self.audit.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match sink {
+            Some(s) => s.store(&record).await.map_err(internal),
+            None => {
+                tracing::info!(record = %record, "CloudTrail API call (a file source keeps no self-records)");
+                Ok(())
+            }
+        }
     }
 
     async fn trails(&self) -> Vec<TrailInfo> {

@@ -75,6 +75,11 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("binding {listen}: {e}"))?;
     tracing::info!(%listen, "serving /metrics /healthz /readyz and the CloudTrail API");
-    axum::serve(listener, app).await?;
+    // The peer address becomes the self-records' sourceIPAddress.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod adapters;
 mod api;
+mod audit;
 mod cwl;
 mod generate;
 mod http;

@@ -185,6 +185,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     let ctl_again = ctl_tx.clone();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
+    let audit = Arc::new(RwLock::new(audit_sink(&config, &kafka)?));
     let backend = crate::api::Backend {
         config: shared.clone(),
         health: health.clone(),
@@ -195,6 +196,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         control: ctl_tx.clone(),
         started: time::OffsetDateTime::now_utc(),
         access: access.clone(),
+        audit: audit.clone(),
     };
     let listener = tokio::spawn(crate::http::serve(
         config.server.listen,
@@ -254,6 +256,12 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             Ok(Ended::Reload(new)) => {
                 if new.server.listen != config.server.listen {
                     tracing::warn!(old = %config.server.listen, new = %new.server.listen, "server.listen changes only at restart");
+                }
+                match audit_sink(&new, &kafka) {
+                    Ok(a) => *audit.write().unwrap_or_else(|p| p.into_inner()) = a,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the API self-record producer of the reloaded configuration could not be made; keeping the previous one")
+                    }
                 }
                 match api_access(&new) {
                     Ok(a) => *access.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(a),
@@ -355,6 +363,19 @@ fn coalesce_applies(
     for c in keep {
         let _ = ctl_tx.send(c);
     }
+}
+
+/// The producer of the API's self-records for `config`'s source (see `audit`).
+fn audit_sink(
+    config: &Config,
+    kafka: &KafkaClients,
+) -> anyhow::Result<Option<Arc<crate::audit::AuditSink>>> {
+    let SourceConfig::Kafka(k) = &config.source else {
+        return Ok(None);
+    };
+    let sink = crate::audit::AuditSink::open(config, kafka.context(k)?)
+        .context("creating the API self-record producer")?;
+    Ok(sink.map(Arc::new))
 }
 
 /// The CloudTrail API's access rules from `[api]`, warning loudly when anyone may change trails.

@@ -6,10 +6,12 @@
 mod misc;
 mod trails;
 
+use std::net::SocketAddr;
+
 use axum::{
     body::Bytes,
-    extract::State,
-    http::{HeaderMap, Method, Uri},
+    extract::{ConnectInfo, State},
+    http::request::Parts,
     response::{IntoResponse, Response},
 };
 use serde_json::Value;
@@ -22,47 +24,88 @@ use crate::{
 };
 
 /// The `POST /` handler: authenticates the caller, finds the operation and region, authorizes
-/// the call for every trail it names, runs it, frames the answer.
+/// the call for every trail it names, runs it, records it (see [`crate::audit`]), answers.
 ///
-/// Invariant: nothing of the request but its signature is looked at before the caller is
-/// authenticated, and no operation runs unless it is authorized for each trail it names.
+/// Invariants: nothing of the request but its signature is looked at before the caller is
+/// authenticated; no operation runs unless it is authorized for each trail it names; no answer
+/// leaves before the call's self-record is stored (a record that cannot be stored turns the
+/// answer into `InternalFailure`, which clients retry).
 pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
     State(backend): State<S>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    parts: Parts,
     body: Bytes,
 ) -> Response {
+    let headers = &parts.headers;
     let access = backend.access();
-    let caller =
-        match access.authenticate(&method, &uri, &headers, &body, std::time::SystemTime::now()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(
-                    code = e.code(),
-                    "CloudTrail API request refused: not authenticated"
-                );
-                return auth_error(&e).into_response();
-            }
-        };
-    let who = match &caller {
-        trailpipe_auth::Caller::Signed(p) => p.arn(),
-        trailpipe_auth::Caller::Anonymous => "anonymous".to_owned(),
+    let region = request_region(headers, backend.default_region());
+    let op = operation(headers);
+    let op_name = op.as_ref().ok().map(|o| o.name());
+    let (caller, result) = match access.authenticate(
+        &parts.method,
+        &parts.uri,
+        headers,
+        &body,
+        std::time::SystemTime::now(),
+    ) {
+        Err(e) => {
+            tracing::warn!(
+                code = e.code(),
+                "CloudTrail API request refused: not authenticated"
+            );
+            (None, Err(auth_error(&e)))
+        }
+        Ok(caller) => {
+            let who = match &caller {
+                trailpipe_auth::Caller::Signed(p) => p.arn(),
+                trailpipe_auth::Caller::Anonymous => "anonymous".to_owned(),
+            };
+            let result = match op {
+                Ok(op) => match authorize_trails(&access, &caller, op.name(), &body) {
+                    Ok(()) => {
+                        tracing::info!(operation = op.name(), caller = %who, %region, "CloudTrail API call");
+                        dispatch(&backend, op, &region, &body).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(operation = op.name(), caller = %who, code = e.code(), "CloudTrail API call denied");
+                        Err(auth_error(&e))
+                    }
+                },
+                Err(e) => Err(e),
+            };
+            (Some(caller), result)
+        }
     };
-    let region = request_region(&headers, backend.default_region());
-    let result = match operation(&headers) {
-        Ok(op) => match authorize_trails(&access, &caller, op.name(), &body) {
-            Ok(()) => {
-                tracing::info!(operation = op.name(), caller = %who, %region, "CloudTrail API call");
-                dispatch(&backend, op, &region, &body).await
-            }
-            Err(e) => {
-                tracing::warn!(operation = op.name(), caller = %who, code = e.code(), "CloudTrail API call denied");
-                Err(auth_error(&e))
-            }
-        },
-        Err(e) => Err(e),
+    let account = match &caller {
+        Some(trailpipe_auth::Caller::Signed(p)) => p.account_id.clone(),
+        _ => backend.account_id(),
     };
+    let record = crate::audit::self_record(&crate::audit::ApiCall {
+        caller: caller.as_ref(),
+        claimed_access_key_id: caller
+            .is_none()
+            .then(|| crate::audit::claimed_access_key_id(headers))
+            .flatten(),
+        operation: op_name,
+        region: &region,
+        source_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        body: &body,
+        error: result
+            .as_ref()
+            .err()
+            .map(|e| (e.error_type(), e.message().to_owned())),
+        account_id: &account,
+        time: time::OffsetDateTime::now_utc(),
+    });
+    if let Err(e) = backend.record_call(record).await {
+        tracing::error!(error = %e, "the API call's self-record could not be stored; answering InternalFailure");
+        return ApiError::Internal("the call could not be recorded; retry".into()).into_response();
+    }
     match result {
         Ok(v) => ok_json(&v),
         Err(e) => e.into_response(),

@@ -30,6 +30,8 @@ pub struct State {
     pub tags: BTreeMap<String, Vec<Tag>>,
     pub lookups: Vec<(String, serde_json::Value)>,
     pub key_queries: Vec<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
+    /// The self-records of every call answered, in order.
+    pub records: Vec<serde_json::Value>,
 }
 
 #[derive(Clone)]
@@ -116,6 +118,15 @@ impl ApiBackend for TestBackend {
 
     fn access(&self) -> Arc<ApiAccess> {
         self.access.clone()
+    }
+
+    fn account_id(&self) -> String {
+        ACCOUNT.into()
+    }
+
+    async fn record_call(&self, record: serde_json::Value) -> Result<(), ApiError> {
+        self.state().records.push(record);
+        Ok(())
     }
 
     async fn trails(&self) -> Vec<TrailInfo> {

@@ -298,3 +298,30 @@ async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_
     assert!(b.handle(Flow::Revoked { partition: p }).await);
     assert_eq!(pending.outstanding(), 0);
 }
+
+#[tokio::test]
+async fn a_segment_no_trail_selects_is_cut_by_the_clock_too() {
+    // Without a routed record nothing used to set the segment's deadline: a tail of unrouted
+    // (or history-only, or dead-letter) records waited for the next routed one to be committed.
+    let (tx, mut rx) = mpsc::channel(10);
+    let mut cfg = config();
+    for t in &mut cfg.trails {
+        t.delivery_interval = Duration::from_millis(50);
+    }
+    let mut b = Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default());
+    let p = assign(&mut b, false).await;
+    let mut m = message(&p, 1, 0);
+    m.routes = vec![0];
+    assert!(b.handle(Flow::Message(m)).await);
+    assert!(b.cut_due().await);
+    assert!(rx.try_recv().is_err(), "cut before the interval");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(b.cut_due().await);
+    let seg = rx
+        .try_recv()
+        .expect("cut by the clock")
+        .built
+        .await
+        .expect("build");
+    assert_eq!((seg.start, seg.end, seg.files.len()), (0, 1, 0));
+}
