@@ -124,7 +124,7 @@ impl HistoryStore {
         req.validate()?;
         let fingerprint = req.fingerprint();
         let cursor = match &req.next_token {
-            Some(t) => Some(token::decode(&fingerprint, t)?),
+            Some(t) => Some(token::decode(&self.token_key, &fingerprint, t)?),
             None => None,
         };
         let category = match req.category {
@@ -155,8 +155,8 @@ impl HistoryStore {
                 source,
             })?;
         }
-        let next_token =
-            (found.len() > max).then(|| token::encode(&fingerprint, &found[max - 1].0));
+        let next_token = (found.len() > max)
+            .then(|| token::encode(&self.token_key, &fingerprint, &found[max - 1].0));
         found.truncate(max);
         let events = found
             .iter()

@@ -34,6 +34,8 @@ use crate::{
 
 const META: &str = "meta";
 const CUTOFF_KEY: &[u8] = b"cutoff";
+/// The secret that authenticates NextTokens (32 random bytes, made when the store is created).
+const TOKEN_KEY: &[u8] = b"token-hmac-key";
 const NO_CUTOFF: i64 = i64::MIN;
 /// Journal size at which fjall flushes memtables and starts a new journal (its minimum). The
 /// journal is not part of the `max_bytes` budget: the directory holds up to this much more.
@@ -146,6 +148,8 @@ pub struct HistoryStore {
     /// (heaptrack: most of the daemon's peak heap with history on).
     writer: Mutex<()>,
     cfg: HistoryConfig,
+    /// Authenticates NextTokens, so a client cannot forge a position (see `token`).
+    pub(crate) token_key: crate::token::TokenKey,
 }
 
 impl std::fmt::Debug for HistoryStore {
@@ -189,6 +193,15 @@ impl HistoryStore {
             Some(v) => <[u8; 8]>::try_from(&*v).map_or(NO_CUTOFF, i64::from_be_bytes),
             None => NO_CUTOFF,
         };
+        let token_key = match meta.get(TOKEN_KEY).map_err(&engine)? {
+            Some(v) if v.len() == 32 => <[u8; 32]>::try_from(&*v).expect("length checked"),
+            _ => {
+                let key: [u8; 32] = rand::random();
+                meta.insert(TOKEN_KEY, key).map_err(&engine)?;
+                db.persist(PersistMode::SyncAll).map_err(&engine)?;
+                key
+            }
+        };
         let mut days = BTreeMap::new();
         for name in db.list_keyspace_names() {
             if let Some((b'e', day)) = keys::parse_name(&name) {
@@ -202,6 +215,7 @@ impl HistoryStore {
             cutoff: AtomicI64::new(cutoff),
             writer: Mutex::new(()),
             cfg,
+            token_key,
         })
     }
 

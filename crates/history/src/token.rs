@@ -7,17 +7,21 @@
 //! sort after the position (older, or equal time with a greater eventID) do show up later;
 //! newer ones do not.
 //!
-//! Format: base64url(`1 | check[12] | time i64 BE | eventID`), where `check` is the first 12
-//! bytes of SHA-256(fingerprint | time | eventID). A token used with other parameters, edited,
-//! or truncated fails the check: `InvalidNextTokenException`.
+//! Format: base64url(`2 | check[16] | time i64 BE | eventID`), where `check` is the first 16
+//! bytes of HMAC-SHA-256 under the store's secret token key (made once, kept in the store) of
+//! (fingerprint | time | eventID). A token used with other parameters, edited, truncated, or
+//! forged by someone without the key fails the check: `InvalidNextTokenException`.
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use sha2::{Digest, Sha256};
+use hmac::{KeyInit, Mac};
 
 use crate::LookupError;
 
-const VERSION: u8 = 1;
-const CHECK_LEN: usize = 12;
+const VERSION: u8 = 2;
+const CHECK_LEN: usize = 16;
+
+/// The secret that authenticates NextTokens (see [`crate::HistoryStore`], which keeps it).
+pub(crate) type TokenKey = [u8; 32];
 
 /// Where the next page starts (exclusive).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,30 +30,35 @@ pub(crate) struct Cursor {
     pub(crate) event_id: Vec<u8>,
 }
 
-fn check(fingerprint: &[u8], time: i64, event_id: &[u8]) -> [u8; CHECK_LEN] {
-    let mut h = Sha256::new();
-    h.update((fingerprint.len() as u64).to_be_bytes());
+fn check(key: &TokenKey, fingerprint: &[u8], time: i64, event_id: &[u8]) -> [u8; CHECK_LEN] {
+    let mut h = <hmac::Hmac<sha2_11::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes any key length");
+    h.update(&(fingerprint.len() as u64).to_be_bytes());
     h.update(fingerprint);
-    h.update(time.to_be_bytes());
+    h.update(&time.to_be_bytes());
     h.update(event_id);
-    let d = h.finalize();
+    let d = h.finalize().into_bytes();
     let mut out = [0; CHECK_LEN];
     out.copy_from_slice(&d[..CHECK_LEN]);
     out
 }
 
 /// Encodes the position after which the next page starts.
-pub(crate) fn encode(fingerprint: &[u8], c: &Cursor) -> String {
+pub(crate) fn encode(key: &TokenKey, fingerprint: &[u8], c: &Cursor) -> String {
     let mut b = Vec::with_capacity(1 + CHECK_LEN + 8 + c.event_id.len());
     b.push(VERSION);
-    b.extend_from_slice(&check(fingerprint, c.time, &c.event_id));
+    b.extend_from_slice(&check(key, fingerprint, c.time, &c.event_id));
     b.extend_from_slice(&c.time.to_be_bytes());
     b.extend_from_slice(&c.event_id);
     URL_SAFE_NO_PAD.encode(b)
 }
 
 /// Decodes a token issued for a request with this fingerprint.
-pub(crate) fn decode(fingerprint: &[u8], token: &str) -> Result<Cursor, LookupError> {
+pub(crate) fn decode(
+    key: &TokenKey,
+    fingerprint: &[u8],
+    token: &str,
+) -> Result<Cursor, LookupError> {
     let bad = || {
         LookupError::InvalidNextToken(
             "The NextToken is not valid, or was issued for a request with other parameters.".into(),
@@ -63,7 +72,9 @@ pub(crate) fn decode(fingerprint: &[u8], token: &str) -> Result<Cursor, LookupEr
     let (sum, rest) = rest.split_first_chunk::<CHECK_LEN>().ok_or_else(bad)?;
     let (time, event_id) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
     let time = i64::from_be_bytes(*time);
-    if *sum != check(fingerprint, time, event_id) {
+    // Compared in full; a timing difference here reveals nothing a client could use to forge
+    // a check without the key.
+    if *sum != check(key, fingerprint, time, event_id) {
         return Err(bad());
     }
     Ok(Cursor {
@@ -82,15 +93,20 @@ mod tests {
             time: 1_767_225_600,
             event_id: b"abc-123".to_vec(),
         };
-        let t = encode(b"params", &c);
-        assert_eq!(decode(b"params", &t).expect("valid"), c);
-        assert!(decode(b"other", &t).is_err());
+        let k = [7; 32];
+        let t = encode(&k, b"params", &c);
+        assert_eq!(decode(&k, b"params", &t).expect("valid"), c);
+        assert!(decode(&k, b"other", &t).is_err());
         let mut edited = t.clone().into_bytes();
         let last = edited.len() - 1;
         edited[last] = if edited[last] == b'A' { b'B' } else { b'A' };
-        assert!(decode(b"params", std::str::from_utf8(&edited).expect("ascii")).is_err());
-        assert!(decode(b"params", "").is_err());
-        assert!(decode(b"params", "!!!").is_err());
-        assert!(decode(b"params", &t[..10]).is_err());
+        assert!(decode(&k, b"params", std::str::from_utf8(&edited).expect("ascii")).is_err());
+        assert!(decode(&k, b"params", "").is_err());
+        assert!(decode(&k, b"params", "!!!").is_err());
+        assert!(decode(&k, b"params", &t[..10]).is_err());
+        // Someone who knows the format but not the key cannot make a token: one made under
+        // another key (all zeros, say) is refused.
+        let forged = encode(&[0; 32], b"params", &c);
+        assert!(decode(&k, b"params", &forged).is_err());
     }
 }

@@ -130,3 +130,41 @@ fn page_size_may_change_between_pages() {
         .expect("a token stays valid with another MaxResults");
     assert!(second.events[0].event_time <= first.events[4].event_time);
 }
+
+/// A NextToken stays valid across a restart (its key is kept in the store), and a token made
+/// by another store (another key) is refused.
+#[test]
+fn tokens_survive_a_restart_and_other_stores_tokens_are_refused() {
+    let (dir, store) = temp_store();
+    let records = generated(200, 5, T0, 0.05);
+    append_all(&store, &records, 100);
+    let req = LookupRequest {
+        region: "us-east-1".into(),
+        max_results: Some(5),
+        ..Default::default()
+    };
+    let first = store.lookup(&req).expect("lookup");
+    let token = first.next_token.clone().expect("more pages");
+    let next = LookupRequest {
+        next_token: Some(token.clone()),
+        ..req.clone()
+    };
+    let page2 = store.lookup(&next).expect("page 2").events;
+    drop(store);
+    let reopened = trailpipe_history::HistoryStore::open(trailpipe_history::HistoryConfig::new(
+        dir.path().join("history"),
+    ))
+    .expect("reopen");
+    let again = reopened
+        .lookup(&next)
+        .expect("the token after a restart")
+        .events;
+    assert_eq!(
+        again.iter().map(|e| &e.event_id).collect::<Vec<_>>(),
+        page2.iter().map(|e| &e.event_id).collect::<Vec<_>>()
+    );
+    let (_other_dir, other) = temp_store();
+    append_all(&other, &records, 100);
+    let e = other.lookup(&next).expect_err("a token of another store");
+    assert_eq!(e.aws_error_type(), "InvalidNextTokenException");
+}
