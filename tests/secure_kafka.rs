@@ -94,18 +94,18 @@ fn config(
     port: u16,
     source_extra: &str,
 ) -> String {
+    // The same moto, the given (secure) listener.
+    let secure = Services {
+        brokers: brokers.to_owned(),
+        s3_endpoint: s.s3_endpoint.clone(),
+    };
     let head = kafka_to_moto(
-        s,
+        &secure,
         topic,
         &format!("{topic}-dead"),
         group,
         port,
         source_extra,
-    )
-    .replacen(
-        &format!("brokers = \"{}\"", s.brokers),
-        &format!("brokers = \"{brokers}\""),
-        1,
     );
     format!(
         r#"{head}

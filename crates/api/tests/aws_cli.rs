@@ -12,6 +12,15 @@ use trailpipe_auth::{ApiAccess, Credential, CredentialStore, Policy, SecretAcces
 
 const AWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/aws");
 
+/// Serves the API of `backend` on a free loopback port; returns the port.
+async fn serve(backend: &TestBackend) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = trailpipe_api::router(backend.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
 /// Runs `aws cloudtrail <args>` against `port`; returns (exit ok, stdout JSON or Null, stderr).
 fn aws(port: u16, region: &str, args: &[String]) -> (bool, Value, String) {
     aws_as(port, region, ("testing", "testing"), args)
@@ -63,10 +72,7 @@ async fn real_aws_cli_reads_and_changes_trails_through_the_api() {
         return;
     }
     let backend = TestBackend::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = trailpipe_api::router(backend.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = serve(&backend).await;
     let run = move |region: &str, args: &[&str]| {
         let region = region.to_owned();
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -275,10 +281,7 @@ async fn real_aws_cli_calls_are_authenticated_and_authorized() {
     ])
     .unwrap();
     let backend = TestBackend::new().with_access(ApiAccess::new(false, store));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = trailpipe_api::router(backend.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = serve(&backend).await;
     let run = move |key: (&'static str, &'static str), args: &[&str]| {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         tokio::task::spawn_blocking(move || aws_as(port, "us-east-1", key, &args))
@@ -383,10 +386,7 @@ async fn real_aws_cli_calls_are_authenticated_and_authorized() {
 async fn without_credentials_the_api_is_read_only() {
     let store = CredentialStore::new([]).unwrap();
     let backend = TestBackend::new().with_access(ApiAccess::new(false, store));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = trailpipe_api::router(backend.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let port = serve(&backend).await;
     let (status, body) =
         tokio::task::spawn_blocking(move || unsigned_post(port, "DescribeTrails", "{}"))
             .await

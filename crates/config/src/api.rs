@@ -125,25 +125,13 @@ impl ApiConfig {
         errors: &mut Vec<ConfigError>,
     ) {
         for (i, c) in self.credentials.iter_mut().enumerate() {
-            let field = format!("api.credentials[{i}].secret_access_key");
-            crate::secret::expand_path(
-                &format!("{field}_file"),
+            crate::secret::resolve_field(
+                &format!("api.credentials[{i}].secret_access_key"),
+                &mut c.secret_access_key,
                 &mut c.secret_access_key_file,
                 lookup,
                 errors,
             );
-            match crate::secret::resolve(
-                &field,
-                c.secret_access_key.as_ref(),
-                c.secret_access_key_file.as_deref(),
-                lookup,
-            ) {
-                Ok(v) => {
-                    c.secret_access_key = v;
-                    c.secret_access_key_file = None;
-                }
-                Err(e) => errors.push(e),
-            }
             match crate::secret::expand(&c.access_key_id, lookup) {
                 Ok(v) => c.access_key_id = v,
                 Err(m) => errors.push(ConfigError::new(

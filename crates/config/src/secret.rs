@@ -149,6 +149,26 @@ pub(crate) fn resolve(
     }
 }
 
+/// Resolves a secret field pair in place, as every secret field of the configuration is
+/// resolved: `${ENV}` references in the `<field>_file` path, then [`resolve`]; on success the
+/// secret is in `value` and `file` is cleared, a mistake is reported against its field.
+pub(crate) fn resolve_field(
+    field: &str,
+    value: &mut Option<Secret>,
+    file: &mut Option<std::path::PathBuf>,
+    lookup: &impl Fn(&str) -> Option<String>,
+    errors: &mut Vec<crate::ConfigError>,
+) {
+    expand_path(&format!("{field}_file"), file, lookup, errors);
+    match resolve(field, value.as_ref(), file.as_deref(), lookup) {
+        Ok(v) => {
+            *value = v;
+            *file = None;
+        }
+        Err(e) => errors.push(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

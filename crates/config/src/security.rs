@@ -397,49 +397,27 @@ impl KafkaSource {
         lookup: &impl Fn(&str) -> Option<String>,
         errors: &mut Vec<ConfigError>,
     ) {
-        use crate::secret::expand_path;
+        use crate::secret::{expand_path, resolve_field};
         if let Some(t) = &mut self.tls {
             expand_path("source.tls.ca_file", &mut t.ca_file, lookup, errors);
             expand_path("source.tls.cert_file", &mut t.cert_file, lookup, errors);
             expand_path("source.tls.key_file", &mut t.key_file, lookup, errors);
-            expand_path(
-                "source.tls.key_password_file",
+            resolve_field(
+                "source.tls.key_password",
+                &mut t.key_password,
                 &mut t.key_password_file,
                 lookup,
                 errors,
             );
-            match crate::secret::resolve(
-                "source.tls.key_password",
-                t.key_password.as_ref(),
-                t.key_password_file.as_deref(),
-                lookup,
-            ) {
-                Ok(v) => {
-                    t.key_password = v;
-                    t.key_password_file = None;
-                }
-                Err(e) => errors.push(e),
-            }
         }
         if let Some(s) = &mut self.sasl {
-            expand_path(
-                "source.sasl.password_file",
+            resolve_field(
+                "source.sasl.password",
+                &mut s.password,
                 &mut s.password_file,
                 lookup,
                 errors,
             );
-            match crate::secret::resolve(
-                "source.sasl.password",
-                s.password.as_ref(),
-                s.password_file.as_deref(),
-                lookup,
-            ) {
-                Ok(v) => {
-                    s.password = v;
-                    s.password_file = None;
-                }
-                Err(e) => errors.push(e),
-            }
             if let Some(u) = &s.username {
                 match crate::secret::expand(u, lookup) {
                     Ok(v) => s.username = Some(v),

@@ -66,8 +66,11 @@ const FILE_PROPERTIES: &[&str] = &[
 /// the clients so the first token is not fetched twice.
 pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let field =
-        |key: &str, fallback: &str| k.property_field(key).unwrap_or_else(|| fallback.to_owned());
+    let field = |key: &str, fallback: &str| field_of(k, key, fallback);
+    let mut s = settings(
+        k,
+        SecureContext::new("preflight", None, KafkaHealth::default()),
+    );
     let features = builtin_features();
     let has = |f: &str| features.iter().any(|x| x == f);
     if k.tls_enabled() && !has("ssl") {
@@ -88,9 +91,8 @@ pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Proble
             ));
         }
     }
-    let props = k.client_properties();
     for key in FILE_PROPERTIES {
-        let Some((_, path)) = props.iter().find(|(p, _)| p == key) else {
+        let Some((_, path)) = s.properties.iter().find(|(p, _)| p == key) else {
             continue;
         };
         if *key == "ssl.ca.location" && path == "probe" {
@@ -103,8 +105,6 @@ pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Proble
     if !problems.is_empty() {
         return Err(problems);
     }
-    // Creating a client makes librdkafka load the CA, certificate and key and check that the
-    // key matches the certificate and decrypts with its password; no connection is made yet.
     let mut msk = None;
     if let Some(m) = &k.aws_msk_iam {
         let field = "source.aws_msk_iam";
@@ -120,10 +120,9 @@ pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Proble
             Err(e) => problems.push(problem(field, e.to_string())),
         }
     }
-    let s = settings(
-        k,
-        SecureContext::new("preflight", msk.clone(), KafkaHealth::default()),
-    );
+    // Creating a client makes librdkafka load the CA, certificate and key and check that the
+    // key matches the certificate and decrypts with its password; no connection is made yet.
+    s.context.msk = msk.clone();
     if let Err(e) = s
         .client_config()
         .create_with_context::<_, BaseConsumer<SecureContext>>(s.context.clone())
@@ -137,10 +136,15 @@ pub async fn preflight(k: &KafkaSource) -> Result<Option<MskIamAuth>, Vec<Proble
     }
 }
 
+/// The field that sets librdkafka property `key` (see `KafkaSource::property_field`), or
+/// `fallback` when nothing does.
+fn field_of(k: &KafkaSource, key: &str, fallback: &str) -> String {
+    k.property_field(key).unwrap_or_else(|| fallback.to_owned())
+}
+
 /// Names the field behind librdkafka's client-creation error (it says which property failed).
 fn client_problem(k: &KafkaSource, error: &str) -> Problem {
-    let named =
-        |key: &str, fallback: &str| k.property_field(key).unwrap_or_else(|| fallback.to_owned());
+    let named = |key: &str, fallback: &str| field_of(k, key, fallback);
     let lower = error.to_ascii_lowercase();
     let field = if lower.contains("ssl.key")
         || lower.contains("private key")
