@@ -80,6 +80,12 @@ impl KafkaClients {
 const FLOW_CHANNEL: usize = 4096;
 /// Cut segments waiting to be built or delivered.
 const SEGMENT_CHANNEL: usize = 4;
+/// Least time between the starts of two pipelines rebuilt for lifecycle changes: a rebuild
+/// drains, commits and rejoins the consumer group, so a burst of changes (a script looping
+/// over `StopLogging`/`StartLogging`) costs one rebuild per this interval, not one per call.
+/// The trails' state changes at once (`GetTrailStatus` answers it); the pipeline follows
+/// within this interval.
+const MIN_REBUILD_SPACING: Duration = Duration::from_secs(3);
 
 fn batcher_config(config: &Config) -> BatcherConfig {
     BatcherConfig {
@@ -566,6 +572,9 @@ async fn run_pipeline(
             trailpipe_service::notify_ready();
             let mut ended = Ended::Done;
             let mut stopping = false;
+            // When lifecycle changes wait for their rebuild (see MIN_REBUILD_SPACING).
+            let earliest_rebuild = tokio::time::Instant::now() + MIN_REBUILD_SPACING;
+            let mut rebuild_at: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     r = &mut source => {
@@ -573,6 +582,12 @@ async fn run_pipeline(
                         break;
                     }
                     _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
+                    _ = tokio::time::sleep_until(rebuild_at.unwrap_or(earliest_rebuild)), if rebuild_at.is_some() && !stopping => {
+                        tracing::info!("trail lifecycle changed: draining and rebuilding the pipeline");
+                        ended = Ended::Reload(Box::new(file_config.clone()));
+                        stopping = true;
+                        let _ = stop_tx.send(true);
+                    }
                     c = ctl.recv(), if !stopping => match c {
                         Some(Control::Reload) => {
                             if let Some(new) = reload_config(config_path, shared.kafka).await {
@@ -581,11 +596,10 @@ async fn run_pipeline(
                                 let _ = stop_tx.send(true);
                             }
                         }
+                        // Changes made before the rebuild starts are in it: it is built
+                        // from the trails' state then.
                         Some(Control::Apply) => {
-                            tracing::info!("trail lifecycle changed: draining and rebuilding the pipeline");
-                            ended = Ended::Reload(Box::new(file_config.clone()));
-                            stopping = true;
-                            let _ = stop_tx.send(true);
+                            rebuild_at.get_or_insert(earliest_rebuild.max(tokio::time::Instant::now()));
                         }
                         Some(Control::Stop) | None => {
                             ended = Ended::Done;
