@@ -269,6 +269,45 @@ fn unsigned_post(port: u16, operation: &str, body: &str) -> (u16, String) {
 
 /// With credentials configured, the stock CLI signs with a profile's keys and each call is
 /// authenticated and authorized; refusals are AWS's errors and change nothing.
+/// `aws cloudtrail <args>` as [`aws_as`] in us-east-1, but with botocore's clock set
+/// `minutes_ago` back: the CLI's own code signs a request that is that old when it arrives.
+fn aws_as_of(
+    port: u16,
+    key: (&str, &str),
+    minutes_ago: u32,
+    args: &[&str],
+) -> (bool, Value, String) {
+    let python = Path::new(AWS).with_file_name("python");
+    let shim = format!(
+        "import datetime, sys, botocore.auth as a\n\
+         real = a.get_current_datetime\n\
+         a.get_current_datetime = lambda remove_tzinfo=True: real(remove_tzinfo) - datetime.timedelta(minutes={minutes_ago})\n\
+         from awscli.clidriver import main\n\
+         sys.exit(main())\n"
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let out = Command::new(python)
+        .args(["-c", &shim, "cloudtrail"])
+        .args(args)
+        .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("running the aws CLI");
+    (
+        out.status.success(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_aws_cli_calls_are_authenticated_and_authorized() {
     if !Path::new(AWS).exists() {
@@ -331,6 +370,20 @@ async fn real_aws_cli_calls_are_authenticated_and_authorized() {
     assert!(err.contains("UnrecognizedClientException"), "{err}");
     assert!(logging(&backend));
 
+    // The admin's own request, signed 20 minutes ago (the real CLI with its clock set back: a
+    // captured request replayed later), is refused.
+    let (ok, _, err) = tokio::task::spawn_blocking(move || {
+        aws_as_of(port, ADMIN, 20, &["stop-logging", "--name", "management"])
+    })
+    .await
+    .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("InvalidSignatureException") && err.contains("Signature expired"),
+        "{err}"
+    );
+    assert!(logging(&backend));
+
     // The admin credential can.
     let (ok, _, err) = run(ADMIN, &["stop-logging", "--name", "management"])
         .await
@@ -366,6 +419,7 @@ async fn real_aws_cli_calls_are_authenticated_and_authorized() {
                 "AKIANOBODYKNOWSTHIS1",
                 "UnrecognizedClientException"
             ),
+            s("StopLogging", ADMIN.0, "InvalidSignatureException"),
             s("StopLogging", ADMIN.0, "ok"),
         ]
     );

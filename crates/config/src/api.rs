@@ -31,18 +31,18 @@
 //! least [`MIN_SECRET_CHARS`] characters and no `secret_access_key_file`, access key ids and
 //! names are unique, and every name in `trails` is a configured trail.
 
-use std::{collections::HashSet, path::PathBuf};
+use std::{collections::HashSet, net::SocketAddr, path::PathBuf};
 
 use serde::Deserialize;
 
-use crate::{secret::Secret, Config, ConfigError, TrailConfig};
+use crate::{secret::Secret, Config, ConfigError, ServerConfig, TrailConfig};
 
 /// Shortest secret accepted: one signed request lets anyone who sees it test guesses of the
 /// secret offline, so a short one is as good as none (AWS's secrets have 40 characters).
 pub const MIN_SECRET_CHARS: usize = 16;
 
 /// `[api]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
     /// Let unsigned requests call every operation, including those that change trails, even
@@ -52,6 +52,66 @@ pub struct ApiConfig {
     /// The access keys the API accepts (`[[api.credentials]]`).
     #[serde(default)]
     pub credentials: Vec<ApiCredentialConfig>,
+    /// The API's own listener (`"127.0.0.1:9465"`, or `"0.0.0.0:9465"` behind a firewall or a
+    /// NetworkPolicy). Absent: the API shares `server.listen` when that is a loopback address,
+    /// and is not served at all otherwise (exposing `/metrics` must not expose the API).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// `[api.tls]`: serve the API over HTTPS (needs `listen`).
+    #[serde(default)]
+    pub tls: Option<ApiTlsConfig>,
+    /// Most connections open at once on `listen`; more are closed as soon as accepted.
+    #[serde(default = "ApiConfig::default_max_connections")]
+    pub max_connections: usize,
+    /// Most `LookupEvents` running at once; more are refused with `ThrottlingException`
+    /// (the AWS CLI and SDKs retry it with backoff).
+    #[serde(default = "ApiConfig::default_max_concurrent_lookups")]
+    pub max_concurrent_lookups: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            allow_unauthenticated: false,
+            credentials: Vec::new(),
+            listen: None,
+            tls: None,
+            max_connections: Self::default_max_connections(),
+            max_concurrent_lookups: Self::default_max_concurrent_lookups(),
+        }
+    }
+}
+
+impl ApiConfig {
+    fn default_max_connections() -> usize {
+        256
+    }
+    fn default_max_concurrent_lookups() -> usize {
+        4
+    }
+
+    /// Where the API is served: its own `listen`, else `server.listen` when that is a loopback
+    /// address; `None` when it is not served (`server.listen` is not loopback and `listen` is
+    /// absent).
+    pub fn served_on(&self, server: &ServerConfig) -> Option<SocketAddr> {
+        match self.listen {
+            Some(a) => Some(a),
+            None if server.listen.ip().is_loopback() => Some(server.listen),
+            None => None,
+        }
+    }
+}
+
+/// `[api.tls]`: the API listener's certificate. Both files are read at start and again on
+/// each reload (SIGHUP), so a renewed certificate is served without a restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTlsConfig {
+    /// PEM certificate chain, the server's certificate first; `${ENV}` references expand.
+    pub cert_file: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1, unencrypted: keep the file readable by
+    /// trailpipe only); `${ENV}` references expand.
+    pub key_file: PathBuf,
 }
 
 /// What a credential may do.
@@ -124,6 +184,16 @@ impl ApiConfig {
         lookup: &impl Fn(&str) -> Option<String>,
         errors: &mut Vec<ConfigError>,
     ) {
+        if let Some(t) = &mut self.tls {
+            for (field, path) in [
+                ("api.tls.cert_file", &mut t.cert_file),
+                ("api.tls.key_file", &mut t.key_file),
+            ] {
+                let mut p = Some(std::mem::take(path));
+                crate::secret::expand_path(field, &mut p, lookup, errors);
+                *path = p.unwrap_or_default();
+            }
+        }
         for (i, c) in self.credentials.iter_mut().enumerate() {
             crate::secret::resolve_field(
                 &format!("api.credentials[{i}].secret_access_key"),
@@ -145,7 +215,48 @@ impl ApiConfig {
     /// Adds every mistake in `[api]` to `errors`, each naming its field; `trails` are the
     /// configured trails. A secret whose resolution already failed (it is in `errors`) is not
     /// checked again, so each mistake is reported once.
-    pub(crate) fn validate(&self, trails: &[TrailConfig], errors: &mut Vec<ConfigError>) {
+    pub(crate) fn validate(
+        &self,
+        trails: &[TrailConfig],
+        server: &ServerConfig,
+        errors: &mut Vec<ConfigError>,
+    ) {
+        if self.listen == Some(server.listen) {
+            errors.push(ConfigError::new(
+                "api.listen",
+                "is server.listen: leave api.listen out to serve the API there (loopback only)",
+            ));
+        }
+        if self.tls.is_some() && self.listen.is_none() {
+            errors.push(ConfigError::new(
+                "api.tls",
+                "needs api.listen (the API's own listener; /metrics stays plain HTTP)",
+            ));
+        }
+        if self.max_connections == 0 {
+            errors.push(ConfigError::new(
+                "api.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if server.max_connections == 0 {
+            errors.push(ConfigError::new(
+                "server.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if server.header_read_timeout_secs == 0 {
+            errors.push(ConfigError::new(
+                "server.header_read_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.max_concurrent_lookups == 0 {
+            errors.push(ConfigError::new(
+                "api.max_concurrent_lookups",
+                "must be at least 1",
+            ));
+        }
         let trail_names: HashSet<&str> = trails.iter().map(|t| t.name.as_str()).collect();
         let mut key_ids = HashSet::new();
         let mut names = HashSet::new();

@@ -19,7 +19,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path};
 
 use serde::Deserialize;
 
-pub use api::{ApiConfig, ApiCredentialConfig, ApiPolicy, MIN_SECRET_CHARS};
+pub use api::{ApiConfig, ApiCredentialConfig, ApiPolicy, ApiTlsConfig, MIN_SECRET_CHARS};
 pub use secret::Secret;
 pub use security::{is_secret_property, MskIamConfig, SaslConfig, SaslMechanism, TlsConfig};
 pub use source::{FileSource, KafkaSource, SourceConfig};
@@ -161,23 +161,44 @@ impl Default for IntegrityConfig {
     }
 }
 
-/// The HTTP server.
+/// The HTTP server for `/metrics`, `/healthz`, `/readyz` (and the CloudTrail API when
+/// `api.listen` is absent and `listen` is a loopback address).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on; `/metrics`, `/healthz`, `/readyz` are served there.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Most connections open at once on `listen`; more are closed as soon as accepted, so
+    /// clients that hold connections cannot exhaust file descriptors.
+    #[serde(default = "ServerConfig::default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and, on the API, its body), and the
+    /// longest a kept-alive connection may sit idle; then it is closed. Applies to every
+    /// listener.
+    #[serde(default = "ServerConfig::default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 9464))
 }
 
+impl ServerConfig {
+    fn default_max_connections() -> usize {
+        64
+    }
+    fn default_header_read_timeout_secs() -> u64 {
+        10
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            max_connections: Self::default_max_connections(),
+            header_read_timeout_secs: Self::default_header_read_timeout_secs(),
         }
     }
 }
@@ -326,7 +347,9 @@ impl Config {
         );
         config.api.resolve_secrets(&env, &mut errors);
         errors.extend(config.validate());
-        config.api.validate(&config.trails, &mut errors);
+        config
+            .api
+            .validate(&config.trails, &config.server, &mut errors);
         if errors.is_empty() {
             Ok(config)
         } else {

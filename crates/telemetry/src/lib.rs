@@ -206,6 +206,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "",
         "Histogram: seconds from a notification request to SNS accepting all its keys.",
     ),
+    (
+        HTTP_CONNECTIONS_REFUSED,
+        "listener, reason",
+        "HTTP connections closed unserved: `limit` when `max_connections` were already open, `timeout` when headers, body or TLS handshake were not sent within `server.header_read_timeout_secs`; `listener` is `server` or `api`; `reason` is `limit` or `timeout`.",
+    ),
 ];
 
 /// Records read from the source.
@@ -293,6 +298,9 @@ pub const SNS_ERRORS: &str = "trailpipe_sns_errors_total";
 pub const SNS_MESSAGE_KEYS: &str = "trailpipe_sns_message_keys";
 /// SNS notification latency.
 pub const SNS_NOTIFY_LATENCY: &str = "trailpipe_sns_notify_latency_seconds";
+
+/// HTTP connections closed unserved (connection limit, slow clients).
+pub const HTTP_CONNECTIONS_REFUSED: &str = "trailpipe_http_connections_refused_total";
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {

@@ -47,6 +47,9 @@ pub struct Backend {
     pub access: Arc<RwLock<Arc<trailpipe_auth::ApiAccess>>>,
     /// Where the API's self-records go (`None`: a file source), replaced on every reload.
     pub audit: Arc<RwLock<Option<Arc<crate::audit::AuditSink>>>>,
+    /// Permits for `LookupEvents` (`api.max_concurrent_lookups`): one more is throttled, so
+    /// deep lookups cannot take every blocking thread or the history's read bandwidth.
+    pub lookups: Arc<tokio::sync::Semaphore>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -331,10 +334,19 @@ impl ApiBackend for Backend {
             message: e.to_string(),
         };
         let req = trailpipe_history::LookupRequest::from_json(body, region).map_err(aws)?;
-        let resp = tokio::task::spawn_blocking(move || h.lookup(&req))
-            .await
-            .map_err(internal)?
-            .map_err(aws)?;
+        let permit = self.lookups.clone().try_acquire_owned().map_err(|_| {
+            ApiError::Throttling(
+                "as many LookupEvents requests as api.max_concurrent_lookups allows are running; retry later"
+                    .into(),
+            )
+        })?;
+        let resp = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            h.lookup(&req)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(aws)?;
         serde_json::to_value(resp).map_err(internal)
     }
 

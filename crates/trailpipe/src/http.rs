@@ -1,14 +1,17 @@
-//! The HTTP server: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to deliver:
+//! The HTTP endpoints: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to deliver:
 //! the sink's last event is a success, like CloudTrail's GetTrailStatus, and no Kafka
 //! authentication, TLS or transport error is unresolved), and the CloudTrail
-//! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`).
+//! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`),
+//! on the listeners of `listener`.
 
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use trailpipe_ingest::KafkaHealth;
 use trailpipe_sink_s3::SinkHealth;
+
+use crate::listener::{self, Limits, TlsSlot};
 
 #[derive(Clone)]
 struct AppState {
@@ -50,15 +53,22 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
     )
 }
 
-/// Serves the endpoints and the CloudTrail API (`POST /`) on `listen` until the process ends.
-pub async fn serve(
-    listen: SocketAddr,
+/// Binds the listeners and serves on them until the returned tasks are aborted: `/metrics`,
+/// `/healthz`, `/readyz` on `server.listen`; the CloudTrail API (`POST /`, and `/healthz` for
+/// load balancers) on `api.listen` (HTTPS with `tls`), or beside the others when `api.listen` is
+/// absent and `server.listen` is loopback (see `ApiConfig::served_on`). A bind error refuses
+/// the start.
+pub async fn start(
+    config: &trailpipe_config::Config,
     prometheus: PrometheusHandle,
     s3: SinkHealth,
     kafka: KafkaHealth,
     api: crate::api::Backend,
-) -> anyhow::Result<()> {
-    let app = Router::new()
+    tls: Option<TlsSlot>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let server = &config.server;
+    let header_timeout = Duration::from_secs(server.header_read_timeout_secs);
+    let endpoints = Router::new()
         .route(
             "/metrics",
             get(|State(s): State<AppState>| async move { s.prometheus.render() }),
@@ -69,17 +79,58 @@ pub async fn serve(
             prometheus,
             s3,
             kafka,
-        })
-        .merge(trailpipe_api::router(api));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding {listen}: {e}"))?;
-    tracing::info!(%listen, "serving /metrics /healthz /readyz and the CloudTrail API");
-    // The peer address becomes the self-records' sourceIPAddress.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await?;
-    Ok(())
+        });
+    let api_router = trailpipe_api::router(api);
+    let server_limits = Limits {
+        max_connections: server.max_connections,
+        header_timeout,
+    };
+    let mut tasks = Vec::new();
+    match config.api.served_on(server) {
+        Some(a) if a == server.listen => {
+            let l = listener::bind(server.listen).await?;
+            tracing::info!(listen = %server.listen, "serving /metrics /healthz /readyz and the CloudTrail API");
+            tasks.push(tokio::spawn(listener::serve(
+                l,
+                endpoints.merge(api_router),
+                server_limits,
+                None,
+                "server",
+            )));
+        }
+        served => {
+            let l = listener::bind(server.listen).await?;
+            tasks.push(tokio::spawn(listener::serve(
+                l,
+                endpoints,
+                server_limits,
+                None,
+                "server",
+            )));
+            match served {
+                Some(a) => {
+                    let l = listener::bind(a).await?;
+                    tracing::info!(
+                        listen = %server.listen,
+                        api = %a,
+                        tls = tls.is_some(),
+                        "serving /metrics /healthz /readyz, and the CloudTrail API on its own listener"
+                    );
+                    let api_limits = Limits {
+                        max_connections: config.api.max_connections,
+                        header_timeout,
+                    };
+                    let app = api_router.route("/healthz", get(|| async { "ok\n" }));
+                    tasks.push(tokio::spawn(listener::serve(
+                        l, app, api_limits, tls, "api",
+                    )));
+                }
+                None => tracing::warn!(
+                    listen = %server.listen,
+                    "the CloudTrail API is not served: server.listen is not a loopback address and api.listen is not set (set api.listen to serve it, e.g. on 0.0.0.0:9465 behind a NetworkPolicy)"
+                ),
+            }
+        }
+    }
+    Ok(tasks)
 }

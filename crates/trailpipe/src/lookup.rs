@@ -1,7 +1,11 @@
 //! `trailpipe lookup`: event history for people on the box. It asks the running daemon
-//! (LookupEvents on its CloudTrail API, `server.listen`), which owns the store.
+//! (LookupEvents on its CloudTrail API: `api.listen`, over HTTPS with `[api.tls]`, else
+//! `server.listen`), which owns the store.
 
-use std::io::{Read, Write};
+use std::{
+    io::{Read, Write},
+    sync::Arc,
+};
 
 use anyhow::Context;
 use trailpipe_config::Config;
@@ -10,9 +14,13 @@ use trailpipe_history::{render, LookupResponse, OutputFormat};
 /// Flags of `trailpipe lookup`.
 #[derive(clap::Args)]
 pub struct LookupArgs {
-    /// Configuration file of the running daemon (for `server.listen`).
+    /// Configuration file of the running daemon (for where its API listens).
     #[arg(long, short)]
     config: std::path::PathBuf,
+    /// PEM file of the CA certificates that may sign the API's TLS certificate (with
+    /// `[api.tls]`; default: the certificates in `api.tls.cert_file` itself).
+    #[arg(long)]
+    ca_bundle: Option<std::path::PathBuf>,
     /// One lookup attribute, `Key=Value` (EventId, EventName, ReadOnly, Username, ResourceType,
     /// ResourceName, EventSource, AccessKeyId).
     #[arg(long)]
@@ -101,10 +109,79 @@ fn signature(
         .collect())
 }
 
-/// One LookupEvents call over loopback HTTP; the body of the answer, or the AWS error.
-fn call(listen: std::net::SocketAddr, region: &str, body: &str) -> anyhow::Result<String> {
-    let mut c = std::net::TcpStream::connect(listen)
-        .with_context(|| format!("connecting to the daemon at {listen} (is it running?)"))?;
+/// Where the daemon's API is: its address (a wildcard one is reached on loopback) and, with
+/// `[api.tls]`, the TLS client settings and the name its certificate must carry.
+struct Endpoint {
+    addr: std::net::SocketAddr,
+    tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+impl Endpoint {
+    fn of(config: &Config, ca_bundle: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
+        let mut addr = config.api.served_on(&config.server).context(
+            "the daemon does not serve its API (server.listen is not loopback and api.listen is not set)",
+        )?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let Some(t) = config
+            .api
+            .tls
+            .as_ref()
+            .filter(|_| config.api.listen.is_some())
+        else {
+            return Ok(Self { addr, tls: None });
+        };
+        let anchors = ca_bundle.unwrap_or(&t.cert_file);
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(anchors)
+            .with_context(|| format!("reading {}", anchors.display()))?
+        {
+            roots
+                .add(c.with_context(|| format!("reading {}", anchors.display()))?)
+                .with_context(|| format!("a certificate in {}", anchors.display()))?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let client = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = if addr.ip().is_loopback() {
+            ServerName::try_from("localhost")?
+        } else {
+            ServerName::IpAddress(addr.ip().into())
+        };
+        Ok(Self {
+            addr,
+            tls: Some((Arc::new(client), name)),
+        })
+    }
+
+    fn connect(&self) -> anyhow::Result<Box<dyn ReadWrite>> {
+        let addr = self.addr;
+        let tcp = std::net::TcpStream::connect(addr)
+            .with_context(|| format!("connecting to the daemon at {addr} (is it running?)"))?;
+        Ok(match &self.tls {
+            None => Box::new(tcp),
+            Some((client, name)) => {
+                let conn = rustls::ClientConnection::new(client.clone(), name.clone())?;
+                Box::new(rustls::StreamOwned::new(conn, tcp))
+            }
+        })
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// One LookupEvents call; the body of the answer, or the AWS error.
+fn call(endpoint: &Endpoint, region: &str, body: &str) -> anyhow::Result<String> {
+    let listen = endpoint.addr;
+    let mut c = endpoint.connect()?;
     let mut auth = String::new();
     for (name, value) in signature(listen, region, body)? {
         auth.push_str(&format!("{name}: {value}\r\n"));
@@ -116,7 +193,13 @@ fn call(listen: std::net::SocketAddr, region: &str, body: &str) -> anyhow::Resul
         body.len()
     )?;
     let mut text = String::new();
-    c.read_to_string(&mut text)?;
+    c.read_to_string(&mut text).with_context(|| {
+        if endpoint.tls.is_some() {
+            format!("reading the answer from https://{listen} (pass --ca-bundle when its certificate is not signed by a certificate in api.tls.cert_file)")
+        } else {
+            format!("reading the answer from http://{listen}")
+        }
+    })?;
     let (head, rest) = text
         .split_once("\r\n\r\n")
         .context("malformed HTTP answer")?;
@@ -191,15 +274,15 @@ pub fn run(args: LookupArgs) -> anyhow::Result<()> {
     if let Some(e) = &args.end {
         req.insert("EndTime".into(), epoch(e)?.into());
     }
+    let endpoint = Endpoint::of(&config, args.ca_bundle.as_deref())?;
     let mut all = LookupResponse {
         events: Vec::new(),
         next_token: None,
     };
     loop {
         let body = serde_json::Value::Object(req.clone()).to_string();
-        let page: LookupResponse =
-            serde_json::from_str(&call(config.server.listen, &region, &body)?)
-                .context("decoding the LookupEvents answer")?;
+        let page: LookupResponse = serde_json::from_str(&call(&endpoint, &region, &body)?)
+            .context("decoding the LookupEvents answer")?;
         all.events.extend(page.events);
         match page.next_token {
             Some(t) if all.events.len() < args.max_items => {

@@ -11,6 +11,7 @@ mod insights;
 mod integrity;
 mod kafka_check;
 mod lifecycle;
+mod listener;
 mod lookup;
 mod run;
 mod validate_logs;

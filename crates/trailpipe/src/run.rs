@@ -203,14 +203,23 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         started: time::OffsetDateTime::now_utc(),
         access: access.clone(),
         audit: audit.clone(),
+        lookups: Arc::new(tokio::sync::Semaphore::new(
+            config.api.max_concurrent_lookups,
+        )),
     };
-    let listener = tokio::spawn(crate::http::serve(
-        config.server.listen,
+    let api_tls = match (&config.api.tls, config.api.listen) {
+        (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
+        _ => None,
+    };
+    let listeners = crate::http::start(
+        &config,
         prometheus,
         health.clone(),
         kafka.health.clone(),
         backend,
-    ));
+        api_tls.clone(),
+    )
+    .await?;
     tokio::spawn(signals(ctl_tx));
     // The watchdog pings only while the control loop keeps ticking.
     let heartbeat = Arc::new(AtomicU64::new(now_secs()));
@@ -260,8 +269,17 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         match ended {
             Ok(Ended::Done) => break Ok(()),
             Ok(Ended::Reload(new)) => {
-                if new.server.listen != config.server.listen {
-                    tracing::warn!(old = %config.server.listen, new = %new.server.listen, "server.listen changes only at restart");
+                warn_restart_only(&config, &new);
+                if let (Some(slot), Some(t)) = (&api_tls, &new.api.tls) {
+                    match crate::listener::load_tls(t) {
+                        Ok(a) => {
+                            *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
+                            tracing::info!(cert = %t.cert_file.display(), "API TLS certificate reloaded");
+                        }
+                        Err(e) => {
+                            tracing::error!(error = format!("{e:#}"), "the API's TLS certificate could not be reloaded; serving the previous one")
+                        }
+                    }
                 }
                 match audit_sink(&new, &kafka) {
                     Ok(a) => *audit.write().unwrap_or_else(|p| p.into_inner()) = a,
@@ -283,8 +301,28 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             Err(e) => break Err(e),
         }
     };
-    listener.abort();
+    for l in listeners {
+        l.abort();
+    }
     result
+}
+
+/// Warns about changed settings that only a restart applies: the listeners and their limits.
+fn warn_restart_only(old: &Config, new: &Config) {
+    let listeners = |c: &Config| {
+        (
+            c.server.listen,
+            c.server.max_connections,
+            c.server.header_read_timeout_secs,
+            c.api.listen,
+            c.api.tls.is_some(),
+            c.api.max_connections,
+            c.api.max_concurrent_lookups,
+        )
+    };
+    if listeners(old) != listeners(new) {
+        tracing::warn!("[server] listen/limits and [api] listen/tls/limits change only at restart (certificates are reloaded)");
+    }
 }
 
 /// The SNS notifier when a trail has `sns_topic_arn` (one client and rate limit for all topics:

@@ -212,3 +212,64 @@ fn policy_names_and_account_ids_are_checked() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].contains("unknown field `role`"), "{e:?}");
 }
+
+#[test]
+fn the_api_shares_a_loopback_server_listener_and_is_not_served_beside_a_public_one() {
+    let c = config("");
+    assert_eq!(c.api.served_on(&c.server), Some(c.server.listen));
+    let c = config("[server]\nlisten = \"0.0.0.0:9464\"\n");
+    assert_eq!(
+        c.api.served_on(&c.server),
+        None,
+        "/metrics made public exposes the API"
+    );
+    let c = config("[server]\nlisten = \"0.0.0.0:9464\"\n[api]\nlisten = \"0.0.0.0:9465\"\n");
+    assert_eq!(
+        c.api.served_on(&c.server),
+        Some("0.0.0.0:9465".parse().expect("addr"))
+    );
+    assert_eq!(
+        (c.api.max_connections, c.api.max_concurrent_lookups),
+        (256, 4)
+    );
+    assert_eq!(
+        (c.server.max_connections, c.server.header_read_timeout_secs),
+        (64, 10)
+    );
+}
+
+#[test]
+fn tls_paths_expand_and_need_their_own_listener() {
+    let c = config(
+        "[api]\nlisten = \"127.0.0.1:9465\"\n[api.tls]\ncert_file = \"/etc/${OPS_KEY_ID}/cert.pem\"\nkey_file = \"/etc/key.pem\"\n",
+    );
+    let tls = c.api.tls.expect("tls");
+    assert_eq!(
+        tls.cert_file,
+        std::path::Path::new("/etc/AKIATRAILPIPEOPS0001/cert.pem")
+    );
+    assert_eq!(tls.key_file, std::path::Path::new("/etc/key.pem"));
+    let e = errors("[api.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n");
+    assert!(e.iter().any(|e| e.starts_with("api.tls")), "{e:?}");
+    let e = errors("[api.tls]\ncert_file = \"${NOPE}/c.pem\"\nkey_file = \"k.pem\"\n");
+    assert!(
+        e.iter().any(|e| e.starts_with("api.tls.cert_file")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn listener_limits_are_validated() {
+    let e = errors(
+        "[server]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nheader_read_timeout_secs = 0\n[api]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nmax_concurrent_lookups = 0\n",
+    );
+    for field in [
+        "server.max_connections",
+        "server.header_read_timeout_secs",
+        "api.listen",
+        "api.max_connections",
+        "api.max_concurrent_lookups",
+    ] {
+        assert!(e.iter().any(|e| e.starts_with(field)), "{field}: {e:?}");
+    }
+}
