@@ -6,6 +6,7 @@
 
 mod support;
 
+mod api_listener;
 mod cli;
 mod cloudwatch;
 mod crash_exactly_once;
