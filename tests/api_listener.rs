@@ -63,7 +63,11 @@ fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     metrics
         .lines()
         .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -145,7 +149,11 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
     let refused_during = describe_trails(api_port);
     stop.store(true, Ordering::Relaxed);
     let opened = flood.join().expect("slow clients");
-    assert!(delivered, "records not committed during the flood\n{}", daemon.log_text());
+    assert!(
+        delivered,
+        "records not committed during the flood\n{}",
+        daemon.log_text()
+    );
     eprintln!(
         "{opened} slow connections opened; /metrics answered within {slowest:?}; descriptors {idle_fds} idle, {peak_fds} at peak; an API call during the flood: {refused_during}"
     );
@@ -163,7 +171,11 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
     let (_, metrics) = http_get(port, "/metrics").expect("/metrics");
     let name = "trailpipe_http_connections_refused_total";
     let limit = sample(&metrics, name, &[("listener", "api"), ("reason", "limit")]);
-    let timeout = sample(&metrics, name, &[("listener", "api"), ("reason", "timeout")]);
+    let timeout = sample(
+        &metrics,
+        name,
+        &[("listener", "api"), ("reason", "timeout")],
+    );
     assert!(
         limit >= 800.0 && timeout >= 100.0,
         "refused: {limit} at the limit, {timeout} timed out\n{metrics}"
@@ -237,7 +249,8 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     let daemon = Daemon::start(dir.path(), &cfg);
     let ca = tls.join("ca.pem");
     assert!(
-        wait_until(Duration::from_secs(30), || describe_over_tls(api_port, &ca).0),
+        wait_until(Duration::from_secs(30), || describe_over_tls(api_port, &ca)
+            .0),
         "the CLI could not call the API over TLS: {}\n{}",
         describe_over_tls(api_port, &ca).1,
         daemon.log_text()

@@ -10,6 +10,10 @@ use crate::support::*;
 use trailpipe_filterpattern::CIS_FILTERS;
 
 const PORT: u16 = 19490;
+const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0001";
+const ADMIN_SECRET: &str = "cloudwatch-test-admin-secret-0123";
+/// The account of the daemon's self-records (`integrity.account_id`'s default).
+const ACCOUNT: &str = "000000000000";
 /// A role in another account than moto's default one.
 const ROLE: &str = "arn:aws:iam::222222222222:role/trailpipe-cwl";
 
@@ -51,8 +55,18 @@ fn records_reach_cloudwatch_logs_and_cis_filters_and_alarms_work() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let state = dir.path().join("state");
     let cfg = format!(
         r#"{head}
+[state]
+dir = "{state}"
+
+[[api.credentials]]
+name = "ops"
+access_key_id = "{ADMIN_KEY_ID}"
+secret_access_key = "{ADMIN_SECRET}"
+policy = "admin"
+
 [[trails]]
 name = "watched"
 s3_bucket_name = "{bucket}"
@@ -70,7 +84,8 @@ evaluation_periods = 1
 threshold = 1
 comparison_operator = "GreaterThanOrEqualToThreshold"
 sns_topic_arn = "{sns_topic}"
-"#
+"#,
+        state = state.display()
     );
     let daemon = Daemon::start(dir.path(), &cfg);
     let messages = recent_messages(3_000, 6, 4, 51);
@@ -94,6 +109,11 @@ sns_topic_arn = "{sns_topic}"
         .iter()
         .find(|f| f.metric_name == "ConsoleSigninWithoutMFA")
         .expect("CIS 3.2")
+        .compile();
+    let config_changes = CIS_FILTERS
+        .iter()
+        .find(|f| f.metric_name == "CloudTrailConfigChanges")
+        .expect("CIS 3.5")
         .compile();
     let (mut roots, mut no_mfa) = (0usize, 0usize);
     for (_, v) in messages.iter().filter(|(_, v)| is_management(v)) {
@@ -219,6 +239,66 @@ sns_topic_arn = "{sns_topic}"
             .as_str()
             .is_some_and(|r| r.starts_with("Threshold Crossed")),
         "{alarm}"
+    );
+
+    // An attacker's first move: stop the trail through trailpipe's API. The trail records its
+    // own StopLogging (trailpipe's self-record), and the CIS 3.5 filter counts it.
+    let before = samples(&metrics, "CloudTrailConfigChanges") as usize;
+    let changes_in_input = messages
+        .iter()
+        .filter(|(_, v)| is_management(v) && config_changes.matches(v))
+        .count();
+    assert_eq!(before, changes_in_input, "CIS 3.5 before the call");
+    aws_with_env(
+        &s,
+        Some(&format!("http://127.0.0.1:{PORT}")),
+        &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+        ],
+        &["cloudtrail", "stop-logging", "--name", "watched"],
+    );
+    let counted = wait_until(Duration::from_secs(60), || {
+        http_get(PORT, "/metrics")
+            .is_some_and(|(_, m)| samples(&m, "CloudTrailConfigChanges") as usize == before + 1)
+    });
+    assert!(
+        counted,
+        "the StopLogging self-record was not counted by CIS 3.5\n{}",
+        daemon.log_text()
+    );
+    let stream = format!("{ACCOUNT}_CloudTrail_us-east-1");
+    let stops = aws(
+        &s,
+        None,
+        &[
+            "logs",
+            "filter-log-events",
+            "--log-group-name",
+            &log_group,
+            "--log-stream-names",
+            &stream,
+            "--filter-pattern",
+            "{ $.eventName = StopLogging }",
+        ],
+    );
+    let ours: Vec<serde_json::Value> = stops["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| serde_json::from_str(e["message"].as_str().expect("message")).expect("json"))
+        .filter(|r: &serde_json::Value| r["userIdentity"]["accessKeyId"] == ADMIN_KEY_ID)
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "the StopLogging self-record in {stream}: {stops}"
+    );
+    assert_eq!(ours[0]["eventSource"], "cloudtrail.amazonaws.com");
+    assert_eq!(
+        ours[0]["requestParameters"]["Name"], "watched",
+        "{}",
+        ours[0]
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }

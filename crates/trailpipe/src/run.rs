@@ -86,6 +86,11 @@ const SEGMENT_CHANNEL: usize = 4;
 /// The trails' state changes at once (`GetTrailStatus` answers it); the pipeline follows
 /// within this interval.
 const MIN_REBUILD_SPACING: Duration = Duration::from_secs(3);
+/// Least time between a lifecycle change and the rebuild that applies it. The call's own
+/// self-record is in Kafka before the API answers; this gives the running pipeline time to
+/// read and route it, so a trail records its own `StopLogging` (CIS 3.5 watches exactly
+/// that, and CloudTrail logs it in the trail it stops) unless the consumer lags behind by more.
+const CHANGE_SETTLE: Duration = Duration::from_secs(2);
 
 fn batcher_config(config: &Config) -> BatcherConfig {
     BatcherConfig {
@@ -637,7 +642,7 @@ async fn run_pipeline(
                         // Changes made before the rebuild starts are in it: it is built
                         // from the trails' state then.
                         Some(Control::Apply) => {
-                            rebuild_at.get_or_insert(earliest_rebuild.max(tokio::time::Instant::now()));
+                            rebuild_at.get_or_insert(earliest_rebuild.max(tokio::time::Instant::now() + CHANGE_SETTLE));
                         }
                         Some(Control::Stop) | None => {
                             ended = Ended::Done;
