@@ -221,7 +221,7 @@ fn describe_over_tls(port: u16, ca: &Path) -> (bool, String) {
 /// `[api.tls]`: the real CLI calls the API over HTTPS (and plain HTTP to that port gets
 /// nothing), `/metrics` stays plain on its own listener, `trailpipe lookup` follows, and a
 /// SIGHUP serves the certificate now in the files — an unreadable one is refused and the
-/// previous one kept.
+/// previous one kept — as does a change of the files without a signal.
 #[test]
 fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     let Some(s) = Services::get("API over TLS") else {
@@ -317,5 +317,17 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
         !ok && err.to_lowercase().contains("expired"),
         "the API stopped serving its previous certificate: {err}"
     );
+
+    // Renewed files are picked up without a signal (a mounted Secret is not signalled).
+    std::fs::copy(tls.join("server.pem"), &cert).expect("cert");
+    std::fs::copy(tls.join("server.key"), &key).expect("key");
+    assert!(
+        wait_until(Duration::from_secs(40), || describe_over_tls(api_port, &ca)
+            .0),
+        "the renewed certificate files were not picked up: {}\n{}",
+        describe_over_tls(api_port, &ca).1,
+        daemon.log_text()
+    );
+    assert!(daemon.log_text().contains("certificate files changed"));
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }

@@ -1,6 +1,6 @@
 //! Hardened HTTP listeners for `/metrics` and the CloudTrail API: a connection limit, a
 //! deadline for a request's headers, body and TLS handshake, a maximum body size, and
-//! optional TLS (rustls) whose certificate is swapped on reload.
+//! optional TLS (rustls) whose certificate is swapped on reload and when its files change.
 //!
 //! Invariants, enforced in [`serve`]:
 //! - At most `max_connections` connections are open per listener. One more is closed as soon
@@ -87,6 +87,48 @@ pub fn load_tls(cfg: &trailpipe_config::ApiTlsConfig) -> anyhow::Result<TlsAccep
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// How often [`watch_tls`] looks at the certificate files.
+const TLS_WATCH_EVERY: Duration = Duration::from_secs(10);
+
+/// Reloads `slot` from `cfg`'s files whenever they change (modification time or size, checked
+/// every [`TLS_WATCH_EVERY`]): a renewed certificate (cert-manager, a mounted Secret, certbot)
+/// is served without a signal. A file that does not load keeps the previous certificate.
+pub fn watch_tls(
+    cfg: trailpipe_config::ApiTlsConfig,
+    slot: TlsSlot,
+) -> tokio::task::JoinHandle<()> {
+    let stamp = |cfg: &trailpipe_config::ApiTlsConfig| {
+        [&cfg.cert_file, &cfg.key_file].map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().ok(), m.len()))
+        })
+    };
+    tokio::spawn(async move {
+        let mut seen = stamp(&cfg);
+        let mut tick = tokio::time::interval(TLS_WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = stamp(&cfg);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match load_tls(&cfg) {
+                Ok(a) => {
+                    *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
+                    tracing::info!(cert = %cfg.cert_file.display(), "API TLS certificate files changed: certificate reloaded");
+                }
+                Err(e) => tracing::error!(
+                    error = format!("{e:#}"),
+                    "API TLS certificate files changed but could not be loaded; serving the previous certificate"
+                ),
+            }
+        }
+    })
 }
 
 /// Binds `addr` (an error naming it when it cannot be bound).

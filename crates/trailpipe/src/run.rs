@@ -216,6 +216,10 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
         _ => None,
     };
+    let mut tls_watch = match (&api_tls, &config.api.tls) {
+        (Some(slot), Some(t)) => Some(crate::listener::watch_tls(t.clone(), slot.clone())),
+        _ => None,
+    };
     let listeners = crate::http::start(
         &config,
         prometheus,
@@ -276,6 +280,11 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             Ok(Ended::Reload(new)) => {
                 warn_restart_only(&config, &new);
                 if let (Some(slot), Some(t)) = (&api_tls, &new.api.tls) {
+                    if let Some(w) =
+                        tls_watch.replace(crate::listener::watch_tls(t.clone(), slot.clone()))
+                    {
+                        w.abort();
+                    }
                     match crate::listener::load_tls(t) {
                         Ok(a) => {
                             *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
@@ -306,7 +315,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             Err(e) => break Err(e),
         }
     };
-    for l in listeners {
+    for l in listeners.into_iter().chain(tls_watch) {
         l.abort();
     }
     result
