@@ -331,3 +331,61 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     assert!(daemon.log_text().contains("certificate files changed"));
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }
+
+/// A flood of unsigned calls from one address: past `api.max_unverified_calls_per_sec` (and
+/// its burst of five times as many) they are answered `ThrottlingException` and counted, and
+/// only the admitted ones become self-records — an anonymous client cannot fill the trails.
+#[test]
+fn an_unsigned_flood_is_throttled_and_cannot_fill_the_trails() {
+    let Some(s) = Services::get("unsigned flood") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, _s3) = fresh(&s, "unsignedflood", 1);
+    let port = 19499;
+    let cfg = format!(
+        "{}[api]\nmax_unverified_calls_per_sec = 5\n{}",
+        kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+        trail(&bucket)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    assert!(
+        wait_until(Duration::from_secs(30), || http_get(port, "/healthz")
+            .is_some()),
+        "{}",
+        daemon.log_text()
+    );
+    let began = Instant::now();
+    let statuses: Vec<u16> = (0..200).map(|_| describe_trails(port)).collect();
+    let took = began.elapsed();
+    let ok = statuses.iter().filter(|&&c| c == 200).count();
+    let throttled = statuses.iter().filter(|&&c| c == 400).count();
+    // A burst of 25, then 5 a second.
+    let most = 25 + 5 * (took.as_secs_f64().ceil() as usize) + 1;
+    eprintln!("200 unsigned calls in {took:?}: {ok} answered, {throttled} throttled");
+    assert_eq!(ok + throttled, 200, "{statuses:?}");
+    assert!(
+        (25..=most).contains(&ok),
+        "{ok} of 200 admitted in {took:?}"
+    );
+    let (_, metrics) = http_get(port, "/metrics").expect("/metrics");
+    assert_eq!(
+        sample(&metrics, "trailpipe_api_calls_throttled_total", &[]) as usize,
+        throttled
+    );
+    // The admitted calls' self-records, and no more, are in the topic.
+    let records = consume_all(&s.brokers, &topic, ok + 1, Duration::from_secs(10));
+    let calls = records
+        .iter()
+        .filter(|(r, _)| {
+            let v: serde_json::Value = serde_json::from_slice(r).expect("json");
+            v["eventSource"] == "cloudtrail.amazonaws.com" && v["eventName"] == "DescribeTrails"
+        })
+        .count();
+    assert_eq!(
+        (records.len(), calls),
+        (ok, ok),
+        "self-records of the admitted calls"
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+}

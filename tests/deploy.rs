@@ -64,6 +64,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::SNS_NOTIFY_LATENCY,
     // Only when a client holds connections open or is too slow.
     names::HTTP_CONNECTIONS_REFUSED,
+    names::API_CALLS_THROTTLED,
 ];
 
 fn repo() -> PathBuf {

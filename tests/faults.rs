@@ -447,7 +447,7 @@ fn a_flood_of_lifecycle_calls_costs_a_few_rebuilds_and_each_is_recorded_once() {
     // Unsigned calls for brevity; authentication has its own tests.
     // Its own state dir: the lifecycle state must not outlive the test (or leak into the next).
     let cfg = format!(
-        "{}\n[api]\nallow_unauthenticated = true\n[state]\ndir = \"{}\"\n",
+        "{}\n[api]\nallow_unauthenticated = true\nmax_unverified_calls_per_sec = 100000\n[state]\ndir = \"{}\"\n",
         t.config(port, 10),
         t.dir.path().join("state").display()
     );

@@ -125,6 +125,14 @@ pub trait ApiBackend {
     /// `recipientAccountId`).
     fn account_id(&self) -> String;
 
+    /// Whether a call from `source_ip` that is unsigned or whose signature does not verify may
+    /// proceed (and be recorded); `false` answers `ThrottlingException` and records nothing.
+    /// The default admits everything; the daemon limits the rate per address.
+    fn admit_unverified(&self, source_ip: Option<std::net::IpAddr>) -> bool {
+        let _ = source_ip;
+        true
+    }
+
     /// Stores the self-record of an API call (a CloudTrail record, see [`crate::audit`])
     /// durably, so that it reaches the trails like any consumed record; the call is answered
     /// only after this returns `Ok`.

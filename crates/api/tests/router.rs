@@ -215,3 +215,23 @@ async fn merged_router_still_serves_the_other_endpoints() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Past the backend's rate, an unverified call runs nothing, is answered
+/// `ThrottlingException` and leaves no record (anyone who reaches the port could otherwise
+/// write records without bound).
+#[tokio::test]
+async fn unverified_calls_past_the_backends_rate_run_nothing_and_are_not_recorded() {
+    let b = TestBackend::new();
+    b.state().unverified_budget = Some(1);
+    let first = call(&b, "StopLogging", None, json!({"Name": "management"})).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let second = call(&b, "StartLogging", None, json!({"Name": "management"})).await;
+    assert_error(&second, "ThrottlingException");
+    assert!(
+        !b.state().status["management"].is_logging,
+        "the refused call ran"
+    );
+    let records = &b.state().records;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["eventName"], "StopLogging");
+}

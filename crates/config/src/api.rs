@@ -67,6 +67,13 @@ pub struct ApiConfig {
     /// (the AWS CLI and SDKs retry it with backoff).
     #[serde(default = "ApiConfig::default_max_concurrent_lookups")]
     pub max_concurrent_lookups: usize,
+    /// Calls per second (in bursts of up to five times as many) that one IP address may make
+    /// unsigned or with a signature that does not verify. More are answered
+    /// `ThrottlingException` and, unlike every other call, not recorded one by one (they are
+    /// counted in `trailpipe_api_calls_throttled_total`): otherwise anyone who reaches the
+    /// port could write records into the trails without bound. Signed calls are not limited.
+    #[serde(default = "ApiConfig::default_max_unverified_calls_per_sec")]
+    pub max_unverified_calls_per_sec: u32,
 }
 
 impl Default for ApiConfig {
@@ -78,6 +85,7 @@ impl Default for ApiConfig {
             tls: None,
             max_connections: Self::default_max_connections(),
             max_concurrent_lookups: Self::default_max_concurrent_lookups(),
+            max_unverified_calls_per_sec: Self::default_max_unverified_calls_per_sec(),
         }
     }
 }
@@ -88,6 +96,9 @@ impl ApiConfig {
     }
     fn default_max_concurrent_lookups() -> usize {
         4
+    }
+    fn default_max_unverified_calls_per_sec() -> u32 {
+        10
     }
 
     /// Where the API is served: its own `listen`, else `server.listen` when that is a loopback
@@ -248,6 +259,12 @@ impl ApiConfig {
         if server.header_read_timeout_secs == 0 {
             errors.push(ConfigError::new(
                 "server.header_read_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.max_unverified_calls_per_sec == 0 {
+            errors.push(ConfigError::new(
+                "api.max_unverified_calls_per_sec",
                 "must be at least 1",
             ));
         }

@@ -211,6 +211,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "listener, reason",
         "HTTP connections closed unserved: `limit` when `max_connections` were already open, `timeout` when headers, body or TLS handshake were not sent within `server.header_read_timeout_secs`; `listener` is `server` or `api`; `reason` is `limit` or `timeout`.",
     ),
+    (
+        API_CALLS_THROTTLED,
+        "",
+        "CloudTrail API calls refused with ThrottlingException and not recorded: unsigned or badly signed calls from one address beyond `api.max_unverified_calls_per_sec`.",
+    ),
 ];
 
 /// Records read from the source.
@@ -301,6 +306,9 @@ pub const SNS_NOTIFY_LATENCY: &str = "trailpipe_sns_notify_latency_seconds";
 
 /// HTTP connections closed unserved (connection limit, slow clients).
 pub const HTTP_CONNECTIONS_REFUSED: &str = "trailpipe_http_connections_refused_total";
+
+/// Unverified API calls refused for their rate.
+pub const API_CALLS_THROTTLED: &str = "trailpipe_api_calls_throttled_total";
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {

@@ -47,6 +47,8 @@ pub struct Backend {
     pub access: Arc<RwLock<Arc<trailpipe_auth::ApiAccess>>>,
     /// Where the API's self-records go (`None`: a file source), replaced on every reload.
     pub audit: Arc<RwLock<Option<Arc<crate::audit::AuditSink>>>>,
+    /// The rate of unsigned and badly signed calls per address (`api.max_unverified_calls_per_sec`).
+    pub unverified: Arc<UnverifiedLimit>,
     /// Permits for `LookupEvents` (`api.max_concurrent_lookups`): one more is throttled, so
     /// deep lookups cannot take every blocking thread or the history's read bandwidth.
     pub lookups: Arc<tokio::sync::Semaphore>,
@@ -58,6 +60,51 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 fn system_time(t: Option<std::time::SystemTime>) -> Option<OffsetDateTime> {
     t.map(OffsetDateTime::from)
+}
+
+/// How many unsigned or badly signed calls one address may make: `per_sec`, in bursts of five
+/// times as many. IPv6 addresses count per /64 (one host usually holds a whole /64).
+pub struct UnverifiedLimit(
+    governor::RateLimiter<
+        std::net::IpAddr,
+        governor::state::keyed::HashMapStateStore<std::net::IpAddr>,
+        governor::clock::DefaultClock,
+    >,
+);
+
+impl UnverifiedLimit {
+    /// Addresses remembered before those whose budget is full again are forgotten.
+    const TRACKED: usize = 10_000;
+
+    /// A limit of `per_sec` calls per second per address.
+    pub fn new(per_sec: u32) -> Self {
+        let rate = std::num::NonZeroU32::new(per_sec).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::per_second(rate)
+            .allow_burst(rate.saturating_mul(std::num::NonZeroU32::new(5).expect("5 is not zero")));
+        Self(governor::RateLimiter::hashmap(quota))
+    }
+
+    /// Whether one more call from `ip` fits; a refusal is counted
+    /// (`trailpipe_api_calls_throttled_total`).
+    pub fn admit(&self, ip: Option<std::net::IpAddr>) -> bool {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let key = match ip {
+            Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX)))
+            }
+            Some(IpAddr::V6(v6)) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+            Some(v4) => v4,
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        if self.0.len() > Self::TRACKED {
+            self.0.retain_recent();
+        }
+        let admitted = self.0.check_key(&key).is_ok();
+        if !admitted {
+            metrics::counter!(trailpipe_telemetry::API_CALLS_THROTTLED).increment(1);
+        }
+        admitted
+    }
 }
 
 impl Backend {
@@ -229,6 +276,10 @@ impl ApiBackend for Backend {
 
     fn account_id(&self) -> String {
         self.config().integrity.account_id.clone()
+    }
+
+    fn admit_unverified(&self, source_ip: Option<std::net::IpAddr>) -> bool {
+        self.unverified.admit(source_ip)
     }
 
     async fn record_call(&self, record: serde_json::Value) -> Result<(), ApiError> {

@@ -211,6 +211,9 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         lookups: Arc::new(tokio::sync::Semaphore::new(
             config.api.max_concurrent_lookups,
         )),
+        unverified: Arc::new(crate::api::UnverifiedLimit::new(
+            config.api.max_unverified_calls_per_sec,
+        )),
     };
     let api_tls = match (&config.api.tls, config.api.listen) {
         (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
@@ -332,6 +335,7 @@ fn warn_restart_only(old: &Config, new: &Config) {
             c.api.tls.is_some(),
             c.api.max_connections,
             c.api.max_concurrent_lookups,
+            c.api.max_unverified_calls_per_sec,
         )
     };
     if listeners(old) != listeners(new) {

@@ -29,7 +29,8 @@ use crate::{
 /// Invariants: nothing of the request but its signature is looked at before the caller is
 /// authenticated; no operation runs unless it is authorized for each trail it names; no answer
 /// leaves before the call's self-record is stored (a record that cannot be stored turns the
-/// answer into `InternalFailure`, which clients retry).
+/// answer into `InternalFailure`, which clients retry) — except an unverified call refused by
+/// [`ApiBackend::admit_unverified`], which runs nothing and is counted, not recorded.
 pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
     State(backend): State<S>,
     parts: Parts,
@@ -40,13 +41,24 @@ pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
     let region = request_region(headers, backend.default_region());
     let op = operation(headers);
     let op_name = op.as_ref().ok().map(|o| o.name());
-    let (caller, result) = match access.authenticate(
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let authenticated = access.authenticate(
         &parts.method,
         &parts.uri,
         headers,
         &body,
         std::time::SystemTime::now(),
-    ) {
+    );
+    // Anyone who reaches the port can send unsigned or badly signed calls: past the backend's
+    // rate they are refused before anything runs, and not recorded.
+    let unverified = !matches!(authenticated, Ok(trailpipe_auth::Caller::Signed(_)));
+    if unverified && !backend.admit_unverified(source_ip) {
+        return ApiError::Throttling("Rate exceeded".into()).into_response();
+    }
+    let (caller, result) = match authenticated {
         Err(e) => {
             tracing::warn!(
                 code = e.code(),
@@ -87,10 +99,7 @@ pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
             .flatten(),
         operation: op_name,
         region: &region,
-        source_ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        source_ip: source_ip.map(|ip| ip.to_string()),
         user_agent: headers
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),

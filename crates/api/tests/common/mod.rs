@@ -32,6 +32,8 @@ pub struct State {
     pub key_queries: Vec<(Option<OffsetDateTime>, Option<OffsetDateTime>)>,
     /// The self-records of every call answered, in order.
     pub records: Vec<serde_json::Value>,
+    /// Unverified (unsigned or badly signed) calls still admitted; `None`: all.
+    pub unverified_budget: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -122,6 +124,17 @@ impl ApiBackend for TestBackend {
 
     fn account_id(&self) -> String {
         ACCOUNT.into()
+    }
+
+    fn admit_unverified(&self, _source_ip: Option<std::net::IpAddr>) -> bool {
+        match &mut self.state().unverified_budget {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+        }
     }
 
     async fn record_call(&self, record: serde_json::Value) -> Result<(), ApiError> {

@@ -261,7 +261,7 @@ fn tls_paths_expand_and_need_their_own_listener() {
 #[test]
 fn listener_limits_are_validated() {
     let e = errors(
-        "[server]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nheader_read_timeout_secs = 0\n[api]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nmax_concurrent_lookups = 0\n",
+        "[server]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nheader_read_timeout_secs = 0\n[api]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nmax_concurrent_lookups = 0\nmax_unverified_calls_per_sec = 0\n",
     );
     for field in [
         "server.max_connections",
@@ -269,6 +269,7 @@ fn listener_limits_are_validated() {
         "api.listen",
         "api.max_connections",
         "api.max_concurrent_lookups",
+        "api.max_unverified_calls_per_sec",
     ] {
         assert!(e.iter().any(|e| e.starts_with(field)), "{field}: {e:?}");
     }
