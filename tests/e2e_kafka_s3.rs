@@ -74,7 +74,11 @@ fn expected_routes(cfg_text: &str, values: &[Vec<u8>]) -> BTreeMap<String, Vec<S
         sels.iter().map(|(n, _)| (n.clone(), Vec::new())).collect();
     for v in values {
         let mut parsed = Vec::new();
-        parse_message(&Bytes::from(v.clone()), 65536, &mut parsed);
+        parse_message(
+            &Bytes::from(v.clone()),
+            &trailpipe_event::ParseLimits::with_max_record_bytes(65536),
+            &mut parsed,
+        );
         for e in parsed.into_iter().flatten() {
             for (name, sel) in &sels {
                 if sel.matches(&e.fields) {

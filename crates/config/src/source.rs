@@ -23,15 +23,32 @@ pub enum SourceConfig {
 impl SourceConfig {
     /// Largest accepted record, in bytes.
     pub fn max_record_bytes(&self) -> usize {
+        self.parse_limits().max_record_bytes
+    }
+
+    /// What a message may be before it is parsed, and an envelope while it is split.
+    pub fn parse_limits(&self) -> trailpipe_event::ParseLimits {
         match self {
-            Self::Kafka(k) => k.max_record_bytes,
-            Self::File(f) => f.max_record_bytes,
+            Self::Kafka(k) => k.parse_limits(),
+            Self::File(f) => trailpipe_event::ParseLimits {
+                max_record_bytes: f.max_record_bytes,
+                max_message_bytes: f.max_message_bytes,
+                max_envelope_records: f.max_envelope_records,
+            },
         }
     }
 }
 
 const fn default_max_record_bytes() -> usize {
     trailpipe_event::DEFAULT_MAX_RECORD_BYTES
+}
+
+const fn default_max_message_bytes() -> usize {
+    trailpipe_event::DEFAULT_MAX_MESSAGE_BYTES
+}
+
+const fn default_max_envelope_records() -> usize {
+    trailpipe_event::DEFAULT_MAX_ENVELOPE_RECORDS
 }
 
 /// A Kafka consumer group subscribed to `topics`.
@@ -50,6 +67,13 @@ pub struct KafkaSource {
     /// Records larger than this go to the dead-letter topic.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: usize,
+    /// Messages (a record or a `{"Records":[...]}` envelope, after decompression) larger than
+    /// this are dead-lettered whole, unparsed.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Envelopes with more records than this are dead-lettered whole.
+    #[serde(default = "default_max_envelope_records")]
+    pub max_envelope_records: usize,
     /// TLS to the brokers (`[source.tls]`).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -69,6 +93,15 @@ impl KafkaSource {
     fn default_group_id() -> String {
         "trailpipe".into()
     }
+
+    /// What a message may be before it is parsed, and an envelope while it is split.
+    pub fn parse_limits(&self) -> trailpipe_event::ParseLimits {
+        trailpipe_event::ParseLimits {
+            max_record_bytes: self.max_record_bytes,
+            max_message_bytes: self.max_message_bytes,
+            max_envelope_records: self.max_envelope_records,
+        }
+    }
 }
 
 /// Files read once, in path order; a directory is walked recursively.
@@ -83,4 +116,10 @@ pub struct FileSource {
     /// Records larger than this are dead-lettered.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: usize,
+    /// Lines (or whole `.json` files) larger than this are dead-lettered whole, unparsed.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Envelopes with more records than this are dead-lettered whole.
+    #[serde(default = "default_max_envelope_records")]
+    pub max_envelope_records: usize,
 }

@@ -126,10 +126,23 @@ impl Config {
                 }
             }
         }
-        if self.source.max_record_bytes() < 1024 {
+        let limits = self.source.parse_limits();
+        if limits.max_record_bytes < 1024 {
             errors.push(ConfigError::new(
                 "source.max_record_bytes",
                 "must be at least 1024",
+            ));
+        }
+        if limits.max_message_bytes < limits.max_record_bytes {
+            errors.push(ConfigError::new(
+                "source.max_message_bytes",
+                "must be at least source.max_record_bytes (a message holds at least one record)",
+            ));
+        }
+        if limits.max_envelope_records == 0 {
+            errors.push(ConfigError::new(
+                "source.max_envelope_records",
+                "must be at least 1",
             ));
         }
         if self.storage.kind == StorageKind::Local && self.storage.local_root.is_none() {

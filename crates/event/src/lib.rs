@@ -13,7 +13,10 @@ mod reject;
 
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
 pub use flow::{DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
-pub use parse::{parse_message, Parsed, DEFAULT_MAX_RECORD_BYTES};
+pub use parse::{
+    parse_message, ParseLimits, Parsed, DEFAULT_MAX_ENVELOPE_RECORDS, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+};
 pub use reject::{RejectReason, Rejected};
 
 use bytes::Bytes;

@@ -19,6 +19,44 @@ use crate::{
 
 /// Default largest accepted record, in bytes (CloudTrail caps records at 256 KB; we allow more).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// Default largest message parsed, in bytes: a `{"Records":[...]}` envelope holding a whole
+/// CloudTrail log file (CloudTrail's files are a few MiB at most).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Default most records in one envelope.
+pub const DEFAULT_MAX_ENVELOPE_RECORDS: usize = 100_000;
+
+/// What [`parse_message`] accepts, checked before the work they bound: a message's size before
+/// it is parsed at all, an envelope's record count while it is split (so a small compressed
+/// message that inflates into a million records costs neither the parse nor the memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Largest record (alone, or inside an envelope).
+    pub max_record_bytes: usize,
+    /// Largest message (record or envelope), checked before parsing.
+    pub max_message_bytes: usize,
+    /// Most records in one envelope.
+    pub max_envelope_records: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_envelope_records: DEFAULT_MAX_ENVELOPE_RECORDS,
+        }
+    }
+}
+
+impl ParseLimits {
+    /// The defaults with another record limit.
+    pub fn with_max_record_bytes(max_record_bytes: usize) -> Self {
+        Self {
+            max_record_bytes,
+            ..Self::default()
+        }
+    }
+}
 
 /// The outcome for one record of a message.
 pub type Parsed = Result<Event, Rejected>;
@@ -26,7 +64,7 @@ pub type Parsed = Result<Event, Rejected>;
 #[derive(Deserialize)]
 struct RawRecord<'a> {
     #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<&'a RawValue>>,
+    records: Option<&'a RawValue>,
     #[serde(rename = "eventTime", borrow, default)]
     event_time: Option<&'a RawValue>,
     #[serde(rename = "eventID", borrow, default)]
@@ -90,13 +128,22 @@ struct RawResource<'a> {
 }
 
 /// Parses one message (a single record, or a `{"Records":[...]}` envelope) into `out`, one entry
-/// per record. The message is never dropped: if it cannot be split, it becomes one [`Rejected`].
-pub fn parse_message(message: &Bytes, max_record_bytes: usize, out: &mut Vec<Parsed>) {
+/// per record. The message is never dropped: if it cannot be split, or breaks one of `limits`
+/// (checked before the work it bounds), it becomes one [`Rejected`].
+pub fn parse_message(message: &Bytes, limits: &ParseLimits, out: &mut Vec<Parsed>) {
+    let max_record_bytes = limits.max_record_bytes;
     let reject = |reason| Rejected {
         raw: message.clone(),
         reason,
         envelope_index: None,
     };
+    if message.len() > limits.max_message_bytes {
+        out.push(Err(reject(RejectReason::MessageTooLarge {
+            bytes: message.len(),
+            limit: limits.max_message_bytes,
+        })));
+        return;
+    }
     let text = match std::str::from_utf8(message) {
         Ok(t) => t,
         Err(e) => {
@@ -136,6 +183,13 @@ pub fn parse_message(message: &Bytes, max_record_bytes: usize, out: &mut Vec<Par
             );
         }
         Some(records) => {
+            let records = match envelope_records(records, limits.max_envelope_records) {
+                Ok(r) => r,
+                Err(reason) => {
+                    out.push(Err(reject(reason)));
+                    return;
+                }
+            };
             for (index, record) in records.iter().enumerate() {
                 let raw = subslice(message, text, record.get());
                 out.push(
@@ -148,6 +202,45 @@ pub fn parse_message(message: &Bytes, max_record_bytes: usize, out: &mut Vec<Par
             }
         }
     }
+}
+
+/// The records of an envelope's `Records` array, each a slice of it; more than `cap` is an
+/// error found after reading `cap + 1` of them, not the whole array.
+fn envelope_records(records: &RawValue, cap: usize) -> Result<Vec<&RawValue>, RejectReason> {
+    use serde::de::{Deserializer as _, SeqAccess, Visitor};
+    struct Capped(usize);
+    impl<'de> Visitor<'de> for Capped {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(r) = seq.next_element::<&'de RawValue>()? {
+                if out.len() == self.0 {
+                    return Err(serde::de::Error::custom(TOO_MANY));
+                }
+                out.push(r);
+            }
+            Ok(out)
+        }
+    }
+    const TOO_MANY: &str = "trailpipe: too many records";
+    if !records.get().starts_with('[') {
+        return Err(RejectReason::WrongType {
+            field: "Records",
+            expected: "an array",
+            found: json_type(records),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_str(records.get());
+    de.deserialize_seq(Capped(cap)).map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            RejectReason::TooManyRecords { limit: cap }
+        } else {
+            RejectReason::NotJson(e.to_string())
+        }
+    })
 }
 
 fn parse_record(raw: Bytes, text: &str, max_record_bytes: usize) -> Result<Event, RejectReason> {

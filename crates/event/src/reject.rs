@@ -26,6 +26,20 @@ pub enum RejectReason {
         /// The configured limit.
         limit: usize,
     },
+    /// The message (record or envelope) is larger than `max_message_bytes`; it was not parsed.
+    #[error("message is {bytes} bytes, larger than max_message_bytes = {limit}; not parsed")]
+    MessageTooLarge {
+        /// Size of the message.
+        bytes: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A `{"Records":[...]}` envelope holds more records than `max_envelope_records`.
+    #[error("envelope holds more than max_envelope_records = {limit} records")]
+    TooManyRecords {
+        /// The configured limit.
+        limit: usize,
+    },
     /// A field every routable record needs is absent (or null).
     #[error("missing required field `{0}`")]
     MissingField(&'static str),
@@ -65,6 +79,8 @@ impl RejectReason {
             Self::NotJson(_) => "not_json",
             Self::NotAnObject(_) => "not_object",
             Self::TooLarge { .. } => "too_large",
+            Self::MessageTooLarge { .. } => "message_too_large",
+            Self::TooManyRecords { .. } => "too_many_records",
             Self::MissingField(_) => "missing_field",
             Self::WrongType { .. } => "wrong_type",
             Self::Malformed { .. } => "malformed_field",
@@ -73,11 +89,13 @@ impl RejectReason {
     }
 
     /// Every code [`RejectReason::code`] can return, for pre-registering metrics.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 10] = [
         "invalid_utf8",
         "not_json",
         "not_object",
         "too_large",
+        "message_too_large",
+        "too_many_records",
         "missing_field",
         "wrong_type",
         "malformed_field",

@@ -423,11 +423,7 @@ fn every_record_is_accepted_by_the_event_parser() {
         g.write_record(&mut buf);
         let message = Bytes::copy_from_slice(&buf);
         out.clear();
-        trailpipe_event::parse_message(
-            &message,
-            trailpipe_event::DEFAULT_MAX_RECORD_BYTES,
-            &mut out,
-        );
+        trailpipe_event::parse_message(&message, &Default::default(), &mut out);
         assert_eq!(out.len(), 1);
         match &out[0] {
             Ok(event) => assert_eq!(event.raw, message),
@@ -457,11 +453,7 @@ fn bad_inputs_are_rejected_with_their_stated_codes() {
     let mut out = Vec::new();
     for (code, input) in inputs {
         out.clear();
-        trailpipe_event::parse_message(
-            &Bytes::from(input.clone()),
-            trailpipe_event::DEFAULT_MAX_RECORD_BYTES,
-            &mut out,
-        );
+        trailpipe_event::parse_message(&Bytes::from(input.clone()), &Default::default(), &mut out);
         assert_eq!(out.len(), 1);
         match &out[0] {
             Err(rejected) => assert_eq!(

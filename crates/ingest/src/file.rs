@@ -15,7 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use trailpipe_event::{parse_message, Feedback, Flow, Message, PartitionId};
+use trailpipe_event::{parse_message, Feedback, Flow, Message, ParseLimits, PartitionId};
 
 use crate::{IngestError, Watermarks};
 
@@ -75,7 +75,7 @@ fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
 /// Reads every file on a blocking thread, sending flows; returns each file's end offset.
 fn read_files(
     files: Vec<PathBuf>,
-    max_record_bytes: usize,
+    limits: ParseLimits,
     tx: mpsc::Sender<Flow>,
 ) -> Result<(HashMap<Arc<PartitionId>, i64>, ReadCounts), IngestError> {
     let mut ends = HashMap::new();
@@ -106,7 +106,7 @@ fn read_files(
         let mut emit = |offset: i64, bytes: Option<Bytes>| {
             let mut records = Vec::with_capacity(1);
             if let Some(bytes) = bytes {
-                parse_message(&bytes, max_record_bytes, &mut records);
+                parse_message(&bytes, &limits, &mut records);
             }
             counts.records += records.len() as u64;
             counts.dead_letters += records.iter().filter(|r| r.is_err()).count() as u64;
@@ -156,7 +156,7 @@ fn read_files(
 /// acknowledged. Files without any record finish at once.
 pub async fn run_file_source(
     path: PathBuf,
-    max_record_bytes: usize,
+    limits: ParseLimits,
     tx: mpsc::Sender<Flow>,
     mut acks: mpsc::UnboundedReceiver<Feedback>,
 ) -> Result<FileSourceSummary, IngestError> {
@@ -179,7 +179,7 @@ pub async fn run_file_source(
     std::thread::Builder::new()
         .name("file-source".into())
         .spawn(move || {
-            let _ = done_tx.send(read_files(files, max_record_bytes, tx));
+            let _ = done_tx.send(read_files(files, limits, tx));
         })
         .map_err(|source| IngestError::File {
             path: path.display().to_string(),

@@ -41,7 +41,9 @@ use rdkafka::{
     ClientContext, Offset, TopicPartitionList,
 };
 use tokio::sync::{mpsc, watch};
-use trailpipe_event::{parse_message, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
+use trailpipe_event::{
+    parse_message, Epoch, Feedback, Flow, Message, ParseLimits, PartitionId, SegmentAck,
+};
 use trailpipe_telemetry as names;
 
 use crate::{client::SecureContext, IngestError, Watermarks};
@@ -55,8 +57,8 @@ pub struct KafkaSettings {
     pub topics: Vec<String>,
     /// Consumer group.
     pub group_id: String,
-    /// Largest accepted record.
-    pub max_record_bytes: usize,
+    /// What a message may be before it is parsed (and its records).
+    pub limits: ParseLimits,
     /// The user's librdkafka properties, typed security settings included (override the
     /// defaults below). Secrets are in clear here: `Debug` prints the keys only.
     pub properties: Vec<(String, String)>,
@@ -70,7 +72,7 @@ impl std::fmt::Debug for KafkaSettings {
             .field("brokers", &self.brokers)
             .field("topics", &self.topics)
             .field("group_id", &self.group_id)
-            .field("max_record_bytes", &self.max_record_bytes)
+            .field("limits", &self.limits)
             .field(
                 "properties",
                 &self.properties.iter().map(|(k, _)| k).collect::<Vec<_>>(),
@@ -234,7 +236,7 @@ struct Loop {
     parts: HashMap<(String, i32), Assigned>,
     next_epoch: Epoch,
     tx: mpsc::Sender<Flow>,
-    max_record_bytes: usize,
+    limits: ParseLimits,
 }
 
 impl Loop {
@@ -354,7 +356,7 @@ impl Loop {
         }
         a.read_end = Some(offset + 1);
         let mut records = Vec::with_capacity(1);
-        parse_message(&payload, self.max_record_bytes, &mut records);
+        parse_message(&payload, &self.limits, &mut records);
         metrics::counter!(names::RECORDS_RECEIVED, "source" => "kafka")
             .increment(records.len() as u64);
         let msg = Message {
@@ -650,7 +652,7 @@ pub async fn run_kafka_source(
         parts: HashMap::new(),
         next_epoch: 0,
         tx,
-        max_record_bytes: settings.max_record_bytes,
+        limits: settings.limits,
     };
     let mut checks = tokio::time::interval(CHECK_EVERY);
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

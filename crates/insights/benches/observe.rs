@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use trailpipe_event::{parse_message, Event, DEFAULT_MAX_RECORD_BYTES};
+use trailpipe_event::{parse_message, Event};
 use trailpipe_generator::{Generator, GeneratorConfig};
 use trailpipe_insights::{Detector, InsightConfig};
 
@@ -28,7 +28,7 @@ fn main() {
         parsed.clear();
         parse_message(
             &Bytes::from(gen.next_record()),
-            DEFAULT_MAX_RECORD_BYTES,
+            &Default::default(),
             &mut parsed,
         );
         pool.extend(parsed.drain(..).flatten());

@@ -129,7 +129,11 @@ mod tests {
 
     fn message(offset: i64, body: &str) -> Message {
         let mut records = Vec::new();
-        parse_message(&bytes::Bytes::from(body.to_owned()), 1 << 20, &mut records);
+        parse_message(
+            &bytes::Bytes::from(body.to_owned()),
+            &Default::default(),
+            &mut records,
+        );
         Message {
             partition: Arc::new(PartitionId {
                 source: "t".into(),

@@ -48,7 +48,7 @@ pub fn settings(k: &KafkaSource, context: SecureContext) -> KafkaSettings {
         brokers: k.brokers.clone(),
         topics: k.topics.clone(),
         group_id: k.group_id.clone(),
-        max_record_bytes: k.max_record_bytes,
+        limits: k.parse_limits(),
         properties: k.client_properties(),
         context,
     }

@@ -678,7 +678,8 @@ async fn run_pipeline(
         }
         SourceConfig::File(f) => {
             trailpipe_service::notify_ready();
-            let files = run_file_source(f.path.clone(), f.max_record_bytes, src_tx, ack_rx);
+            let files =
+                run_file_source(f.path.clone(), config.source.parse_limits(), src_tx, ack_rx);
             tokio::pin!(files);
             let summary = loop {
                 tokio::select! {

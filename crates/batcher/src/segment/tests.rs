@@ -40,7 +40,11 @@ fn message(p: &Arc<PartitionId>, epoch: u64, offset: i64) -> Message {
         "eu-west-1"
     };
     let mut records = Vec::new();
-    parse_message(&record(offset, account, region), 1 << 20, &mut records);
+    parse_message(
+        &record(offset, account, region),
+        &Default::default(),
+        &mut records,
+    );
     // Every 7th record is routed nowhere, to exercise anchors after unrouted records.
     let routes = vec![if offset % 7 == 0 { 0 } else { 0b11 }];
     Message {
@@ -211,7 +215,11 @@ async fn replay_follows_a_recorded_wall_clock_cut() {
 #[tokio::test]
 async fn dead_letters_stay_in_their_segment() {
     let mut records = Vec::new();
-    parse_message(&Bytes::from_static(b"not json"), 1 << 20, &mut records);
+    parse_message(
+        &Bytes::from_static(b"not json"),
+        &Default::default(),
+        &mut records,
+    );
     let segs = run_with(Arc::default(), false, |p| {
         vec![Message {
             partition: p.clone(),

@@ -6,7 +6,7 @@ fn parse(input: &[u8]) -> Vec<Parsed> {
     let mut out = Vec::new();
     parse_message(
         &Bytes::copy_from_slice(input),
-        DEFAULT_MAX_RECORD_BYTES,
+        &ParseLimits::default(),
         &mut out,
     );
     out
@@ -135,7 +135,11 @@ fn every_kind_of_bad_input_is_rejected_with_its_reason() {
         "malformed_field"
     );
     let mut out = Vec::new();
-    parse_message(&Bytes::from_static(GOOD.as_bytes()), 100, &mut out);
+    parse_message(
+        &Bytes::from_static(GOOD.as_bytes()),
+        &ParseLimits::with_max_record_bytes(100),
+        &mut out,
+    );
     assert_eq!(
         out[0].as_ref().expect_err("too big").reason.code(),
         "too_large"
@@ -184,4 +188,72 @@ proptest::proptest! {
         let out = parse(&input);
         proptest::prop_assert!(!out.is_empty());
     }
+}
+
+/// A message over `max_message_bytes` is refused whole, before it is parsed (it is not even
+/// valid JSON here, and the reason is its size, not its syntax).
+#[test]
+fn a_message_over_the_limit_is_refused_before_parsing() {
+    let limits = ParseLimits {
+        max_message_bytes: 64,
+        ..ParseLimits::default()
+    };
+    let mut out = Vec::new();
+    let big = Bytes::from(vec![b'{'; 65]);
+    parse_message(&big, &limits, &mut out);
+    let [Err(r)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(r.reason.code(), "message_too_large");
+    assert_eq!(r.raw.len(), 65);
+    assert!(r.reason.to_string().contains("65 bytes"), "{}", r.reason);
+    out.clear();
+    parse_message(&Bytes::from(vec![b'{'; 64]), &limits, &mut out);
+    assert_eq!(
+        out[0].as_ref().expect_err("not JSON").reason.code(),
+        "not_json"
+    );
+}
+
+/// An envelope with more records than `max_envelope_records` becomes one rejection of the
+/// whole message; at the limit every record is parsed.
+#[test]
+fn an_envelope_over_the_record_cap_is_one_rejection() {
+    let envelope = |n: usize| {
+        let records: Vec<&str> = std::iter::repeat_n(GOOD, n).collect();
+        Bytes::from(format!(r#"{{"Records":[{}]}}"#, records.join(",")))
+    };
+    let limits = ParseLimits {
+        max_envelope_records: 3,
+        ..ParseLimits::default()
+    };
+    let mut out = Vec::new();
+    parse_message(&envelope(3), &limits, &mut out);
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(Result::is_ok));
+    out.clear();
+    parse_message(&envelope(4), &limits, &mut out);
+    let [Err(r)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(r.reason.code(), "too_many_records");
+    assert_eq!(r.envelope_index, None);
+    assert_eq!(r.raw, envelope(4));
+    // A broken array is still reported as broken JSON, and a non-array as a wrong type.
+    out.clear();
+    parse_message(
+        &Bytes::from_static(br#"{"Records":[{},}"#),
+        &limits,
+        &mut out,
+    );
+    assert_eq!(
+        out[0].as_ref().expect_err("broken").reason.code(),
+        "not_json"
+    );
+    out.clear();
+    parse_message(&Bytes::from_static(br#"{"Records":{}}"#), &limits, &mut out);
+    assert_eq!(
+        out[0].as_ref().expect_err("object").reason.code(),
+        "wrong_type"
+    );
 }

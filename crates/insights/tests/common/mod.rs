@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use trailpipe_event::{parse_message, Event, DEFAULT_MAX_RECORD_BYTES};
+use trailpipe_event::{parse_message, Event};
 use trailpipe_generator::{Generator, GeneratorConfig};
 use trailpipe_insights::{Detector, InsightRecord};
 
@@ -29,7 +29,7 @@ pub fn pool(n: usize, seed: u64) -> Vec<Event> {
         parsed.clear();
         parse_message(
             &Bytes::from(gen.next_record()),
-            DEFAULT_MAX_RECORD_BYTES,
+            &Default::default(),
             &mut parsed,
         );
         out.extend(parsed.drain(..).flatten());
