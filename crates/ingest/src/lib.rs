@@ -14,7 +14,10 @@ mod msk_iam;
 mod watermark;
 
 pub use client::{ClientErrorKind, KafkaHealth, KafkaStatus, SecureContext, STATS_INTERVAL_MS};
-pub use dead_letter::{producer_config, DeadLetterError, DeadLetterWriter};
+pub use dead_letter::{
+    capped_reason, pointer_letter, producer_config, DeadLetterError, DeadLetterWriter,
+    MAX_REASON_BYTES,
+};
 pub use file::{run_file_source, FileSourceSummary};
 pub use kafka::{run_kafka_source, KafkaSettings};
 pub use msk_iam::{MskIamAuth, MskIamError, MskToken};

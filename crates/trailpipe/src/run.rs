@@ -534,7 +534,7 @@ async fn run_pipeline(
                 &k.brokers,
                 &k.dead_letter_topic,
                 &k.client_properties(),
-                k.max_record_bytes,
+                k.max_message_bytes,
                 context,
             )
             .context("creating the dead-letter producer")?

@@ -1,0 +1,199 @@
+//! Hostile input end to end (tansu, moto, the daemon binary): messages too large to parse,
+//! envelopes with too many records and compression bombs become dead letters — their pointer
+//! form when the original cannot be carried — and the partition moves on, within its memory.
+
+use std::{collections::HashMap, time::Duration};
+
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::support::*;
+
+fn trail(bucket: &str) -> String {
+    format!(
+        r#"
+[[trails]]
+name = "everything"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+[[trails.event_selectors]]
+read_write_type = "All"
+[[trails.event_selectors.data_resources]]
+type = "AWS::S3::Object"
+values = ["arn:aws:s3"]
+[[trails.event_selectors.data_resources]]
+type = "AWS::Lambda::Function"
+values = ["arn:aws:lambda"]
+"#
+    )
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Produces one message of any size (up to 256 MiB before compression) with `compression`.
+fn produce_large(brokers: &str, topic: &str, value: &[u8], compression: &str) {
+    let p: BaseProducer = client_config(brokers, &[])
+        .set("message.max.bytes", "268435456")
+        .set("compression.type", compression)
+        .create()
+        .expect("producer");
+    p.send(BaseRecord::to(topic).key("bomb").payload(value))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    p.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// The dead letters of `dlq` (at least `n`, waiting up to a minute): payload and headers.
+fn letters(brokers: &str, dlq: &str, n: usize) -> Vec<(Vec<u8>, HashMap<String, String>)> {
+    consume_all(brokers, dlq, n, Duration::from_secs(60))
+}
+
+/// With small limits: a message over `max_message_bytes` and larger than any letter becomes a
+/// pointer letter (its SHA-256 names it); an envelope over `max_envelope_records` is carried
+/// whole with its reason; the good records around them are delivered exactly once and the
+/// committed offset reaches the end of the topic.
+#[test]
+fn oversized_messages_and_envelopes_are_dead_lettered_and_the_partition_moves_on() {
+    let Some(s) = Services::get("oversized input") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "oversized", 1);
+    let port = 19571;
+    let limits = "max_record_bytes = 16384\nmax_message_bytes = 65536\nmax_envelope_records = 10";
+    let cfg = format!(
+        "{}{}",
+        kafka_to_moto(&s, &topic, &dlq, &group, port, limits),
+        trail(&bucket)
+    );
+    let before = generated_messages(300, 101);
+    let after = generated_messages(300, 102);
+    let huge = vec![b'x'; 100_000];
+    let records: Vec<String> = generated_messages(11, 103)
+        .into_iter()
+        .map(|(_, v)| String::from_utf8(v).expect("utf8"))
+        .collect();
+    let envelope = format!(r#"{{"Records":[{}]}}"#, records.join(",")).into_bytes();
+    produce(&s.brokers, &topic, &before);
+    produce(
+        &s.brokers,
+        &topic,
+        &[
+            ("huge".to_string(), huge.clone()),
+            ("envelope".to_string(), envelope.clone()),
+        ],
+    );
+    produce(&s.brokers, &topic, &after);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let end = end_offsets_total(&s.brokers, &topic, 1);
+    assert!(
+        wait_until(Duration::from_secs(90), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= end),
+        "the partition did not move past the bad messages\n{}",
+        daemon.log_text()
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+
+    let dead = letters(&s.brokers, &dlq, 2);
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    let (pointer, headers) = &dead[0];
+    assert_eq!(headers["trailpipe.dead_letter.form"], "pointer");
+    assert_eq!(headers["trailpipe.error.code"], "message_too_large");
+    assert_eq!(headers["trailpipe.source.offset"], "300");
+    let p: serde_json::Value = serde_json::from_slice(pointer).expect("pointer JSON");
+    assert_eq!(p["sha256"], sha256_hex(&huge));
+    assert_eq!(p["bytes"], 100_000);
+    assert_eq!(
+        (&p["source"], &p["offset"]),
+        (&topic.as_str().into(), &300.into())
+    );
+    let (original, headers) = &dead[1];
+    assert_eq!(headers["trailpipe.dead_letter.form"], "original");
+    assert_eq!(headers["trailpipe.error.code"], "too_many_records");
+    assert_eq!(original, &envelope, "the envelope is carried unchanged");
+
+    let good: Vec<(String, Vec<u8>)> = [before, after].concat();
+    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, good.len()),
+        "{report}"
+    );
+}
+
+/// A gzip message of about 100 KB that inflates to a ~105 MB `{"Records":[...]}` of 35
+/// million records, at the default limits: it is dead-lettered as a pointer without being
+/// parsed, the records around it are delivered, and the daemon's peak RSS stays under the
+/// 512 MiB the deployment gives it.
+#[test]
+fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
+    let Some(s) = Services::get("compression bomb") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "bomb", 1);
+    let port = 19572;
+    let cfg = format!(
+        "{}{}",
+        kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+        trail(&bucket)
+    );
+    let records = 35_000_000;
+    let mut bomb = Vec::with_capacity(3 * records + 16);
+    bomb.extend_from_slice(b"{\"Records\":[");
+    for _ in 0..records - 1 {
+        bomb.extend_from_slice(b"{},");
+    }
+    bomb.extend_from_slice(b"{}]}");
+    let before = generated_messages(200, 111);
+    let after = generated_messages(200, 112);
+    produce(&s.brokers, &topic, &before);
+    produce_large(&s.brokers, &topic, &bomb, "gzip");
+    produce(&s.brokers, &topic, &after);
+    let bomb_sha = sha256_hex(&bomb);
+    let bomb_len = bomb.len();
+    drop(bomb);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let end = end_offsets_total(&s.brokers, &topic, 1);
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= end),
+        "the partition did not move past the bomb\n{}",
+        daemon.log_text()
+    );
+    let peak = peak_rss_kib(daemon.child.id()).expect("VmHWM");
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    eprintln!(
+        "a {bomb_len}-byte envelope of {records} records: peak RSS {} MiB",
+        peak / 1024
+    );
+    assert!(peak < 512 * 1024, "peak RSS {} MiB", peak / 1024);
+
+    let dead = letters(&s.brokers, &dlq, 1);
+    assert_eq!(dead.len(), 1);
+    let (pointer, headers) = &dead[0];
+    assert_eq!(headers["trailpipe.dead_letter.form"], "pointer");
+    assert_eq!(headers["trailpipe.error.code"], "message_too_large");
+    let p: serde_json::Value = serde_json::from_slice(pointer).expect("pointer JSON");
+    assert_eq!(
+        (&p["sha256"], &p["bytes"]),
+        (&bomb_sha.into(), &bomb_len.into())
+    );
+
+    let good: Vec<(String, Vec<u8>)> = [before, after].concat();
+    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, good.len()),
+        "{report}"
+    );
+}
