@@ -273,6 +273,9 @@ impl Batcher {
             forced_end: None,
         });
         open.last = m.offset;
+        // Everything the segment holds counts towards `max_segment_bytes`, not only routed
+        // records: a partition of rejected or history-only records is cut by size too.
+        open.bytes += held_bytes(&cfg, &m);
         let mut cwl_records = Vec::new();
         for (i, record) in m.records.into_iter().enumerate() {
             match record {
@@ -333,7 +336,6 @@ impl Batcher {
                                 raw: event.raw.clone(),
                             });
                         }
-                        open.bytes += event.raw.len() + 1;
                     }
                 }
             }
@@ -417,7 +419,6 @@ impl Batcher {
     /// Whether adding `m` to its partition's open segment would break a size or count limit.
     fn would_overflow(&self, m: &Message) -> Option<CutReason> {
         let open = self.parts.get(&m.partition)?.open.as_ref()?;
-        let mut added: usize = 0;
         for (i, record) in m.records.iter().enumerate() {
             let (Ok(event), Some(&mask)) = (record, m.routes.get(i)) else {
                 continue;
@@ -439,9 +440,9 @@ impl Batcher {
                         return Some(CutReason::Size);
                     }
                 }
-                added += event.raw.len() + 1;
             }
         }
+        let added = held_bytes(&self.cfg, m);
         (open.bytes > 0 && open.bytes + added > self.cfg.max_segment_bytes)
             .then_some(CutReason::Size)
     }
@@ -561,6 +562,34 @@ impl Batcher {
             .await
             .is_ok()
     }
+}
+
+/// The bytes an open segment holds for `m`: one copy of each record per trail it is routed to
+/// (and accepted by), each rejected record (a dead letter), and each record kept only for the
+/// event history. A pure function of the input and the configuration, so size cuts are too.
+fn held_bytes(cfg: &BatcherConfig, m: &Message) -> usize {
+    m.records
+        .iter()
+        .enumerate()
+        .map(|(i, record)| match record {
+            Err(rejected) => rejected.raw.len() + 1,
+            Ok(event) => {
+                let mask = m.routes.get(i).copied().unwrap_or(0);
+                let copies = (0..cfg.trails.len())
+                    .filter(|&t| {
+                        mask & (1 << t) != 0 && cfg.trails[t].accepts(&event.fields.account_id)
+                    })
+                    .count();
+                let history_only = copies == 0
+                    && cfg.history
+                    && matches!(
+                        event.fields.event_category,
+                        EventCategory::Management | EventCategory::Insight
+                    );
+                (event.raw.len() + 1) * (copies + usize::from(history_only))
+            }
+        })
+        .sum()
 }
 
 /// Looks up a recorded cut, retrying store errors with capped exponential backoff: guessing

@@ -247,6 +247,40 @@ async fn dead_letters_stay_in_their_segment() {
     assert_eq!(seg.dead_letters[0].rejected.reason.code(), "not_json");
 }
 
+/// A partition carrying only rejected records is cut by `max_segment_bytes` like any other,
+/// rather than holding every dead letter until the (here: hour-long) interval.
+#[tokio::test]
+async fn dead_letters_count_towards_the_segment_size() {
+    let segs = run_with(Arc::default(), false, |p| {
+        (0..50)
+            .map(|offset| {
+                let mut records = Vec::new();
+                parse_message(
+                    &Bytes::from(vec![b'x'; 1000]),
+                    &Default::default(),
+                    &mut records,
+                );
+                Message {
+                    partition: p.clone(),
+                    epoch: 1,
+                    offset,
+                    timestamp_ms: None,
+                    key: None,
+                    read_at: Instant::now(),
+                    records,
+                    routes: vec![0],
+                }
+            })
+            .collect()
+    })
+    .await;
+    // 16 letters of 1,001 bytes fit in 16,384; the 17th starts the next segment.
+    let sizes: Vec<usize> = segs.iter().map(|s| s.dead_letters.len()).collect();
+    assert_eq!(sizes, [16, 16, 16, 2]);
+    assert!(segs.windows(2).all(|w| w[0].end == w[1].start));
+    assert_eq!((segs[0].start, segs[3].end), (0, 50));
+}
+
 #[tokio::test]
 async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_cut() {
     let mut cfg = config();
