@@ -31,7 +31,7 @@ pub use error::{HistoryError, Result};
 pub use query::{LookupEvent, LookupEventResource, LookupResponse};
 pub use record::{
     arn_short_name, extract, parse_event_time, HistoryCategory, HistoryEntry, LookupResource,
-    NotKept,
+    NotKept, MAX_INDEXED_RESOURCES,
 };
 pub use request::{weighted_len, AttributeKey, LookupError, LookupRequest, MAX_RESULTS};
 pub use store::{AppendSummary, HistoryRecord, HistoryStore, PruneSummary, JOURNAL_BYTES};

@@ -34,6 +34,11 @@ use crate::AttributeKey;
 /// some weigh double); longer values can never be asked for.
 pub(crate) const MAX_INDEXED_VALUE_BYTES: usize = 4000;
 
+/// Most elements of `resources[]` indexed per record (CloudTrail's own records name a handful);
+/// the rest stay in the record and in LookupEvents answers but cannot be looked up by. Bounds
+/// the index entries one record can write, whatever a producer puts in it.
+pub const MAX_INDEXED_RESOURCES: usize = 64;
+
 /// Which part of event history a record belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum HistoryCategory {
@@ -89,7 +94,8 @@ pub struct HistoryEntry {
 
 impl HistoryEntry {
     /// Every `(attribute, value)` a lookup may match this entry by, without duplicates. Values
-    /// longer than 4000 bytes (`MAX_INDEXED_VALUE_BYTES`) or empty are left out.
+    /// longer than 4000 bytes (`MAX_INDEXED_VALUE_BYTES`) or empty are left out, and only the
+    /// first [`MAX_INDEXED_RESOURCES`] resources count.
     pub fn attribute_values(&self) -> Vec<(AttributeKey, Cow<'_, str>)> {
         fn b(v: &Option<String>) -> Option<Cow<'_, str>> {
             v.as_deref().map(Cow::Borrowed)
@@ -393,43 +399,49 @@ pub(crate) struct Parsed<'a> {
 }
 
 impl<'a> Parsed<'a> {
-    /// As [`HistoryEntry::attribute_values`].
+    /// As [`HistoryEntry::attribute_values`]. At most [`MAX_INDEXED_RESOURCES`] resources are
+    /// looked at, so the duplicate check (linear in a list of at most ~200 values) stays cheap
+    /// whatever the record holds.
     pub(crate) fn attribute_values(&self) -> Vec<(AttributeKey, &str)> {
-        fn push<'e>(k: AttributeKey, v: &'e str, out: &mut Vec<(AttributeKey, &'e str)>) {
-            if !v.is_empty()
-                && v.len() <= MAX_INDEXED_VALUE_BYTES
-                && !out.iter().any(|(ok, ov)| *ok == k && *ov == v)
-            {
-                out.push((k, v));
+        struct Values<'e>(Vec<(AttributeKey, &'e str)>);
+        impl<'e> Values<'e> {
+            fn push(&mut self, k: AttributeKey, v: &'e str) {
+                if !v.is_empty()
+                    && v.len() <= MAX_INDEXED_VALUE_BYTES
+                    && !self.0.iter().any(|(ok, ov)| *ok == k && *ov == v)
+                {
+                    self.0.push((k, v));
+                }
             }
         }
-        let mut out: Vec<(AttributeKey, &str)> = Vec::with_capacity(10);
-        push(AttributeKey::EventId, &self.event_id, &mut out);
+        let mut values = Values(Vec::with_capacity(10));
+        let out = &mut values;
+        out.push(AttributeKey::EventId, &self.event_id);
         if let Some(v) = &self.event_name {
-            push(AttributeKey::EventName, v, &mut out);
+            out.push(AttributeKey::EventName, v);
         }
         if let Some(v) = self.read_only {
-            push(AttributeKey::ReadOnly, bool_str(v), &mut out);
+            out.push(AttributeKey::ReadOnly, bool_str(v));
         }
         if let Some(v) = &self.username {
-            push(AttributeKey::Username, v, &mut out);
+            out.push(AttributeKey::Username, v);
         }
         if let Some(v) = &self.event_source {
-            push(AttributeKey::EventSource, v, &mut out);
+            out.push(AttributeKey::EventSource, v);
         }
         if let Some(v) = &self.access_key_id {
-            push(AttributeKey::AccessKeyId, v, &mut out);
+            out.push(AttributeKey::AccessKeyId, v);
         }
-        for (t, arn) in &self.resources {
+        for (t, arn) in self.resources.iter().take(MAX_INDEXED_RESOURCES) {
             if let Some(t) = t {
-                push(AttributeKey::ResourceType, t, &mut out);
+                out.push(AttributeKey::ResourceType, t);
             }
             if let Some(arn) = arn {
-                push(AttributeKey::ResourceName, arn, &mut out);
-                push(AttributeKey::ResourceName, arn_short_name(arn), &mut out);
+                out.push(AttributeKey::ResourceName, arn);
+                out.push(AttributeKey::ResourceName, arn_short_name(arn));
             }
         }
-        out
+        values.0
     }
 
     /// As [`HistoryEntry::matches`].
@@ -578,6 +590,30 @@ mod tests {
         assert!(e.matches(AttributeKey::ResourceName, "arn:aws:s3:::b"));
         assert!(e.matches(AttributeKey::ReadOnly, "true"));
         assert!(!e.matches(AttributeKey::ReadOnly, "false"));
+    }
+
+    /// A record naming 60,000 resources (a 1 MiB record can) indexes the first
+    /// `MAX_INDEXED_RESOURCES` of them, and keeps them all in the entry.
+    #[test]
+    fn only_the_first_resources_are_indexed() {
+        let resources: Vec<String> = (0..60_000)
+            .map(|i| format!(r#"{{"ARN":"arn:aws:s3:::b{i}","type":"AWS::S3::Bucket"}}"#))
+            .collect();
+        let raw = format!(
+            r#"{{"eventTime":"2026-01-01T00:00:00Z","eventID":"e1","awsRegion":"us-east-1","eventName":"X","resources":[{}]}}"#,
+            resources.join(",")
+        );
+        let e = extract(raw.as_bytes()).expect("kept");
+        assert_eq!(e.resources.len(), 60_000);
+        let last = MAX_INDEXED_RESOURCES - 1;
+        assert!(e.matches(AttributeKey::ResourceName, &format!("b{last}")));
+        assert!(!e.matches(AttributeKey::ResourceName, &format!("b{}", last + 1)));
+        let resource_names = e
+            .attribute_values()
+            .iter()
+            .filter(|(k, _)| *k == AttributeKey::ResourceName)
+            .count();
+        assert_eq!(resource_names, 2 * MAX_INDEXED_RESOURCES);
     }
 
     #[test]
