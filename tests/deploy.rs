@@ -65,6 +65,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     // Only when a client holds connections open or is too slow.
     names::HTTP_CONNECTIONS_REFUSED,
     names::API_CALLS_THROTTLED,
+    names::DEAD_LETTER_ERRORS,
 ];
 
 fn repo() -> PathBuf {

@@ -197,3 +197,81 @@ fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
         "{report}"
     );
 }
+
+/// A dead-letter topic that does not exist is reported at start (log and `/readyz`); a rejected
+/// record then holds its partition (nothing is committed past it) until the topic is created,
+/// when the letter is written, the partition moves on and `/readyz` is ready again.
+#[test]
+fn a_missing_dead_letter_topic_is_reported_and_holds_the_partition_until_created() {
+    let Some(s) = Services::get("missing dead-letter topic") else {
+        return;
+    };
+    let (topic, _dlq, group, bucket, s3) = fresh(&s, "nodlq", 1);
+    let dlq = unique("nodlq-missing");
+    let port = 19573;
+    let cfg = format!(
+        "{}{}",
+        kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+        trail(&bucket)
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let not_ready =
+        || http_get(port, "/readyz").filter(|(status, body)| *status == 503 && body.contains(&dlq));
+    assert!(
+        wait_until(Duration::from_secs(60), || not_ready().is_some()),
+        "/readyz did not report the missing topic: {:?}\n{}",
+        http_get(port, "/readyz"),
+        daemon.log_text()
+    );
+    assert!(daemon.log_text().contains("does not exist"));
+
+    let good = generated_messages(100, 121);
+    produce(&s.brokers, &topic, &good[..50]);
+    assert!(
+        wait_until(Duration::from_secs(60), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= 50),
+        "{}",
+        daemon.log_text()
+    );
+    // A rejected record: nothing from it on is committed while its letter cannot be written.
+    produce(
+        &s.brokers,
+        &topic,
+        &[("bad".to_string(), b"not json".to_vec())],
+    );
+    produce(&s.brokers, &topic, &good[50..]);
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(
+        committed_total(&s.brokers, &group, &topic, 1),
+        50,
+        "committed past a record whose dead letter was not written"
+    );
+    assert!(not_ready().is_some() || http_get(port, "/readyz").is_some_and(|(c, _)| c == 503));
+
+    create_topic(&s.brokers, &dlq, 1);
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= 101),
+        "the partition did not move on once the topic existed\n{}",
+        daemon.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || http_get(port, "/readyz")
+            .is_some_and(|(c, _)| c == 200)),
+        "{:?}",
+        http_get(port, "/readyz")
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    let dead = letters(&s.brokers, &dlq, 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1["trailpipe.error.code"], "not_json");
+    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, good.len()),
+        "{report}"
+    );
+}

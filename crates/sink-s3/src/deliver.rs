@@ -237,10 +237,12 @@ impl Delivery {
         if !dead_letters.is_empty() {
             let mut backoff = Backoff::new();
             while let Err(e) = self.dead.write(&dead_letters).await {
-                tracing::warn!(partition = %seg.partition, error = %e, "dead-letter write failed; retrying");
+                tracing::error!(partition = %seg.partition, error = %e, "dead-letter write failed; the partition waits for it (retrying)");
+                self.health.dead_letters_failing(e.clone());
                 self.health.error(e);
                 tokio::time::sleep(backoff.next_delay(ErrorClass::Retriable)).await;
             }
+            self.health.dead_letters_written();
             for l in &dead_letters {
                 metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code()).increment(1);
             }

@@ -216,6 +216,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "",
         "CloudTrail API calls refused with ThrottlingException and not recorded: unsigned or badly signed calls from one address beyond `api.max_unverified_calls_per_sec`.",
     ),
+    (
+        DEAD_LETTER_ERRORS,
+        "",
+        "Failed dead-letter writes (each retried; the partition waits) and a dead-letter topic found missing at start; `/readyz` is 503 until a letter is written.",
+    ),
 ];
 
 /// Records read from the source.
@@ -309,6 +314,9 @@ pub const HTTP_CONNECTIONS_REFUSED: &str = "trailpipe_http_connections_refused_t
 
 /// Unverified API calls refused for their rate.
 pub const API_CALLS_THROTTLED: &str = "trailpipe_api_calls_throttled_total";
+
+/// Dead-letter writes that failed.
+pub const DEAD_LETTER_ERRORS: &str = "trailpipe_dead_letter_errors_total";
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {

@@ -1,6 +1,6 @@
 //! The HTTP endpoints: `/metrics` (Prometheus), `/healthz` (alive), `/readyz` (ready to deliver:
-//! the sink's last event is a success, like CloudTrail's GetTrailStatus, and no Kafka
-//! authentication, TLS or transport error is unresolved), and the CloudTrail
+//! the sink's last event is a success, like CloudTrail's GetTrailStatus, dead letters can be
+//! written, and no Kafka authentication, TLS or transport error is unresolved), and the CloudTrail
 //! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`),
 //! on the listeners of `listener`.
 
@@ -34,6 +34,11 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
             "LatestDeliveryTime": epoch(st.latest_delivery),
             "LatestDeliveryError": st.latest_error,
             "LatestDeliveryErrorTime": epoch(st.latest_error_time),
+        },
+        "dead_letters": {
+            "healthy": st.dead_letter_error.is_none(),
+            "LatestError": st.dead_letter_error,
+            "LatestErrorTime": epoch(st.dead_letter_error_time),
         },
         "kafka": {
             "healthy": k.is_healthy(),

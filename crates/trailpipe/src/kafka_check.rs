@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use rdkafka::{consumer::BaseConsumer, consumer::Consumer as _, ClientConfig};
+use rdkafka::{consumer::BaseConsumer, consumer::Consumer, ClientConfig};
 use trailpipe_config::KafkaSource;
 use trailpipe_ingest::{KafkaHealth, KafkaSettings, MskIamAuth, SecureContext};
 
@@ -186,7 +186,12 @@ pub async fn probe(
     let health = KafkaHealth::default();
     let s = settings(k, SecureContext::new("probe", msk, health.clone()));
     let ctx = s.context.clone();
-    let topics = k.topics.clone();
+    let topics: Vec<(&'static str, String)> = k
+        .topics
+        .iter()
+        .map(|t| ("source.topics", t.clone()))
+        .chain([("source.dead_letter_topic", k.dead_letter_topic.clone())])
+        .collect();
     let brokers = k.brokers.clone();
     let ca = s
         .properties
@@ -207,23 +212,17 @@ pub async fn probe(
                 let _ = consumer.poll(Duration::from_millis(100));
             }
         }
-        for topic in &topics {
+        for (field, topic) in &topics {
             // Serving the client's events while waiting answers token refreshes and reports
             // TLS and authentication errors to `health`.
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             let _ = consumer.poll(Duration::ZERO);
-            match consumer.fetch_metadata(Some(topic), left) {
-                Ok(md) => {
-                    let missing = md.topics().iter().any(|t| {
-                        t.name() == topic && (t.error().is_some() || t.partitions().is_empty())
-                    });
-                    if missing {
-                        problems.push(problem(
-                            "source.topics",
-                            format!("topic {topic} does not exist on {brokers}"),
-                        ));
-                    }
-                }
+            match topic_missing(&consumer, topic, left) {
+                Ok(true) => problems.push(problem(
+                    *field,
+                    format!("topic {topic} does not exist on {brokers}"),
+                )),
+                Ok(false) => {}
                 Err(e) => {
                     let _ = consumer.poll(Duration::from_millis(100));
                     let st = health.status();
@@ -249,6 +248,43 @@ pub async fn probe(
     })
     .await
     .map_err(|e| vec![problem("source", e.to_string())])?
+}
+
+/// Whether the cluster lacks `topic` (metadata names it with an error, or without partitions).
+fn topic_missing(
+    consumer: &BaseConsumer<SecureContext>,
+    topic: &str,
+    timeout: Duration,
+) -> rdkafka::error::KafkaResult<bool> {
+    let md = consumer.fetch_metadata(Some(topic), timeout)?;
+    Ok(md
+        .topics()
+        .iter()
+        .any(|t| t.name() == topic && (t.error().is_some() || t.partitions().is_empty())))
+}
+
+/// At start: a dead-letter topic the cluster does not have cannot take the first rejected
+/// record, and the partition holding it would stop there. Returns what to tell the operator
+/// when it is missing; `None` when it exists or cannot be told (brokers unreachable: the
+/// consumer reports that itself).
+pub async fn missing_dead_letter_topic(k: &KafkaSource, context: SecureContext) -> Option<String> {
+    let s = settings(k, context.clone());
+    let (topic, brokers) = (k.dead_letter_topic.clone(), k.brokers.clone());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<SecureContext> =
+            s.client_config().create_with_context(context).ok()?;
+        let _ = consumer.poll(Duration::ZERO);
+        topic_missing(&consumer, &topic, Duration::from_secs(30))
+            .ok()?
+            .then(|| {
+                format!(
+                    "dead-letter topic {topic} does not exist on {brokers} (source.dead_letter_topic): create it, or rejected records cannot be written and their partitions stop at them"
+                )
+            })
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Why the first bootstrap broker's certificate is refused, in words librdkafka's handshake

@@ -232,6 +232,15 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         api_tls.clone(),
     )
     .await?;
+    if let SourceConfig::Kafka(k) = &config.source {
+        let (k, context, health) = (k.clone(), kafka.context(k)?, health.clone());
+        tokio::spawn(async move {
+            if let Some(why) = crate::kafka_check::missing_dead_letter_topic(&k, context).await {
+                tracing::error!("{why}");
+                health.dead_letters_failing(why);
+            }
+        });
+    }
     tokio::spawn(signals(ctl_tx));
     // The watchdog pings only while the control loop keeps ticking.
     let heartbeat = Arc::new(AtomicU64::new(now_secs()));
