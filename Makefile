@@ -3,7 +3,7 @@
 CARGO ?= cargo
 RECORDS ?= 50000
 
-.PHONY: demo test test-unit services-start services-stop bench lint fmt deploy-check
+.PHONY: demo test test-unit services-start services-stop bench lint fmt deploy-check fuzz
 
 ## demo: install the build packages if missing (apt), generate records, deliver them from a file into
 ## demo-output/ (S3 layout), print what was delivered
@@ -65,3 +65,8 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## fuzz: build the fuzz targets of fuzz/ (cargo-fuzz, installed if missing) and run each for FUZZ_SECONDS
+## (default 60) on a copy of its corpus; fails if any target crashed (see scripts/fuzz.sh)
+fuzz:
+	scripts/fuzz.sh

@@ -275,3 +275,80 @@ fn a_missing_dead_letter_topic_is_reported_and_holds_the_partition_until_created
         "{report}"
     );
 }
+
+/// Records near the 1 MiB limit keep arriving while S3 is down for 30 s: the pipeline holds
+/// at most `delivery.max_inflight_bytes` of them (the source waits, Kafka keeps the rest), so
+/// peak RSS stays near the budget instead of growing with the backlog; once S3 is back
+/// everything lands exactly once.
+#[test]
+fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
+    let Some(s) = Services::get("large records, S3 outage") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "bigoutage", 2);
+    let moto = s
+        .s3_endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let proxy = Proxy::start(&moto);
+    let port = 19574;
+    let cfg = format!(
+        "{}[delivery]\nmax_inflight_bytes = 67108864\n{}",
+        kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+        trail(&bucket)
+    )
+    .replace(
+        &format!("endpoint_url = \"{}\"", s.s3_endpoint),
+        &format!("endpoint_url = \"http://127.0.0.1:{}\"", proxy.port),
+    );
+    // 400 records of ~900 KB: 360 MB, over five times the budget.
+    let pad = "x".repeat(900_000);
+    let messages: Vec<(String, Vec<u8>)> = generated_messages(400, 131)
+        .into_iter()
+        .map(|(k, v)| {
+            let mut r: serde_json::Value = serde_json::from_slice(&v).expect("json");
+            r["additionalEventData"] = serde_json::json!({ "pad": pad });
+            (k, serde_json::to_vec(&r).expect("json"))
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon = Daemon::start(dir.path(), &cfg);
+    assert!(
+        wait_until(Duration::from_secs(30), || http_get(port, "/healthz")
+            .is_some()),
+        "{}",
+        daemon.log_text()
+    );
+    proxy.stop();
+    produce(&s.brokers, &topic, &messages);
+    std::thread::sleep(Duration::from_secs(30));
+    let during = peak_rss_kib(daemon.child.id()).expect("VmHWM");
+    proxy.resume();
+    let end = end_offsets_total(&s.brokers, &topic, 2);
+    assert!(
+        wait_until(Duration::from_secs(180), || committed_total(
+            &s.brokers, &group, &topic, 2
+        ) >= end),
+        "not everything was committed after the outage\n{}",
+        daemon.log_text()
+    );
+    let peak = peak_rss_kib(daemon.child.id()).expect("VmHWM");
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    eprintln!(
+        "360 MB of 900 KB records through a 30 s S3 outage, 64 MiB budget: peak RSS {} MiB during the outage, {} MiB overall",
+        during / 1024,
+        peak / 1024
+    );
+    assert!(
+        during < 320 * 1024,
+        "peak RSS {} MiB during the outage with a 64 MiB budget",
+        during / 1024
+    );
+    let report = exactly_once(&s, &s3, &bucket, &topic, 2, &messages);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, messages.len()),
+        "{report}"
+    );
+}

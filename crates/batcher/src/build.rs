@@ -49,6 +49,9 @@ pub struct Segment {
     pub cut: CutReason,
     /// When its first message was read (for delivery latency).
     pub opened_at: Instant,
+    /// Its messages' share of the memory budget, given back when the segment is dropped
+    /// (delivered, or abandoned to a replay).
+    pub held: trailpipe_event::Held,
 }
 
 /// A group's records before compression.

@@ -47,6 +47,8 @@ pub enum CutReason {
     Interval,
     /// A replay reached the cut recorded by an earlier delivery.
     Replay,
+    /// Less than a quarter of the memory budget was free (wall clock; recorded in metadata).
+    Memory,
     /// End of input, shutdown or revoke.
     End,
 }
@@ -59,6 +61,7 @@ impl CutReason {
             Self::Records => "records",
             Self::Interval => "interval",
             Self::Replay => "replay",
+            Self::Memory => "memory",
             Self::End => "end",
         }
     }

@@ -117,6 +117,8 @@ struct Open {
     deadline: Option<Instant>,
     /// Cut recorded by an earlier delivery of this segment (replay).
     forced_end: Option<i64>,
+    /// Its messages' shares of the memory budget.
+    held: trailpipe_event::Held,
 }
 
 struct PartitionState {
@@ -138,6 +140,9 @@ pub struct Batcher {
     inflight: Arc<InFlight>,
     /// CloudWatch Logs records go here as they are read (see [`crate::cwl_feed`]).
     cwl: Option<CwlFeed>,
+    /// The memory budget the source takes shares of: when it runs low, open segments are cut
+    /// early, so their shares come back once delivered instead of after their interval.
+    budget: Option<trailpipe_event::MemoryBudget>,
 }
 
 impl Batcher {
@@ -156,7 +161,15 @@ impl Batcher {
             out,
             inflight,
             cwl: None,
+            budget: None,
         }
+    }
+
+    /// Cuts open segments early while `budget` is under pressure (see
+    /// [`trailpipe_event::MemoryBudget::under_pressure`]).
+    pub fn with_budget(mut self, budget: trailpipe_event::MemoryBudget) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     /// Also hands every record of a trail with a log group to the CloudWatch Logs stage as
@@ -235,7 +248,7 @@ impl Batcher {
         }
     }
 
-    async fn add(&mut self, m: Message) -> bool {
+    async fn add(&mut self, mut m: Message) -> bool {
         let Some(state) = self.parts.get_mut(&m.partition) else {
             return true;
         };
@@ -271,8 +284,10 @@ impl Batcher {
             opened_at: now,
             deadline: None,
             forced_end: None,
+            held: trailpipe_event::Held::default(),
         });
         open.last = m.offset;
+        open.held.merge(std::mem::take(&mut m.held));
         // Everything the segment holds counts towards `max_segment_bytes`, not only routed
         // records: a partition of rejected or history-only records is cut by size too.
         open.bytes += held_bytes(&cfg, &m);
@@ -463,6 +478,24 @@ impl Batcher {
                 return false;
             }
         }
+        if self.budget.as_ref().is_some_and(|b| b.under_pressure()) {
+            // Open segments hold shares only delivery gives back: cut every one holding any
+            // (a wall-clock cut, recorded in the files' metadata like an interval cut).
+            let holding: Vec<_> = self
+                .parts
+                .values()
+                .filter_map(|s| {
+                    let o = s.open.as_ref()?;
+                    (o.forced_end.is_none() && o.held.bytes() > 0)
+                        .then(|| (s.id.clone(), o.last + 1))
+                })
+                .collect();
+            for (id, end) in holding {
+                if !self.cut(&id, end, CutReason::Memory).await {
+                    return false;
+                }
+            }
+        }
         true
     }
 
@@ -502,6 +535,7 @@ impl Batcher {
                 dead,
                 history,
                 opened_at,
+                held,
                 ..
             } = open;
             let (files, anchor_offset) = match anchor {
@@ -550,6 +584,7 @@ impl Batcher {
                 history,
                 cut: reason,
                 opened_at,
+                held,
             }
         });
         self.inflight.add(id);

@@ -217,6 +217,12 @@ pub struct DeliveryConfig {
     /// gzip level (0–9) for log files.
     #[serde(default = "DeliveryConfig::default_compression_level")]
     pub compression_level: u32,
+    /// Bytes of input (raw messages, plus 512 per parsed record) the pipeline holds at once,
+    /// from the source's read to the segment's delivery: in channels, open segments, dead
+    /// letters, history events, CloudWatch Logs batches and delivery. The source waits when
+    /// it is used up; open segments are cut early when less than a quarter is free.
+    #[serde(default = "DeliveryConfig::default_max_inflight_bytes")]
+    pub max_inflight_bytes: usize,
 }
 
 impl DeliveryConfig {
@@ -229,6 +235,9 @@ impl DeliveryConfig {
     const fn default_compression_level() -> u32 {
         6
     }
+    const fn default_max_inflight_bytes() -> usize {
+        192 * 1024 * 1024
+    }
 }
 
 impl Default for DeliveryConfig {
@@ -237,6 +246,7 @@ impl Default for DeliveryConfig {
             max_segment_bytes: Self::default_max_segment_bytes(),
             shutdown_grace_secs: Self::default_shutdown_grace_secs(),
             compression_level: Self::default_compression_level(),
+            max_inflight_bytes: Self::default_max_inflight_bytes(),
         }
     }
 }

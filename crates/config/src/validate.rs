@@ -126,6 +126,12 @@ impl Config {
                 }
             }
         }
+        if self.delivery.max_inflight_bytes < 1024 * 1024 {
+            errors.push(ConfigError::new(
+                "delivery.max_inflight_bytes",
+                "must be at least 1048576 (1 MiB)",
+            ));
+        }
         let limits = self.source.parse_limits();
         if limits.max_record_bytes < 1024 {
             errors.push(ConfigError::new(

@@ -49,6 +49,8 @@ pub struct Message {
     /// Per accepted record (same index as `records`), a bit per trail that routes it; filled by
     /// the router, empty before.
     pub routes: Vec<u64>,
+    /// Its share of the pipeline's memory budget, given back when its segment is delivered.
+    pub held: crate::Held,
 }
 
 /// Pipeline items: messages in partition order, interleaved with partition lifecycle events.

@@ -6,11 +6,13 @@
 //! parse that never builds a full JSON tree. Input that cannot be used becomes a [`Rejected`] with
 //! a [`RejectReason`] that names the field at fault; nothing is dropped silently.
 
+mod budget;
 mod fields;
 mod flow;
 mod parse;
 mod reject;
 
+pub use budget::{Held, MemoryBudget, RECORD_OVERHEAD_BYTES};
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
 pub use flow::{DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
 pub use parse::{

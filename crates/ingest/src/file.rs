@@ -15,7 +15,9 @@ use std::{
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use trailpipe_event::{parse_message, Feedback, Flow, Message, ParseLimits, PartitionId};
+use trailpipe_event::{
+    parse_message, Feedback, Flow, MemoryBudget, Message, ParseLimits, PartitionId,
+};
 
 use crate::{IngestError, Watermarks};
 
@@ -76,6 +78,7 @@ fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
 fn read_files(
     files: Vec<PathBuf>,
     limits: ParseLimits,
+    (budget, runtime): (MemoryBudget, tokio::runtime::Handle),
     tx: mpsc::Sender<Flow>,
 ) -> Result<(HashMap<Arc<PartitionId>, i64>, ReadCounts), IngestError> {
     let mut ends = HashMap::new();
@@ -105,13 +108,15 @@ fn read_files(
         // contiguous.
         let mut emit = |offset: i64, bytes: Option<Bytes>| {
             let mut records = Vec::with_capacity(1);
-            if let Some(bytes) = bytes {
-                parse_message(&bytes, &limits, &mut records);
+            if let Some(bytes) = &bytes {
+                parse_message(bytes, &limits, &mut records);
             }
             counts.records += records.len() as u64;
             counts.dead_letters += records.iter().filter(|r| r.is_err()).count() as u64;
             metrics::counter!(trailpipe_telemetry::RECORDS_RECEIVED, "source" => "file")
                 .increment(records.len() as u64);
+            let cost = MemoryBudget::cost(bytes.as_ref().map_or(0, Bytes::len), records.len());
+            let held = runtime.block_on(budget.hold(cost));
             send(Flow::Message(Message {
                 partition: partition.clone(),
                 epoch,
@@ -121,6 +126,7 @@ fn read_files(
                 read_at: std::time::Instant::now(),
                 records,
                 routes: Vec::new(),
+                held,
             }))
         };
         let mut next = 0i64;
@@ -157,6 +163,7 @@ fn read_files(
 pub async fn run_file_source(
     path: PathBuf,
     limits: ParseLimits,
+    budget: MemoryBudget,
     tx: mpsc::Sender<Flow>,
     mut acks: mpsc::UnboundedReceiver<Feedback>,
 ) -> Result<FileSourceSummary, IngestError> {
@@ -176,10 +183,11 @@ pub async fn run_file_source(
         marks.begin(&p, i as u64 + 1, 0);
     }
     let (done_tx, mut done_rx) = oneshot::channel();
+    let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("file-source".into())
         .spawn(move || {
-            let _ = done_tx.send(read_files(files, limits, tx));
+            let _ = done_tx.send(read_files(files, limits, (budget, runtime), tx));
         })
         .map_err(|source| IngestError::File {
             path: path.display().to_string(),

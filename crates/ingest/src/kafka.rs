@@ -42,7 +42,8 @@ use rdkafka::{
 };
 use tokio::sync::{mpsc, watch};
 use trailpipe_event::{
-    parse_message, Epoch, Feedback, Flow, Message, ParseLimits, PartitionId, SegmentAck,
+    parse_message, Epoch, Feedback, Flow, MemoryBudget, Message, ParseLimits, PartitionId,
+    SegmentAck,
 };
 use trailpipe_telemetry as names;
 
@@ -237,6 +238,7 @@ struct Loop {
     next_epoch: Epoch,
     tx: mpsc::Sender<Flow>,
     limits: ParseLimits,
+    budget: MemoryBudget,
 }
 
 impl Loop {
@@ -359,15 +361,23 @@ impl Loop {
         parse_message(&payload, &self.limits, &mut records);
         metrics::counter!(names::RECORDS_RECEIVED, "source" => "kafka")
             .increment(records.len() as u64);
+        let partition = a.id.clone();
+        let epoch = a.epoch;
+        // Waits while the pipeline holds its whole budget (the broker keeps the rest).
+        let held = self
+            .budget
+            .hold(MemoryBudget::cost(payload.len(), records.len()))
+            .await;
         let msg = Message {
-            partition: a.id.clone(),
-            epoch: a.epoch,
+            partition,
+            epoch,
             offset,
             timestamp_ms: ts,
             key,
             read_at: std::time::Instant::now(),
             records,
             routes: Vec::new(),
+            held,
         };
         self.send(Flow::Message(msg)).await
     }
@@ -630,8 +640,10 @@ fn cached_high_watermark(consumer: &StreamConsumer<GroupContext>, p: &PartitionI
 }
 
 /// Runs the consumer until `shutdown` turns true, then cuts, drains (up to `grace`), commits.
+/// Each message takes its share of `budget` before it is passed on (see `MemoryBudget`).
 pub async fn run_kafka_source(
     settings: KafkaSettings,
+    budget: MemoryBudget,
     tx: mpsc::Sender<Flow>,
     mut acks: mpsc::UnboundedReceiver<Feedback>,
     mut shutdown: watch::Receiver<bool>,
@@ -653,6 +665,7 @@ pub async fn run_kafka_source(
         next_epoch: 0,
         tx,
         limits: settings.limits,
+        budget,
     };
     let mut checks = tokio::time::interval(CHECK_EVERY);
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -146,6 +146,7 @@ mod tests {
             read_at: std::time::Instant::now(),
             records,
             routes: Vec::new(),
+            held: Default::default(),
         }
     }
 

@@ -49,7 +49,7 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         SEGMENTS_CUT,
         "reason",
-        "Segments cut, by reason (size, records, interval, replay, end).",
+        "Segments cut, by reason (size, records, interval, memory, replay, end).",
     ),
     (
         STORE_ERRORS,

@@ -606,8 +606,10 @@ async fn run_pipeline(
         None => (None, None),
     };
     let _cwl_task = AbortOnDrop(cwl_task);
-    let batcher =
-        Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone()).with_cwl(cwl_feed);
+    let budget = trailpipe_event::MemoryBudget::new(config.delivery.max_inflight_bytes);
+    let batcher = Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone())
+        .with_cwl(cwl_feed)
+        .with_budget(budget.clone());
     tokio::spawn(batcher.run(routed_rx));
     let dead = Arc::new(DeadLetters(dead));
     let delivery = Delivery::new(
@@ -632,8 +634,9 @@ async fn run_pipeline(
         SourceConfig::Kafka(k) => {
             let (stop_tx, stop_rx) = watch::channel(false);
             let settings = crate::kafka_check::settings(k, shared.kafka.context(k)?);
-            let mut source =
-                tokio::spawn(run_kafka_source(settings, src_tx, ack_rx, stop_rx, grace));
+            let mut source = tokio::spawn(run_kafka_source(
+                settings, budget, src_tx, ack_rx, stop_rx, grace,
+            ));
             trailpipe_service::notify_ready();
             let mut ended = Ended::Done;
             let mut stopping = false;
@@ -687,8 +690,13 @@ async fn run_pipeline(
         }
         SourceConfig::File(f) => {
             trailpipe_service::notify_ready();
-            let files =
-                run_file_source(f.path.clone(), config.source.parse_limits(), src_tx, ack_rx);
+            let files = run_file_source(
+                f.path.clone(),
+                config.source.parse_limits(),
+                budget,
+                src_tx,
+                ack_rx,
+            );
             tokio::pin!(files);
             let summary = loop {
                 tokio::select! {

@@ -56,6 +56,7 @@ fn message(p: &Arc<PartitionId>, epoch: u64, offset: i64) -> Message {
         read_at: Instant::now(),
         records,
         routes,
+        held: Default::default(),
     }
 }
 
@@ -230,6 +231,7 @@ async fn dead_letters_stay_in_their_segment() {
             read_at: Instant::now(),
             records,
             routes: vec![0],
+            held: Default::default(),
         }]
     })
     .await;
@@ -269,6 +271,7 @@ async fn dead_letters_count_towards_the_segment_size() {
                     read_at: Instant::now(),
                     records,
                     routes: vec![0],
+                    held: Default::default(),
                 }
             })
             .collect()
@@ -366,4 +369,38 @@ async fn a_segment_no_trail_selects_is_cut_by_the_clock_too() {
         .await
         .expect("build");
     assert_eq!((seg.start, seg.end, seg.files.len()), (0, 1, 0));
+}
+
+/// When less than a quarter of the memory budget is free, the next tick cuts open segments
+/// (reason `memory`) instead of waiting for their hour-long interval; their shares come back
+/// when the built segment is dropped after delivery.
+#[tokio::test]
+async fn open_segments_are_cut_when_the_memory_budget_runs_low() {
+    let budget = trailpipe_event::MemoryBudget::new(10_000);
+    let (tx, mut rx) = mpsc::channel(1000);
+    let lookup: Arc<Delivered> = Arc::default();
+    let mut b = Batcher::new(config(), lookup, tx, Arc::default()).with_budget(budget.clone());
+    let p = assign(&mut b, false).await;
+    for offset in 0..7 {
+        let mut m = message(&p, 1, offset);
+        m.held = budget.hold(1_000).await;
+        assert!(b.handle(Flow::Message(m)).await);
+    }
+    // 3,000 of 10,000 free: no pressure yet, nothing due for an hour.
+    assert!(b.cut_due().await);
+    assert!(rx.try_recv().is_err(), "cut without pressure");
+    let mut m = message(&p, 1, 7);
+    m.held = budget.hold(1_000).await;
+    assert!(b.handle(Flow::Message(m)).await);
+    assert!(b.cut_due().await);
+    let seg = rx
+        .try_recv()
+        .expect("a memory cut")
+        .built
+        .await
+        .expect("build");
+    assert_eq!((seg.cut, seg.start, seg.end), (CutReason::Memory, 0, 8));
+    assert_eq!(seg.held.bytes(), 8_000);
+    drop(seg);
+    assert_eq!(budget.available(), 10_000);
 }
