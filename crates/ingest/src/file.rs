@@ -8,7 +8,7 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -16,7 +16,8 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use trailpipe_event::{
-    parse_message, Feedback, Flow, MemoryBudget, Message, ParseLimits, PartitionId,
+    parse_message, Feedback, Flow, MemoryBudget, Message, ParseLimits, PartitionId, RejectReason,
+    Rejected,
 };
 
 use crate::{IngestError, Watermarks};
@@ -74,6 +75,69 @@ fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     })
 }
 
+/// One line or whole file as read.
+enum Input {
+    /// A blank line: no record, but an offset.
+    Blank,
+    /// The bytes to parse.
+    Bytes(Bytes),
+    /// Over `max_message_bytes`: its first bytes (for the dead letter) and its full size.
+    TooLarge {
+        /// The first [`TOO_LARGE_PREFIX`] bytes.
+        prefix: Bytes,
+        /// Its size.
+        bytes: usize,
+    },
+}
+
+/// Bytes of an oversized line or file kept for its dead letter (the input file keeps the rest;
+/// the letter names its line).
+const TOO_LARGE_PREFIX: usize = 1024;
+
+impl Input {
+    /// `buf` (what [`read_capped`] kept of an input of `total` bytes) as an input; the parser
+    /// checks the size of one that was kept whole.
+    fn of(mut buf: Vec<u8>, total: usize, cap: usize) -> Self {
+        if total > cap + 2 {
+            buf.truncate(TOO_LARGE_PREFIX);
+            Self::TooLarge {
+                prefix: Bytes::from(buf),
+                bytes: total,
+            }
+        } else {
+            Self::Bytes(Bytes::from(buf))
+        }
+    }
+}
+
+/// Reads up to and including `end` (or to the end of input when `None`) into `buf`, keeping
+/// at most `cap + 2` bytes of it (a line of `cap` bytes and its `\r\n`) and skipping the rest,
+/// so no line or file can take more memory than the limit; returns the full length read (0 at
+/// the end of input). More than `cap + 2` means only a prefix is in `buf`.
+fn read_capped(
+    r: &mut dyn BufRead,
+    cap: usize,
+    end: Option<u8>,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(total);
+        }
+        let found = end.and_then(|e| chunk.iter().position(|&b| b == e));
+        let part = found.map_or(chunk.len(), |i| i + 1);
+        let room = (cap + 2).saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..part.min(room)]);
+        total += part;
+        r.consume(part);
+        if found.is_some() {
+            return Ok(total);
+        }
+    }
+}
+
 /// Reads every file on a blocking thread, sending flows; returns each file's end offset.
 fn read_files(
     files: Vec<PathBuf>,
@@ -106,11 +170,28 @@ fn read_files(
         let mut reader = open(path).map_err(io)?;
         // `None` is a blank line: it carries no record, but is still sent so that offsets stay
         // contiguous.
-        let mut emit = |offset: i64, bytes: Option<Bytes>| {
+        // `Input::TooLarge` is a line (or whole file) over `max_message_bytes`: only its first
+        // bytes were kept, and it becomes one rejection naming its full size.
+        let mut emit = |offset: i64, input: Input| {
             let mut records = Vec::with_capacity(1);
-            if let Some(bytes) = &bytes {
-                parse_message(bytes, &limits, &mut records);
-            }
+            let bytes = match input {
+                Input::Blank => None,
+                Input::Bytes(b) => {
+                    parse_message(&b, &limits, &mut records);
+                    Some(b)
+                }
+                Input::TooLarge { prefix, bytes } => {
+                    records.push(Err(Rejected {
+                        raw: prefix.clone(),
+                        reason: RejectReason::MessageTooLarge {
+                            bytes,
+                            limit: limits.max_message_bytes,
+                        },
+                        envelope_index: None,
+                    }));
+                    Some(prefix)
+                }
+            };
             counts.records += records.len() as u64;
             counts.dead_letters += records.iter().filter(|r| r.is_err()).count() as u64;
             metrics::counter!(trailpipe_telemetry::RECORDS_RECEIVED, "source" => "file")
@@ -130,22 +211,36 @@ fn read_files(
             }))
         };
         let mut next = 0i64;
+        let cap = limits.max_message_bytes;
         if is_whole_json(path) {
             let mut all = Vec::new();
-            reader.read_to_end(&mut all).map_err(io)?;
-            emit(0, Some(Bytes::from(all)))?;
+            let total = read_capped(&mut reader, cap, None, &mut all).map_err(io)?;
+            emit(0, Input::of(all, total, cap))?;
             next = 1;
         } else {
             let mut line = Vec::new();
             loop {
                 line.clear();
-                if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
+                let total = read_capped(&mut reader, cap, Some(b'\n'), &mut line).map_err(io)?;
+                if total == 0 {
                     break;
+                }
+                if total > cap + 2 {
+                    emit(next, Input::of(std::mem::take(&mut line), total, cap))?;
+                    next += 1;
+                    continue;
                 }
                 let text = line.strip_suffix(b"\n").unwrap_or(&line);
                 let text = text.strip_suffix(b"\r").unwrap_or(text);
                 let blank = text.iter().all(u8::is_ascii_whitespace);
-                emit(next, (!blank).then(|| Bytes::copy_from_slice(text)))?;
+                emit(
+                    next,
+                    if blank {
+                        Input::Blank
+                    } else {
+                        Input::Bytes(Bytes::copy_from_slice(text))
+                    },
+                )?;
                 next += 1;
             }
         }
@@ -234,6 +329,66 @@ pub async fn run_file_source(
                 // before the reader's result is seen here: decide at the top of the loop.
                 None => acks_closed = true,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], cap: usize) -> Vec<(usize, Vec<u8>)> {
+        let mut r = std::io::Cursor::new(input.to_vec());
+        let mut out = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            let total = read_capped(&mut r, cap, Some(b'\n'), &mut buf).expect("read");
+            if total == 0 {
+                return out;
+            }
+            out.push((total, buf));
+        }
+    }
+
+    #[test]
+    fn long_lines_are_read_to_their_end_but_kept_only_up_to_the_cap() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend_from_slice(b"\r\nexact\r\nlast");
+        let got = lines(&input, 5);
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[0], (6, b"short\n".to_vec()));
+        // 100,002 bytes read, 7 kept (cap + 2), the next line intact.
+        assert_eq!((got[1].0, got[1].1.len()), (100_002, 7));
+        assert_eq!(got[2], (7, b"exact\r\n".to_vec()));
+        assert_eq!(got[3], (4, b"last".to_vec()));
+        match Input::of(got[1].1.clone(), got[1].0, 5) {
+            Input::TooLarge { prefix, bytes } => assert_eq!((prefix.len(), bytes), (7, 100_002)),
+            _ => panic!("not too large"),
+        }
+        assert!(matches!(
+            Input::of(got[2].1.clone(), got[2].0, 5),
+            Input::Bytes(_)
+        ));
+    }
+
+    #[test]
+    fn a_whole_file_over_the_cap_keeps_a_prefix() {
+        let mut r = std::io::Cursor::new(vec![b'{'; 3 * TOO_LARGE_PREFIX]);
+        let mut buf = Vec::new();
+        let total = read_capped(&mut r, 2 * TOO_LARGE_PREFIX, None, &mut buf).expect("read");
+        assert_eq!(
+            (total, buf.len()),
+            (3 * TOO_LARGE_PREFIX, 2 * TOO_LARGE_PREFIX + 2)
+        );
+        match Input::of(buf, total, 2 * TOO_LARGE_PREFIX) {
+            Input::TooLarge { prefix, bytes } => {
+                assert_eq!(
+                    (prefix.len(), bytes),
+                    (TOO_LARGE_PREFIX, 3 * TOO_LARGE_PREFIX)
+                )
+            }
+            _ => panic!("not too large"),
         }
     }
 }
