@@ -20,6 +20,15 @@ pub use trailpipe_sink_s3::{META_NEWEST, META_OLDEST, META_SHA256};
 /// How many HEAD/GET requests run at once while describing a window's files.
 const DESCRIBE_CONCURRENCY: usize = 16;
 
+/// Largest object listed as a log file. trailpipe's own files hold at most
+/// `max_file_bytes` (≤ `max_segment_bytes`) before compression; anything bigger under the
+/// log-file pattern was written by someone else and is left out (logged), never read.
+pub const MAX_LOG_OBJECT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Most uncompressed bytes read from an object without trailpipe's metadata (to hash it and
+/// find its event times); a bigger one is left out with a warning.
+pub const MAX_UNCOMPRESSED_BYTES: usize = 512 * 1024 * 1024;
+
 /// A log object and its delivery time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Delivered {
@@ -63,6 +72,13 @@ pub(crate) async fn list_delivered(
                 .rsplit('/')
                 .next()
                 .is_some_and(|n| n.starts_with(&name_start) && n.ends_with(".json.gz"))
+        })
+        .filter(|o| {
+            let fits = o.size <= MAX_LOG_OBJECT_BYTES;
+            if !fits {
+                tracing::warn!(bucket = %cfg.bucket, key = %o.key, size = o.size, "an object of {} bytes under the log-file pattern is larger than any log file trailpipe writes; not digested", o.size);
+            }
+            fits
         })
         .map(|o| Delivered {
             key: o.key,
@@ -168,9 +184,26 @@ struct RecordTime {
 
 type Described = (String, Option<String>, Option<String>);
 
-/// SHA-256 of the uncompressed body and the min/max `Records[].eventTime`.
+/// SHA-256 of the uncompressed body and the min/max `Records[].eventTime`; an error past
+/// [`MAX_UNCOMPRESSED_BYTES`] (a gzip bomb costs no more than that).
 fn hash_and_times(gz: &[u8]) -> Result<Described, String> {
-    let raw = format::gunzip_single(gz).map_err(|e| format!("{e:?}"))?;
+    hash_and_times_within(gz, MAX_UNCOMPRESSED_BYTES)
+}
+
+fn hash_and_times_within(gz: &[u8], max: usize) -> Result<Described, String> {
+    let mut raw = Vec::new();
+    let mut over = false;
+    format::gunzip_single_with(gz, |c| {
+        if raw.len() + c.len() > max {
+            over = true;
+        } else if !over {
+            raw.extend_from_slice(c);
+        }
+    })
+    .map_err(|e| format!("{e:?}"))?;
+    if over {
+        return Err(format!("more than {max} bytes uncompressed"));
+    }
     let hash = format::sha256_hex(&raw);
     // A body that is gzip but not CloudTrail JSON still gets listed by hash, with null times.
     let times: Vec<OffsetDateTime> = serde_json::from_slice::<Body>(&raw)
@@ -184,4 +217,31 @@ fn hash_and_times(gz: &[u8]) -> Result<Described, String> {
     let oldest = times.iter().min().copied().map(format::format_time);
     let newest = times.iter().max().copied().map(format::format_time);
     Ok((hash, oldest, newest))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(raw: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(raw).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    #[test]
+    fn a_body_without_metadata_is_read_only_up_to_the_limit() {
+        let body = br#"{"Records":[{"eventTime":"2026-01-01T00:00:00Z"},{"eventTime":"2026-01-01T00:05:00Z"}]}"#;
+        let (hash, oldest, newest) =
+            hash_and_times_within(&gzip(body), body.len()).expect("within the limit");
+        assert_eq!(hash, format::sha256_hex(body));
+        assert_eq!(
+            (oldest.as_deref(), newest.as_deref()),
+            (Some("2026-01-01T00:00:00Z"), Some("2026-01-01T00:05:00Z"))
+        );
+        let over = hash_and_times_within(&gzip(body), body.len() - 1).expect_err("over");
+        assert!(over.contains("bytes uncompressed"), "{over}");
+    }
 }

@@ -215,13 +215,17 @@ impl LocalStore {
                     {
                         continue;
                     }
-                    let last_modified = match e.metadata() {
-                        Ok(m) => m.modified()?,
+                    let (last_modified, size) = match e.metadata() {
+                        Ok(m) => (m.modified()?, m.len()),
                         // Deleted between read_dir and stat: not listed, as on S3.
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                         Err(e) => return Err(e),
                     };
-                    out.push(ObjectInfo { key, last_modified });
+                    out.push(ObjectInfo {
+                        key,
+                        last_modified,
+                        size,
+                    });
                 }
             }
             out.sort_by(|a, b| a.key.cmp(&b.key));

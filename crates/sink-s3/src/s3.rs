@@ -222,6 +222,7 @@ impl S3Store {
                 out.push(ObjectInfo {
                     key: key.to_string(),
                     last_modified,
+                    size: o.size().map_or(0, |s| u64::try_from(s).unwrap_or(0)),
                 });
             }
         }

@@ -23,6 +23,8 @@ pub struct ObjectInfo {
     pub key: String,
     /// When the object was written.
     pub last_modified: std::time::SystemTime,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// An object store with create-only writes.
