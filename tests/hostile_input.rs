@@ -352,3 +352,42 @@ fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
         "{report}"
     );
 }
+
+/// A corrupt lifecycle state file is refused at start with a message naming it and saying
+/// what to do, not a panic and not a guess (a stopped trail must not silently log again).
+#[test]
+fn a_corrupt_state_file_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("state")).expect("state dir");
+    std::fs::write(
+        d.join("state/trails.json"),
+        b"{\"management\": {\"stopped\": tru",
+    )
+    .expect("state");
+    std::fs::write(d.join("in.ndjson"), &generated_messages(1, 141)[0].1).expect("input");
+    let cfg = format!(
+        "[source]\nkind = \"file\"\npath = \"{in}\"\ndead_letter_path = \"{dead}\"\n[storage]\nkind = \"local\"\nlocal_root = \"{out}\"\n[state]\ndir = \"{state}\"\n[[trails]]\nname = \"management\"\ns3_bucket_name = \"audit-logs\"\n",
+        in = d.join("in.ndjson").display(),
+        dead = d.join("dead.ndjson").display(),
+        out = d.join("out").display(),
+        state = d.join("state").display(),
+    );
+    std::fs::write(d.join("trailpipe.toml"), cfg).expect("config");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trailpipe"))
+        .args(["run", "--config"])
+        .arg(d.join("trailpipe.toml"))
+        .output()
+        .expect("trailpipe run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("trails.json") && err.contains("corrupt") && err.contains("remove it"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !d.join("out").exists(),
+        "delivered with an unknown lifecycle state"
+    );
+}

@@ -56,8 +56,14 @@ impl TrailStates {
     pub fn open(dir: &std::path::Path) -> anyhow::Result<Self> {
         let path = dir.join("trails.json");
         let states = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            // Refused, not guessed: a trail stopped through the API must not start logging
+            // again (or the reverse) because its state could not be read.
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: the trails' lifecycle state (StartLogging/StopLogging, selectors, tags set through the API) is corrupt ({e}); restore it from a backup, or remove it to run every trail as configured",
+                    path.display()
+                )
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => anyhow::bail!("{}: {e}", path.display()),
         };
