@@ -34,5 +34,7 @@ pub use record::{
     NotKept, MAX_INDEXED_RESOURCES,
 };
 pub use request::{weighted_len, AttributeKey, LookupError, LookupRequest, MAX_RESULTS};
-pub use store::{AppendSummary, HistoryRecord, HistoryStore, PruneSummary, JOURNAL_BYTES};
+pub use store::{
+    AppendSummary, HistoryRecord, HistoryStore, PruneSummary, JOURNAL_BYTES, MAX_FUTURE_SECS,
+};
 pub use table::{render, render_table, OutputFormat};

@@ -123,7 +123,15 @@ pub struct AppendSummary {
     pub expired: usize,
     /// Records without a usable `eventTime`, `eventID` or `awsRegion`.
     pub unusable: usize,
+    /// Events dated more than [`MAX_FUTURE_SECS`] after the clock: not stored, so that records
+    /// a producer dates tomorrow cannot evict today's from a size-bounded history (they are
+    /// still delivered to the trails' files).
+    pub future: usize,
 }
+
+/// How far past the clock an event may be dated and still be kept (AWS allows requests 15
+/// minutes off).
+pub const MAX_FUTURE_SECS: i64 = 15 * 60;
 
 /// What one `prune` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -243,12 +251,17 @@ impl HistoryStore {
         if entries.is_empty() {
             return Ok(summary);
         }
+        // Events dated past this are not kept (and open no day of their own).
+        let latest = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .saturating_add(MAX_FUTURE_SECS);
         let needed: Vec<i64> = {
             let days = self.days.read().expect("day map lock poisoned");
             let cutoff = self.cutoff.load(Ordering::Acquire);
             let mut d: Vec<i64> = entries
                 .iter()
-                .filter(|(e, _)| e.event_time >= cutoff)
+                .filter(|(e, _)| e.event_time >= cutoff && e.event_time <= latest)
                 .map(|(e, _)| day_of(e.event_time))
                 .filter(|d| !days.contains_key(d))
                 .collect();
@@ -274,6 +287,10 @@ impl HistoryStore {
         for (n, (e, raw)) in entries.iter().enumerate() {
             if e.event_time < cutoff {
                 summary.expired += 1;
+                continue;
+            }
+            if e.event_time > latest {
+                summary.future += 1;
                 continue;
             }
             let d = day_of(e.event_time);

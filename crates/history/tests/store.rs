@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use trailpipe_history::{AttributeKey, HistoryConfig, HistoryStore, LookupError, LookupRequest};
+use trailpipe_history::{
+    AttributeKey, HistoryConfig, HistoryStore, LookupError, LookupRequest, MAX_FUTURE_SECS,
+};
 
 const DAY: i64 = 86_400;
 /// 2026-11-01T00:00:00Z.
@@ -365,4 +367,34 @@ fn a_rewritten_record_is_found_only_by_its_latest_attributes() {
     assert!(by_name("First").is_empty(), "stale index entry returned");
     assert_eq!(by_name("Second"), vec![(T0, "same".to_owned())]);
     assert_eq!(everything(&store, "us-east-1").len(), 1);
+}
+
+/// Records a producer dates in the future (here: 2100) are not kept, and so cannot open days
+/// that would outlive today's real events under the size budget; events up to 15 minutes
+/// ahead of the clock are kept.
+#[test]
+fn events_dated_in_the_future_are_not_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = HistoryStore::open(HistoryConfig::new(dir.path().join("h"))).expect("open");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let records = [
+        mgmt_record("today", &iso(now - 60), "us-east-1", "X"),
+        mgmt_record("skewed", &iso(now + MAX_FUTURE_SECS - 60), "us-east-1", "X"),
+        mgmt_record("tomorrow", &iso(now + 86_400), "us-east-1", "X"),
+        mgmt_record("far", "2100-01-01T00:00:00Z", "us-east-1", "X"),
+    ];
+    let s = store.append(&records).expect("append");
+    assert_eq!((s.stored, s.future), (2, 2), "{s:?}");
+    let ids: Vec<String> = everything(&store, "us-east-1")
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        ids.iter().all(|id| id == "today" || id == "skewed"),
+        "{ids:?}"
+    );
 }
