@@ -391,3 +391,118 @@ fn a_corrupt_state_file_is_refused_with_a_clear_message() {
         "delivered with an unknown lifecycle state"
     );
 }
+
+/// A broker process, killed when dropped (a failing test leaves none behind).
+struct Broker(std::process::Child);
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A broker of this test's own (tansu, sqlite storage, so it keeps topics and offsets across
+/// a restart) on `port`, run in `dir`.
+fn private_broker(dir: &std::path::Path, port: u16) -> Broker {
+    let tansu = std::env::var("TRAILPIPE_TEST_TANSU").expect("TRAILPIPE_TEST_TANSU");
+    let url = format!("tcp://127.0.0.1:{port}");
+    std::process::Command::new(tansu)
+        .current_dir(dir)
+        .env_remove("SCHEMA_REGISTRY")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env("RUST_LOG", "warn")
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "sqlite://broker.db"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("broker.log")).expect("broker log"))
+        .spawn()
+        .map(Broker)
+        .expect("start tansu")
+}
+
+/// The broker is killed mid-stream and comes back 10 s later on the same port and storage: the
+/// daemon reconnects by itself, and every record is delivered exactly once.
+#[test]
+fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
+    let Some(s) = Services::get("broker restart") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kafka_port = 19575;
+    let brokers = format!("127.0.0.1:{kafka_port}");
+    let broker = private_broker(dir.path(), kafka_port);
+    assert!(
+        wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            kafka_port
+        ))
+        .is_ok()),
+        "the private broker did not start"
+    );
+    let (topic, dlq, group) = (
+        unique("restart"),
+        unique("restart-dead"),
+        unique("restart-group"),
+    );
+    create_topic(&brokers, &topic, 2);
+    create_topic(&brokers, &dlq, 1);
+    let bucket = unique("restart").to_lowercase();
+    let s3 = s3_client();
+    create_bucket(&s3, &bucket);
+    let private = Services {
+        brokers: brokers.clone(),
+        s3_endpoint: s.s3_endpoint.clone(),
+    };
+    let port = 19576;
+    let cfg = format!(
+        "{}{}",
+        kafka_to_moto(&private, &topic, &dlq, &group, port, ""),
+        trail(&bucket)
+    );
+    let first = generated_messages(3_000, 151);
+    let second = generated_messages(3_000, 152);
+    produce(&brokers, &topic, &first);
+    let daemon = Daemon::start(dir.path(), &cfg);
+    assert!(
+        wait_until(Duration::from_secs(60), || committed_total(
+            &brokers, &group, &topic, 2
+        ) >= 3_000),
+        "{}",
+        daemon.log_text()
+    );
+    drop(broker);
+    std::thread::sleep(Duration::from_secs(10));
+    let broker = private_broker(dir.path(), kafka_port);
+    assert!(
+        wait_until(Duration::from_secs(30), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            kafka_port
+        ))
+        .is_ok()),
+        "the private broker did not come back"
+    );
+    produce(&brokers, &topic, &second);
+    let all: Vec<(String, Vec<u8>)> = [first, second].concat();
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &brokers, &group, &topic, 2
+        ) >= all.len() as i64),
+        "not everything committed after the broker came back\n{}",
+        daemon.log_text()
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    let report = exactly_once(&private, &s3, &bucket, &topic, 2, &all);
+    drop(broker);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, all.len()),
+        "{report}"
+    );
+}
