@@ -143,7 +143,12 @@ fuzz_target!(|data: &[u8]| {
             end: END,
             concurrency: 2,
         };
-        if let Ok(report) = validate(&store, &req, std::slice::from_ref(public), &|_| {}).await {
+        let result = validate(&store, &req, std::slice::from_ref(public), &|_| {}).await;
+        // TRAILPIPE_FUZZ_DEBUG=1: show what validation made of an input (checking seeds).
+        if std::env::var_os("TRAILPIPE_FUZZ_DEBUG").is_some() {
+            eprintln!("{result:#?}");
+        }
+        if let Ok(report) = result {
             let _ = trailpipe_digest::validate::render(&report, true);
         }
     });

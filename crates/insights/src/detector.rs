@@ -20,6 +20,10 @@ use crate::signal::{Ctx, MinuteObs, SignalState};
 use crate::topk::{Attrs, Interner, MINUTE_CAP};
 use crate::InsightError;
 
+/// Most silent minutes walked in one catch-up while an insight is in progress (two days; a
+/// real insight ends after a few quiet minutes).
+const MAX_SILENT_CATCH_UP: i64 = 2 * 1440;
+
 /// Counters a caller can export as metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectorStats {
@@ -110,8 +114,11 @@ impl ApiState {
         loop {
             let next_pending = self.pending.first().map(|p| p.minute).filter(|m| *m < to);
             let stop = next_pending.unwrap_or(to);
-            // Silent minutes only matter while an insight is in progress (they may end it).
-            while self.next_minute < stop && self.any_active() {
+            // Silent minutes only matter while an insight is in progress (they may end it, and
+            // do within minutes). At most MAX_SILENT_CATCH_UP of them are walked: a snapshot
+            // whose clock lags years behind (corrupt, or hand-edited) costs no more than that.
+            let walk_to = stop.min(self.next_minute.saturating_add(MAX_SILENT_CATCH_UP));
+            while self.next_minute < walk_to && self.any_active() {
                 let none = Pending::default();
                 self.close_minute(self.next_minute, &none, scope, cfg, out);
                 self.next_minute += 1;
@@ -272,11 +279,11 @@ impl Detector {
 
     /// [`Detector::observe`] for callers that hold only the parsed fields.
     pub fn observe_fields(&mut self, f: &RoutingFields) -> Vec<InsightRecord> {
-        self.stats.records_seen += 1;
+        self.stats.records_seen = self.stats.records_seen.saturating_add(1);
         let scope = self.scope_for(&f.account_id, &f.aws_region, f.event_time);
         let minute = f.event_time.div_euclid(60);
         if minute < self.scopes[scope as usize].next_open_minute {
-            self.stats.late_records += 1;
+            self.stats.late_records = self.stats.late_records.saturating_add(1);
             return Vec::new();
         }
         if let (true, Some(source), Some(name)) = (
@@ -327,8 +334,12 @@ impl Detector {
         }
         for r in &out {
             match r.state {
-                crate::InsightState::Start => self.stats.insights_started += 1,
-                crate::InsightState::End => self.stats.insights_ended += 1,
+                crate::InsightState::Start => {
+                    self.stats.insights_started = self.stats.insights_started.saturating_add(1)
+                }
+                crate::InsightState::End => {
+                    self.stats.insights_ended = self.stats.insights_ended.saturating_add(1)
+                }
             }
         }
         out
@@ -370,12 +381,12 @@ impl Detector {
             None => match self.insert_api(scope, source, name) {
                 Some(i) => i,
                 None => {
-                    self.stats.untracked_records += 1;
+                    self.stats.untracked_records = self.stats.untracked_records.saturating_add(1);
                     return;
                 }
             },
         };
-        self.stats.records_analysed += 1;
+        self.stats.records_analysed = self.stats.records_analysed.saturating_add(1);
         let api = self.apis[idx as usize]
             .as_mut()
             .expect("indexed APIs are live");
@@ -479,7 +490,7 @@ impl Detector {
             self.api_index.remove(key.as_str());
             self.apis[i as usize] = None;
             self.free.push(i);
-            self.stats.evicted_apis += 1;
+            self.stats.evicted_apis = self.stats.evicted_apis.saturating_add(1);
         }
         self.interner.prune();
         true

@@ -54,9 +54,34 @@ impl Sums {
 }
 
 /// Seven days of hourly aggregates for one API.
+///
+/// Invariant: `ring` holds exactly [`RING_HOURS`] hours (a snapshot that says otherwise is
+/// refused when read, not indexed out of bounds later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SeriesRepr")]
 pub(crate) struct Series {
     ring: Vec<Hour>,
+}
+
+/// [`Series`] as a snapshot holds it, before its invariant is checked.
+#[derive(Deserialize)]
+struct SeriesRepr {
+    ring: Vec<Hour>,
+}
+
+impl TryFrom<SeriesRepr> for Series {
+    type Error = String;
+
+    fn try_from(r: SeriesRepr) -> Result<Self, String> {
+        if r.ring.len() == RING_HOURS {
+            Ok(Self { ring: r.ring })
+        } else {
+            Err(format!(
+                "an API's hourly series has {} hours, not {RING_HOURS}",
+                r.ring.len()
+            ))
+        }
+    }
 }
 
 impl Default for Series {

@@ -69,10 +69,39 @@ struct Active {
 }
 
 /// The state of one signal of one API.
+///
+/// Invariant: `days` is empty or holds exactly [`DAYS`] tables (checked when a snapshot is
+/// read).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SignalStateRepr")]
 pub(crate) struct SignalState {
     days: Vec<DayTable>,
     active: Option<Box<Active>>,
+}
+
+/// [`SignalState`] as a snapshot holds it, before its invariant is checked.
+#[derive(Deserialize)]
+struct SignalStateRepr {
+    days: Vec<DayTable>,
+    active: Option<Box<Active>>,
+}
+
+impl TryFrom<SignalStateRepr> for SignalState {
+    type Error = String;
+
+    fn try_from(r: SignalStateRepr) -> Result<Self, String> {
+        if r.days.is_empty() || r.days.len() == DAYS {
+            Ok(Self {
+                days: r.days,
+                active: r.active,
+            })
+        } else {
+            Err(format!(
+                "a signal has {} day tables, not 0 or {DAYS}",
+                r.days.len()
+            ))
+        }
+    }
 }
 
 fn value(kind: InsightType, o: &MinuteObs<'_>) -> u32 {

@@ -126,7 +126,9 @@ impl LocalStore {
         bucket: &str,
         key: &str,
     ) -> Result<Option<HashMap<String, String>>, StoreError> {
-        if !self.object(bucket, key).exists() {
+        // A key that would leave the root (`/etc/passwd`, `../x`) names no object here: keys
+        // come from digests and other input anyone with bucket access can write.
+        if !safe(key) || !safe(bucket) || !self.object(bucket, key).exists() {
             return Ok(None);
         }
         match tokio::fs::read(self.meta(bucket, key)).await {
@@ -137,6 +139,9 @@ impl LocalStore {
     }
 
     pub(crate) async fn get(&self, bucket: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
+        if !safe(key) || !safe(bucket) {
+            return Ok(None);
+        }
         match tokio::fs::read(self.object(bucket, key)).await {
             Ok(b) => Ok(Some(b.into())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -11,6 +11,10 @@ mod render;
 
 use std::{collections::HashMap, time::Duration};
 
+/// Largest digest body read (uncompressed). A digest lists one hour's log files of one
+/// account and region: a few MiB at the very most.
+const MAX_DIGEST_BYTES: usize = 64 * 1024 * 1024;
+
 use futures::{stream, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -382,7 +386,14 @@ impl Walk<'_> {
         let mut last_start = key_date;
         // What the digest we came from says its previous digest is: (hash, signature).
         let mut expected: Option<(Option<String>, Option<String>)> = None;
+        // Digests already walked: a chain that comes back to one (a digest naming itself as
+        // its previous one, or two naming each other) is broken, not followed forever.
+        let mut visited = std::collections::HashSet::new();
         while self.req.start <= last_start {
+            if !visited.insert((bucket.clone(), key.clone())) {
+                self.digest_event(&bucket, &key, backfill, DigestStatus::ChainMismatch);
+                return Ok(());
+            }
             match self.load_and_verify(&bucket, &key, backfill).await? {
                 Ok(v) => {
                     let mismatch = expected.take().is_some_and(|(h, s)| {
@@ -483,7 +494,20 @@ impl Walk<'_> {
         gz: &[u8],
         meta: &HashMap<String, String>,
     ) -> Result<Verified, DigestStatus> {
-        let raw = format::gunzip_single(gz).map_err(|_| DigestStatus::InvalidFormat)?;
+        // Read before the signature is checked: a body inflating past any real digest's size
+        // is refused, not allocated.
+        let mut raw = Vec::new();
+        let mut over = false;
+        format::gunzip_single_with(gz, |c| {
+            over |= raw.len() + c.len() > MAX_DIGEST_BYTES;
+            if !over {
+                raw.extend_from_slice(c);
+            }
+        })
+        .map_err(|_| DigestStatus::InvalidFormat)?;
+        if over {
+            return Err(DigestStatus::InvalidFormat);
+        }
         let json: serde_json::Map<String, Value> =
             serde_json::from_slice(&raw).map_err(|_| DigestStatus::InvalidFormat)?;
         let (Some(sig_hex), Some(_)) = (
