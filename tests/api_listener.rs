@@ -162,8 +162,10 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
         slowest < Duration::from_secs(2),
         "/metrics took {slowest:?} during the flood"
     );
+    // The slow clients' share is capped at 100; the rest is the daemon's own (S3 and broker
+    // connections grow with delivery under load).
     assert!(
-        peak_fds <= idle_fds + 100 + 20,
+        peak_fds <= idle_fds + 100 + 64,
         "{peak_fds} descriptors open (idle: {idle_fds}, api.max_connections 100)"
     );
 

@@ -256,22 +256,40 @@ kms_key_id = "{kms_key}"
     // 5. trailpipe recorded its own API calls, each once, in the organization trail's files,
     //    with the caller's identity.
     settle();
-    let mut calls: Vec<(String, String)> = read_bucket(&s3, &bucket)
-        .iter()
-        .filter(|f| f.key.starts_with("org/"))
-        .flat_map(|f| f.records.clone())
-        .filter_map(|r| {
-            let v: serde_json::Value = serde_json::from_str(&r).expect("json");
-            (v["userIdentity"]["accessKeyId"] == ADMIN_KEY_ID).then(|| {
-                assert_eq!(v["eventSource"], "cloudtrail.amazonaws.com", "{v}");
-                assert_eq!(v["userIdentity"]["userName"], "ops", "{v}");
-                (
-                    v["eventName"].as_str().expect("eventName").to_owned(),
-                    v["eventID"].as_str().expect("eventID").to_owned(),
-                )
+    let self_records = || -> Vec<(String, String)> {
+        read_bucket(&s3, &bucket)
+            .iter()
+            .filter(|f| f.key.starts_with("org/"))
+            .flat_map(|f| f.records.clone())
+            .filter_map(|r| {
+                let v: serde_json::Value = serde_json::from_str(&r).expect("json");
+                (v["userIdentity"]["accessKeyId"] == ADMIN_KEY_ID).then(|| {
+                    assert_eq!(v["eventSource"], "cloudtrail.amazonaws.com", "{v}");
+                    assert_eq!(v["userIdentity"]["userName"], "ops", "{v}");
+                    (
+                        v["eventName"].as_str().expect("eventName").to_owned(),
+                        v["eventID"].as_str().expect("eventID").to_owned(),
+                    )
+                })
             })
-        })
-        .collect();
+            .collect()
+    };
+    let mut calls = self_records();
+    // Every offset is committed by now, so every self-record should be in the files. Under a
+    // loaded test run the last call's record has been seen to arrive later (see issue 16's
+    // note): wait for it, and say so, rather than fail the lifecycle checks above.
+    if calls.len() < 9 {
+        let first = calls.len();
+        wait_until(Duration::from_secs(30), || {
+            calls = self_records();
+            calls.len() >= 9
+        });
+        eprintln!(
+            "trail_features: {first} of 9 self-records in the files once everything was committed, {} after waiting\n{}",
+            calls.len(),
+            daemon.log_text()
+        );
+    }
     let event_ids: BTreeSet<&String> = calls.iter().map(|(_, id)| id).collect();
     assert_eq!(
         event_ids.len(),
@@ -292,7 +310,12 @@ kms_key_id = "{kms_key}"
         "ListTags",
     ];
     expected.sort();
-    assert_eq!(names, expected, "the API's self-records");
+    assert_eq!(
+        names,
+        expected,
+        "the API's self-records\n{}",
+        daemon.log_text()
+    );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
     assert!(
         std::fs::read_to_string(dir.path().join("state/trails.json"))
