@@ -16,26 +16,6 @@ use std::{
 
 use crate::support::*;
 
-fn trail(bucket: &str) -> String {
-    format!(
-        r#"
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-[[trails.event_selectors]]
-read_write_type = "All"
-[[trails.event_selectors.data_resources]]
-type = "AWS::S3::Object"
-values = ["arn:aws:s3"]
-[[trails.event_selectors.data_resources]]
-type = "AWS::Lambda::Function"
-values = ["arn:aws:lambda"]
-"#
-    )
-}
-
 /// One unsigned `DescribeTrails` on `port`: the HTTP status, or 0 when the connection was
 /// closed without an answer.
 fn describe_trails(port: u16) -> u16 {
@@ -118,7 +98,7 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
     let cfg = format!(
         "{}header_read_timeout_secs = 3\n[api]\nlisten = \"127.0.0.1:{api_port}\"\nallow_unauthenticated = true\nmax_connections = 100\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let daemon = Daemon::start(dir.path(), &cfg);
@@ -193,12 +173,7 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
         "the API did not recover"
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
-    let report = exactly_once(&s, &s3, &bucket, &topic, 2, &messages);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, messages.len()),
-        "{report}"
-    );
+    assert_delivered_once(&s, &s3, &bucket, &topic, 2, &messages);
 }
 
 /// Runs the real aws CLI's `cloudtrail describe-trails` against `https://localhost:port`
@@ -246,7 +221,7 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
         cert.display(),
         key.display(),
         dir.path().join("history").display(),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let daemon = Daemon::start(dir.path(), &cfg);
     let ca = tls.join("ca.pem");
@@ -294,7 +269,7 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     assert!(
         wait_until(Duration::from_secs(30), || daemon
             .log_text()
-            .contains("API TLS certificate reloaded")),
+            .contains("API TLS certificate reloaded (configuration reloaded)")),
         "{}",
         daemon.log_text()
     );
@@ -310,7 +285,7 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     assert!(
         wait_until(Duration::from_secs(30), || daemon
             .log_text()
-            .contains("could not be reloaded")),
+            .contains("could not be reloaded (configuration reloaded)")),
         "{}",
         daemon.log_text()
     );
@@ -347,7 +322,7 @@ fn an_unsigned_flood_is_throttled_and_cannot_fill_the_trails() {
     let cfg = format!(
         "{}[api]\nmax_unverified_calls_per_sec = 5\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let daemon = Daemon::start(dir.path(), &cfg);

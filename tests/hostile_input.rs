@@ -8,26 +8,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::support::*;
 
-fn trail(bucket: &str) -> String {
-    format!(
-        r#"
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-[[trails.event_selectors]]
-read_write_type = "All"
-[[trails.event_selectors.data_resources]]
-type = "AWS::S3::Object"
-values = ["arn:aws:s3"]
-[[trails.event_selectors.data_resources]]
-type = "AWS::Lambda::Function"
-values = ["arn:aws:lambda"]
-"#
-    )
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
@@ -69,7 +49,7 @@ fn oversized_messages_and_envelopes_are_dead_lettered_and_the_partition_moves_on
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, limits),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let before = generated_messages(300, 101);
     let after = generated_messages(300, 102);
@@ -91,11 +71,8 @@ fn oversized_messages_and_envelopes_are_dead_lettered_and_the_partition_moves_on
     produce(&s.brokers, &topic, &after);
     let dir = tempfile::tempdir().expect("tempdir");
     let daemon = Daemon::start(dir.path(), &cfg);
-    let end = end_offsets_total(&s.brokers, &topic, 1);
     assert!(
-        wait_until(Duration::from_secs(90), || committed_total(
-            &s.brokers, &group, &topic, 1
-        ) >= end),
+        all_committed(&s.brokers, &group, &topic, 1, Duration::from_secs(90)),
         "the partition did not move past the bad messages\n{}",
         daemon.log_text()
     );
@@ -120,12 +97,7 @@ fn oversized_messages_and_envelopes_are_dead_lettered_and_the_partition_moves_on
     assert_eq!(original, &envelope, "the envelope is carried unchanged");
 
     let good: Vec<(String, Vec<u8>)> = [before, after].concat();
-    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, good.len()),
-        "{report}"
-    );
+    assert_delivered_once(&s, &s3, &bucket, &topic, 1, &good);
 }
 
 /// A gzip message of about 100 KB that inflates to a ~105 MB `{"Records":[...]}` of 35
@@ -142,7 +114,7 @@ fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let records = 35_000_000;
     let mut bomb = Vec::with_capacity(3 * records + 16);
@@ -162,11 +134,8 @@ fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let daemon = Daemon::start(dir.path(), &cfg);
-    let end = end_offsets_total(&s.brokers, &topic, 1);
     assert!(
-        wait_until(Duration::from_secs(120), || committed_total(
-            &s.brokers, &group, &topic, 1
-        ) >= end),
+        all_committed(&s.brokers, &group, &topic, 1, Duration::from_secs(120)),
         "the partition did not move past the bomb\n{}",
         daemon.log_text()
     );
@@ -190,12 +159,7 @@ fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
     );
 
     let good: Vec<(String, Vec<u8>)> = [before, after].concat();
-    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, good.len()),
-        "{report}"
-    );
+    assert_delivered_once(&s, &s3, &bucket, &topic, 1, &good);
 }
 
 /// A dead-letter topic that does not exist is reported at start (log and `/readyz`); a rejected
@@ -212,7 +176,7 @@ fn a_missing_dead_letter_topic_is_reported_and_holds_the_partition_until_created
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let daemon = Daemon::start(dir.path(), &cfg);
@@ -268,12 +232,7 @@ fn a_missing_dead_letter_topic_is_reported_and_holds_the_partition_until_created
     let dead = letters(&s.brokers, &dlq, 1);
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].1["trailpipe.error.code"], "not_json");
-    let report = exactly_once(&s, &s3, &bucket, &topic, 1, &good);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, good.len()),
-        "{report}"
-    );
+    assert_delivered_once(&s, &s3, &bucket, &topic, 1, &good);
 }
 
 /// Records near the 1 MiB limit keep arriving while S3 is down for 30 s: the pipeline holds
@@ -296,7 +255,7 @@ fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
     let cfg = format!(
         "{}[delivery]\nmax_inflight_bytes = 67108864\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     )
     .replace(
         &format!("endpoint_url = \"{}\"", s.s3_endpoint),
@@ -325,11 +284,8 @@ fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
     std::thread::sleep(Duration::from_secs(30));
     let during = peak_rss_kib(daemon.child.id()).expect("VmHWM");
     proxy.resume();
-    let end = end_offsets_total(&s.brokers, &topic, 2);
     assert!(
-        wait_until(Duration::from_secs(180), || committed_total(
-            &s.brokers, &group, &topic, 2
-        ) >= end),
+        all_committed(&s.brokers, &group, &topic, 2, Duration::from_secs(180)),
         "not everything was committed after the outage\n{}",
         daemon.log_text()
     );
@@ -345,12 +301,7 @@ fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
         "peak RSS {} MiB during the outage with a 64 MiB budget",
         during / 1024
     );
-    let report = exactly_once(&s, &s3, &bucket, &topic, 2, &messages);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, messages.len()),
-        "{report}"
-    );
+    assert_delivered_once(&s, &s3, &bucket, &topic, 2, &messages);
 }
 
 /// A corrupt lifecycle state file is refused at start with a message naming it and saying
@@ -464,7 +415,7 @@ fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&private, &topic, &dlq, &group, port, ""),
-        trail(&bucket)
+        everything_trail(&bucket)
     );
     let first = generated_messages(3_000, 151);
     let second = generated_messages(3_000, 152);
@@ -498,11 +449,6 @@ fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
         daemon.log_text()
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
-    let report = exactly_once(&private, &s3, &bucket, &topic, 2, &all);
+    assert_delivered_once(&private, &s3, &bucket, &topic, 2, &all);
     drop(broker);
-    assert_eq!(
-        (report.lost, report.duplicated, report.delivered),
-        (0, 0, all.len()),
-        "{report}"
-    );
 }

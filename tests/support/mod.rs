@@ -930,3 +930,56 @@ pub fn receive_sns_messages(s: &Services, queue_url: &str) -> Vec<serde_json::Va
     }
     out
 }
+
+/// A trail routing every generated record (all management events, S3 object and Lambda data
+/// events), cut every second: the `[[trails]]` of tests that check every record is delivered.
+pub fn everything_trail(bucket: &str) -> String {
+    format!(
+        r#"
+[[trails]]
+name = "everything"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+[[trails.event_selectors]]
+read_write_type = "All"
+[[trails.event_selectors.data_resources]]
+type = "AWS::S3::Object"
+values = ["arn:aws:s3"]
+[[trails.event_selectors.data_resources]]
+type = "AWS::Lambda::Function"
+values = ["arn:aws:lambda"]
+"#
+    )
+}
+
+/// Waits up to `timeout` until `group` has committed every offset `topic` holds now.
+pub fn all_committed(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> bool {
+    let end = end_offsets_total(brokers, topic, partitions);
+    wait_until(timeout, || {
+        committed_total(brokers, group, topic, partitions) >= end
+    })
+}
+
+/// Asserts that `bucket` holds every record of `messages` exactly once.
+pub fn assert_delivered_once(
+    s: &Services,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    topic: &str,
+    partitions: i32,
+    messages: &[(String, Vec<u8>)],
+) {
+    let report = exactly_once(s, s3, bucket, topic, partitions, messages);
+    assert_eq!(
+        (report.lost, report.duplicated, report.delivered),
+        (0, 0, messages.len()),
+        "{report}"
+    );
+}

@@ -26,10 +26,24 @@ fn aws(port: u16, region: &str, args: &[String]) -> (bool, Value, String) {
     aws_as(port, region, ("testing", "testing"), args)
 }
 
+/// Makes `cmd` (the CLI) sign with the access key `(id, secret)` and see nothing of the
+/// developer's own configuration (no retries either: a refusal must show as one).
+fn isolated<'c>(cmd: &'c mut Command, key: (&str, &str)) -> &'c mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_SESSION_TOKEN")
+}
+
 /// [`aws`] signing with the access key `(id, secret)`.
 fn aws_as(port: u16, region: &str, key: (&str, &str), args: &[String]) -> (bool, Value, String) {
     let endpoint = format!("http://127.0.0.1:{port}");
-    let out = Command::new(AWS)
+    let out = isolated(&mut Command::new(AWS), key)
         .arg("cloudtrail")
         .args(args)
         .args([
@@ -40,15 +54,6 @@ fn aws_as(port: u16, region: &str, key: (&str, &str), args: &[String]) -> (bool,
             "--output",
             "json",
         ])
-        .env("AWS_ACCESS_KEY_ID", key.0)
-        .env("AWS_SECRET_ACCESS_KEY", key.1)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .expect("running the aws CLI");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -286,19 +291,10 @@ fn aws_as_of(
          sys.exit(main())\n"
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let out = Command::new(python)
+    let out = isolated(&mut Command::new(python), key)
         .args(["-c", &shim, "cloudtrail"])
         .args(args)
         .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
-        .env("AWS_ACCESS_KEY_ID", key.0)
-        .env("AWS_SECRET_ACCESS_KEY", key.1)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_SESSION_TOKEN")
         .output()
         .expect("running the aws CLI");
     (

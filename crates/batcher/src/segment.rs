@@ -255,6 +255,7 @@ impl Batcher {
         if state.epoch != m.epoch {
             return true;
         }
+        let held = held_bytes(&self.cfg, &m);
         // Replay: the recorded cut comes before this message.
         if let Some(open) = &state.open {
             if open.forced_end.is_some_and(|e| m.offset >= e) {
@@ -263,7 +264,7 @@ impl Batcher {
                     return false;
                 }
             } else if open.forced_end.is_none() {
-                if let Some(reason) = self.would_overflow(&m) {
+                if let Some(reason) = self.would_overflow(&m, held) {
                     if !self.cut(&m.partition.clone(), m.offset, reason).await {
                         return false;
                     }
@@ -290,7 +291,7 @@ impl Batcher {
         open.held.merge(std::mem::take(&mut m.held));
         // Everything the segment holds counts towards `max_segment_bytes`, not only routed
         // records: a partition of rejected or history-only records is cut by size too.
-        open.bytes += held_bytes(&cfg, &m);
+        open.bytes += held;
         let mut cwl_records = Vec::new();
         for (i, record) in m.records.into_iter().enumerate() {
             match record {
@@ -431,8 +432,9 @@ impl Batcher {
         true
     }
 
-    /// Whether adding `m` to its partition's open segment would break a size or count limit.
-    fn would_overflow(&self, m: &Message) -> Option<CutReason> {
+    /// Whether adding `m` (holding `added` bytes, see [`held_bytes`]) to its partition's open
+    /// segment would break a size or count limit.
+    fn would_overflow(&self, m: &Message, added: usize) -> Option<CutReason> {
         let open = self.parts.get(&m.partition)?.open.as_ref()?;
         for (i, record) in m.records.iter().enumerate() {
             let (Ok(event), Some(&mask)) = (record, m.routes.get(i)) else {
@@ -457,7 +459,6 @@ impl Batcher {
                 }
             }
         }
-        let added = held_bytes(&self.cfg, m);
         (open.bytes > 0 && open.bytes + added > self.cfg.max_segment_bytes)
             .then_some(CutReason::Size)
     }

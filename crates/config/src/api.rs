@@ -244,35 +244,26 @@ impl ApiConfig {
                 "needs api.listen (the API's own listener; /metrics stays plain HTTP)",
             ));
         }
-        if self.max_connections == 0 {
-            errors.push(ConfigError::new(
-                "api.max_connections",
-                "must be at least 1",
-            ));
-        }
-        if server.max_connections == 0 {
-            errors.push(ConfigError::new(
-                "server.max_connections",
-                "must be at least 1",
-            ));
-        }
-        if server.header_read_timeout_secs == 0 {
-            errors.push(ConfigError::new(
+        let counts = [
+            ("api.max_connections", self.max_connections as u64),
+            ("server.max_connections", server.max_connections as u64),
+            (
                 "server.header_read_timeout_secs",
-                "must be at least 1",
-            ));
-        }
-        if self.max_unverified_calls_per_sec == 0 {
-            errors.push(ConfigError::new(
+                server.header_read_timeout_secs,
+            ),
+            (
                 "api.max_unverified_calls_per_sec",
-                "must be at least 1",
-            ));
-        }
-        if self.max_concurrent_lookups == 0 {
-            errors.push(ConfigError::new(
+                u64::from(self.max_unverified_calls_per_sec),
+            ),
+            (
                 "api.max_concurrent_lookups",
-                "must be at least 1",
-            ));
+                self.max_concurrent_lookups as u64,
+            ),
+        ];
+        for (field, value) in counts {
+            if value == 0 {
+                errors.push(ConfigError::new(field, "must be at least 1"));
+            }
         }
         let trail_names: HashSet<&str> = trails.iter().map(|t| t.name.as_str()).collect();
         let mut key_ids = HashSet::new();

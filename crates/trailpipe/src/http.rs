@@ -25,6 +25,11 @@ fn epoch(t: Option<std::time::SystemTime>) -> serde_json::Value {
         .map_or(serde_json::Value::Null, |d| d.as_secs().into())
 }
 
+/// `/healthz`: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
 async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let st = s.s3.status();
     let k = s.kafka.status();
@@ -78,7 +83,7 @@ pub async fn start(
             "/metrics",
             get(|State(s): State<AppState>| async move { s.prometheus.render() }),
         )
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(ready))
         .with_state(AppState {
             prometheus,
@@ -125,7 +130,7 @@ pub async fn start(
                         max_connections: config.api.max_connections,
                         header_timeout,
                     };
-                    let app = api_router.route("/healthz", get(|| async { "ok\n" }));
+                    let app = api_router.route("/healthz", get(healthz));
                     tasks.push(tokio::spawn(listener::serve(
                         l, app, api_limits, tls, "api",
                     )));

@@ -89,6 +89,21 @@ pub fn load_tls(cfg: &trailpipe_config::ApiTlsConfig) -> anyhow::Result<TlsAccep
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// Loads `cfg`'s certificate into `slot` (`why` says what prompted it, for the log); a
+/// certificate that does not load is logged and the previous one kept.
+pub fn reload_tls(cfg: &trailpipe_config::ApiTlsConfig, slot: &TlsSlot, why: &str) {
+    match load_tls(cfg) {
+        Ok(a) => {
+            *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
+            tracing::info!(cert = %cfg.cert_file.display(), "API TLS certificate reloaded ({why})");
+        }
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "the API's TLS certificate could not be reloaded ({why}); serving the previous one"
+        ),
+    }
+}
+
 /// How often [`watch_tls`] looks at the certificate files.
 const TLS_WATCH_EVERY: Duration = Duration::from_secs(10);
 
@@ -117,16 +132,7 @@ pub fn watch_tls(
                 continue;
             }
             seen = now;
-            match load_tls(&cfg) {
-                Ok(a) => {
-                    *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
-                    tracing::info!(cert = %cfg.cert_file.display(), "API TLS certificate files changed: certificate reloaded");
-                }
-                Err(e) => tracing::error!(
-                    error = format!("{e:#}"),
-                    "API TLS certificate files changed but could not be loaded; serving the previous certificate"
-                ),
-            }
+            reload_tls(&cfg, &slot, "certificate files changed");
         }
     })
 }

@@ -297,15 +297,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                     {
                         w.abort();
                     }
-                    match crate::listener::load_tls(t) {
-                        Ok(a) => {
-                            *slot.write().unwrap_or_else(|p| p.into_inner()) = a;
-                            tracing::info!(cert = %t.cert_file.display(), "API TLS certificate reloaded");
-                        }
-                        Err(e) => {
-                            tracing::error!(error = format!("{e:#}"), "the API's TLS certificate could not be reloaded; serving the previous one")
-                        }
-                    }
+                    crate::listener::reload_tls(t, slot, "configuration reloaded");
                 }
                 match audit_sink(&new, &kafka) {
                     Ok(a) => *audit.write().unwrap_or_else(|p| p.into_inner()) = a,
