@@ -452,3 +452,231 @@ fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
     assert_delivered_once(&private, &s3, &bucket, &topic, 2, &all);
     drop(broker);
 }
+
+/// Produces `messages` stamped `timestamp_ms` (CreateTime) by their producer.
+fn produce_stamped(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)], timestamp_ms: i64) {
+    let p: BaseProducer = client_config(brokers, &[]).create().expect("producer");
+    for (k, v) in messages {
+        p.send(
+            BaseRecord::to(topic)
+                .key(k.as_bytes())
+                .payload(&v[..])
+                .timestamp(timestamp_ms),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(60)).expect("flush");
+}
+
+/// Every log file the bucket's digests list.
+fn digested(s3: &aws_sdk_s3::Client, bucket: &str) -> std::collections::HashSet<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        let mut out = std::collections::HashSet::new();
+        let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for o in page.expect("list").contents() {
+                let key = o.key().expect("key");
+                if !key.contains("/CloudTrail-Digest/") {
+                    continue;
+                }
+                let obj = s3.get_object().bucket(bucket).key(key).send().await;
+                let body = obj.expect("get").body.collect().await.expect("body");
+                let mut plain = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut flate2::read::GzDecoder::new(&body.into_bytes()[..]),
+                    &mut plain,
+                )
+                .expect("gunzip digest");
+                let d: serde_json::Value = serde_json::from_slice(&plain).expect("digest json");
+                for f in d["logFiles"].as_array().expect("logFiles") {
+                    out.insert(f["s3Object"].as_str().expect("s3Object").to_string());
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Producer-chosen Kafka timestamps (2100, 2001) cannot put files where no digest looks: their
+/// segments are dated by the recorded read time (a marker object each), every record is
+/// delivered exactly once, and every log file is listed by a digest. Objects someone else
+/// writes under the log-file pattern — bare, or with a real file's metadata copied on — are
+/// never listed, and are counted.
+#[test]
+fn forged_timestamps_and_foreign_objects_never_escape_or_enter_the_digests() {
+    let Some(s) = Services::get("forged timestamps, foreign objects") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "forgedtime", 1);
+    let port = 19577;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = format!(
+        r#"{}
+[state]
+dir = "{state}"
+[integrity]
+digest_settle_secs = 2
+{trail}"#,
+        kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+        state = dir.path().join("state").display(),
+        trail = everything_trail(&bucket).replace(
+            "name = \"everything\"",
+            "name = \"forged\"\nenable_log_file_validation = true\ndigest_interval_secs = 5"
+        ),
+    );
+    let now = generated_messages(200, 141);
+    let future = generated_messages(200, 142);
+    let past = generated_messages(200, 143);
+    let later = generated_messages(200, 144);
+    let daemon = Daemon::start(dir.path(), &cfg);
+    produce(&s.brokers, &topic, &now);
+    assert!(all_committed(
+        &s.brokers,
+        &group,
+        &topic,
+        1,
+        Duration::from_secs(60)
+    ));
+    // Each batch anchors its own segment: the previous one is delivered before it is produced.
+    for (batch, stamp) in [
+        (&future, Some(4_102_444_800_000)),
+        (&past, Some(978_307_200_000)),
+    ] {
+        produce_stamped(&s.brokers, &topic, batch, stamp.expect("stamp")); // 2100, 2001
+        assert!(all_committed(
+            &s.brokers,
+            &group,
+            &topic,
+            1,
+            Duration::from_secs(60)
+        ));
+    }
+    produce(&s.brokers, &topic, &later);
+    assert!(
+        all_committed(&s.brokers, &group, &topic, 1, Duration::from_secs(90)),
+        "{}",
+        daemon.log_text()
+    );
+    let all: Vec<_> = [now, future, past, later].concat();
+    assert_delivered_once(&s, &s3, &bucket, &topic, 1, &all);
+
+    let files = read_bucket(&s3, &bucket);
+    let logs: Vec<&Delivered> = files
+        .iter()
+        .filter(|f| f.key.contains("/CloudTrail/"))
+        .collect();
+    let folder_of = |t: time::OffsetDateTime| {
+        format!(
+            "/{:04}/{:02}/{:02}/",
+            t.year(),
+            u8::from(t.month()),
+            t.day()
+        )
+    };
+    let now_utc = time::OffsetDateTime::now_utc();
+    let (today, yesterday) = (
+        folder_of(now_utc),
+        folder_of(now_utc - time::Duration::days(1)),
+    );
+    for f in &logs {
+        assert!(
+            f.key.contains(&today) || f.key.contains(&yesterday),
+            "a log file dated away from now: {}",
+            f.key
+        );
+    }
+    let by_source = |v: &str| {
+        logs.iter()
+            .filter(|f| f.metadata.get("trailpipe-file-time").map(String::as_str) == Some(v))
+            .count()
+    };
+    let (recorded, kafka) = (by_source("recorded"), by_source("kafka-timestamp"));
+    assert!(
+        recorded >= 2 && kafka >= 1,
+        "recorded {recorded}, kafka {kafka}"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let markers = rt.block_on(async {
+        let l = s3
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix("trailpipe/file-times/")
+            .send()
+            .await
+            .expect("list markers");
+        l.contents().len()
+    });
+    assert!(
+        markers >= 2,
+        "{markers} file-time markers; files: {:?}",
+        logs.iter()
+            .map(|f| (&f.key, &f.metadata))
+            .collect::<Vec<_>>()
+    );
+
+    // Foreign objects under the log-file pattern, in the folder of a real file, while digests
+    // are still being written: one bare, one with the real file's metadata (MAC included).
+    let real = logs[0];
+    let folder = real.key.rsplit_once('/').expect("folder").0.to_string();
+    let name = real.key.rsplit_once('/').expect("name").1;
+    let forged_bare = format!("{folder}/{}", name.replace(".json.gz", "X.json.gz"));
+    let forged_copy = format!("{folder}/{}", name.replace(".json.gz", "Y.json.gz"));
+    let body = {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut e, br#"{"Records":[{"eventName":"Forged"}]}"#)
+            .expect("gzip");
+        e.finish().expect("gzip")
+    };
+    rt.block_on(async {
+        for (key, meta) in [
+            (&forged_bare, None),
+            (&forged_copy, Some(real.metadata.clone())),
+        ] {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body.clone().into())
+                .set_metadata(meta)
+                .send()
+                .await
+                .expect("put forged");
+        }
+    });
+    let delivered: Vec<String> = logs.iter().map(|f| f.key.clone()).collect();
+    let mut listed = Default::default();
+    let complete = wait_until(Duration::from_secs(60), || {
+        listed = digested(&s3, &bucket);
+        delivered.iter().all(|k| listed.contains(k))
+            && http_get(port, "/metrics").is_some_and(|(_, m)| {
+                m.lines().any(|l| {
+                    l.starts_with("trailpipe_digest_unverified_files_total{trail=\"forged\"}")
+                })
+            })
+    });
+    let missing: Vec<&String> = delivered.iter().filter(|k| !listed.contains(*k)).collect();
+    assert!(
+        complete,
+        "log files no digest lists: {missing:?}\n{}",
+        daemon.log_text()
+    );
+    assert!(!listed.contains(&forged_bare) && !listed.contains(&forged_copy));
+    let log = daemon.log_text();
+    assert!(
+        log.contains(&forged_bare) && log.contains(&forged_copy),
+        "{log}"
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
+    eprintln!(
+        "{} log files ({recorded} dated by a recorded time, {kafka} by the Kafka timestamp), {markers} markers, all digested; 2 foreign objects left out",
+        logs.len()
+    );
+}

@@ -459,7 +459,13 @@ pub struct Delivered {
     pub metadata: HashMap<String, String>,
 }
 
-/// Reads every object of `bucket`, checking each is one gzip member of `{"Records":[...]}`.
+/// Whether `key` is a file-time marker (see `trailpipe_batcher::file_time`), not a log file.
+pub fn is_file_time_marker(key: &str) -> bool {
+    key.starts_with("trailpipe/file-times/") || key.contains("/trailpipe/file-times/")
+}
+
+/// Reads every object of `bucket` but file-time markers, checking each is one gzip member of
+/// `{"Records":[...]}`.
 pub fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -471,6 +477,9 @@ pub fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
         while let Some(page) = pages.next().await {
             for o in page.expect("list").contents() {
                 let key = o.key().expect("key").to_string();
+                if is_file_time_marker(&key) {
+                    continue;
+                }
                 let obj = s3
                     .get_object()
                     .bucket(bucket)

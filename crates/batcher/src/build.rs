@@ -39,6 +39,8 @@ pub struct Segment {
     pub end: i64,
     /// Anchor offset (first routed record), when the segment has files.
     pub anchor: Option<i64>,
+    /// Where its files' time came from, when it has files (recorded in their metadata).
+    pub file_time: Option<crate::FileTimeSource>,
     /// Log files; `files[0]` is the anchor file and must be written before the others.
     pub files: Vec<LogFile>,
     /// Records for the dead-letter destination.

@@ -6,7 +6,8 @@
 //! 1. **Files are a pure function of their input.** A file holds, in offset order, the records of
 //!    its segment routed to its trail for its account and region; its key's unique part is derived
 //!    from (trail, source, partition, *anchor offset*) — the offset of the segment's first routed
-//!    record — and its time from that record (Kafka timestamp, else `eventTime`).
+//!    record — and its time from that record (Kafka timestamp, else `eventTime`) when that is
+//!    plausible, else recorded (see [`file_time`]).
 //! 2. **Cut points are a pure function of the input, or recorded.** Size and count cuts depend
 //!    only on the records; a wall-clock cut (`delivery_interval_secs`) is recorded in every file's
 //!    metadata ([`META_END`]). After a restart (`Flow::Assigned { replay: true }`) the batcher
@@ -19,11 +20,13 @@
 
 mod build;
 pub mod cwl_feed;
+pub mod file_time;
 mod inflight;
 mod segment;
 
 pub use build::{LogFile, Segment};
 pub use cwl_feed::{CwlFeed, CwlMessage, CwlPending, CwlRecord};
+pub use file_time::{FileTimeSource, META_FILE_TIME};
 pub use inflight::InFlight;
 pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, RecordedCut, TrailOutput};
 

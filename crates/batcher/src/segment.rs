@@ -6,6 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
 use trailpipe_event::{DeadLetter, Epoch, EventCategory, Flow, Message, PartitionId};
@@ -13,6 +14,7 @@ use trailpipe_telemetry as names;
 
 use crate::{
     build::{build_files, file_key, GroupInput},
+    file_time::{self, FileTimeSource},
     CutReason, CwlFeed, CwlMessage, CwlRecord, InFlight, Segment,
 };
 
@@ -68,14 +70,30 @@ pub struct RecordedCut {
     pub end: i64,
 }
 
-/// Finds the cut recorded on an existing log file (`Ok(None)`: no such file).
+/// What the batcher reads from (and records in) the object store: the cut recorded on an
+/// existing log file, and the markers of recorded file times (see [`crate::file_time`]).
 pub trait CutLookup: Send + Sync {
-    /// Looks up `bucket/key`.
+    /// The cut recorded on the log file `bucket/key` (`Ok(None)`: no such file).
     fn lookup(
         &self,
         bucket: Arc<str>,
         key: String,
     ) -> BoxFuture<'static, Result<Option<RecordedCut>, String>>;
+
+    /// The body of `bucket/key` (`Ok(None)`: no such object).
+    fn read(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+    ) -> BoxFuture<'static, Result<Option<Bytes>, String>>;
+
+    /// Writes `body` at `bucket/key` unless an object is already there: `Ok(true)` when written.
+    fn create(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+        body: Bytes,
+    ) -> BoxFuture<'static, Result<bool, String>>;
 }
 
 /// A cut segment whose files are being built on the blocking pool. Sent in cut order per
@@ -101,7 +119,12 @@ struct Group {
 struct Anchor {
     key: GroupKey,
     offset: i64,
+    /// The files' time (see [`crate::file_time`]).
     timestamp: i64,
+    source: FileTimeSource,
+    /// Its own time was outside the window: the time to use is read from, or recorded in, a
+    /// marker before the segment goes on.
+    unresolved: bool,
 }
 
 struct Open {
@@ -143,6 +166,8 @@ pub struct Batcher {
     /// The memory budget the source takes shares of: when it runs low, open segments are cut
     /// early, so their shares come back once delivered instead of after their interval.
     budget: Option<trailpipe_event::MemoryBudget>,
+    /// Epoch seconds now (the system clock; tests pin it).
+    clock: fn() -> i64,
 }
 
 impl Batcher {
@@ -162,7 +187,14 @@ impl Batcher {
             inflight,
             cwl: None,
             budget: None,
+            clock: file_time::system_now,
         }
+    }
+
+    /// Reads the time from `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Cuts open segments early while `budget` is under pressure (see
@@ -272,6 +304,7 @@ impl Batcher {
             }
         }
         let cfg = self.cfg.clone();
+        let wall = (self.clock)();
         let state = self.parts.get_mut(&m.partition).expect("present above");
         let now = Instant::now();
         let open = state.open.get_or_insert_with(|| Open {
@@ -320,14 +353,14 @@ impl Batcher {
                     {
                         let key: GroupKey = (trail, f.account_id.clone(), f.aws_region.clone());
                         if open.anchor.is_none() {
-                            let timestamp = m
-                                .timestamp_ms
-                                .filter(|&t| t > 0)
-                                .map_or(f.event_time, |t| t / 1000);
+                            let (timestamp, source) =
+                                file_time::own_time(m.timestamp_ms, f.event_time);
                             open.anchor = Some(Anchor {
                                 key: key.clone(),
                                 offset: m.offset,
                                 timestamp,
+                                source,
+                                unresolved: !file_time::within_window(timestamp, wall),
                             });
                         }
                         let deadline = now + cfg.trails[trail].delivery_interval;
@@ -387,6 +420,14 @@ impl Batcher {
                 }
             }
         }
+        if self.parts[&m.partition]
+            .open
+            .as_ref()
+            .and_then(|o| o.anchor.as_ref())
+            .is_some_and(|a| a.unresolved)
+        {
+            self.resolve_file_time(&m.partition, wall).await;
+        }
         let state = self.parts.get_mut(&m.partition).expect("present above");
         let open = state.open.as_mut().expect("opened above");
         // A new anchor during replay: was this segment delivered before, and where was it cut?
@@ -405,7 +446,13 @@ impl Batcher {
                     s.settled = true;
                 }
             }
-            let found = lookup_with_retry(&*self.lookup, t.bucket.clone(), key).await;
+            let found = {
+                let (lookup, bucket) = (&self.lookup, &t.bucket);
+                retry("replay lookup", || {
+                    lookup.lookup(bucket.clone(), key.clone())
+                })
+                .await
+            };
             let state = self.parts.get_mut(&m.partition).expect("present above");
             match found {
                 Some(cut) if cut.first == m.offset && cut.end > m.offset => {
@@ -430,6 +477,81 @@ impl Batcher {
             }
         }
         true
+    }
+
+    /// Settles the time of the open segment of `id` whose anchor's own time is outside the
+    /// window (see [`crate::file_time`]): the time a marker recorded; on a replay without one,
+    /// the anchor's own time if its file exists under it; else `now`, recorded create-only (a
+    /// racing writer's time wins).
+    async fn resolve_file_time(&mut self, id: &Arc<PartitionId>, now: i64) {
+        let Some(state) = self.parts.get(id) else {
+            return;
+        };
+        let Some(a) = state.open.as_ref().and_then(|o| o.anchor.as_ref()) else {
+            return;
+        };
+        let t = &self.cfg.trails[a.key.0];
+        let unique = trailpipe_logfile::unique_string(&t.name, &id.source, id.partition, a.offset);
+        let marker = file_time::marker_key(t.prefix.as_deref(), &unique);
+        let (own, own_source, offset) = (a.timestamp, a.source, a.offset);
+        let own_key = file_key(t, id, a.offset, &a.key.1, &a.key.2, own);
+        let (lookup, bucket) = (&self.lookup, &t.bucket);
+        let recorded = |body: Option<Bytes>| {
+            let body = body?;
+            let time = file_time::parse_marker(&body);
+            if time.is_none() {
+                tracing::error!(%bucket, %marker, "file-time marker unreadable; dating the segment by the clock");
+            }
+            time
+        };
+        let mut chosen = None;
+        if state.replay {
+            let body = retry("file-time marker read", || {
+                lookup.read(bucket.clone(), marker.clone())
+            })
+            .await;
+            chosen = recorded(body).map(|t| (t, FileTimeSource::Recorded));
+            if chosen.is_none()
+                && retry("replay lookup", || {
+                    lookup.lookup(bucket.clone(), own_key.clone())
+                })
+                .await
+                .is_some()
+            {
+                chosen = Some((own, own_source));
+            }
+        }
+        let chosen = match chosen {
+            Some(c) => c,
+            None => {
+                let at = format!("{}/{}@{offset}", id.source, id.partition);
+                let body = Bytes::from(file_time::marker_body(now, own, own_source, &at));
+                let created = retry("file-time marker write", || {
+                    lookup.create(bucket.clone(), marker.clone(), body.clone())
+                })
+                .await;
+                let time = if created {
+                    Some(now)
+                } else {
+                    let body = retry("file-time marker read", || {
+                        lookup.read(bucket.clone(), marker.clone())
+                    })
+                    .await;
+                    recorded(body)
+                };
+                tracing::info!(partition = %id, anchor = offset, own, file_time = time.unwrap_or(now), "anchor time outside the window; files dated by the recorded read time");
+                metrics::counter!(names::FILE_TIMES_RECORDED).increment(1);
+                (time.unwrap_or(now), FileTimeSource::Recorded)
+            }
+        };
+        if let Some(a) = self
+            .parts
+            .get_mut(id)
+            .and_then(|s| s.open.as_mut())
+            .and_then(|o| o.anchor.as_mut())
+        {
+            (a.timestamp, a.source, a.unresolved) = (chosen.0, chosen.1, false);
+        }
     }
 
     /// Whether adding `m` (holding `added` bytes, see [`held_bytes`]) to its partition's open
@@ -570,7 +692,7 @@ impl Batcher {
                             inputs,
                             cfg.compression_level,
                         ),
-                        Some(a.offset),
+                        Some((a.offset, a.source)),
                     )
                 }
             };
@@ -579,7 +701,8 @@ impl Batcher {
                 epoch,
                 start,
                 end,
-                anchor: anchor_offset,
+                anchor: anchor_offset.map(|a| a.0),
+                file_time: anchor_offset.map(|a| a.1),
                 files,
                 dead_letters: dead,
                 history,
@@ -628,19 +751,16 @@ fn held_bytes(cfg: &BatcherConfig, m: &Message) -> usize {
         .sum()
 }
 
-/// Looks up a recorded cut, retrying store errors with capped exponential backoff: guessing
-/// "not delivered" on an error could duplicate records, so the replay waits for an answer.
-async fn lookup_with_retry(
-    lookup: &dyn CutLookup,
-    bucket: Arc<str>,
-    key: String,
-) -> Option<RecordedCut> {
+/// Runs a store call until it answers, retrying errors with capped exponential backoff:
+/// guessing "not delivered" or "no marker" on an error could duplicate records, so the segment
+/// waits for an answer.
+async fn retry<T>(what: &str, call: impl Fn() -> BoxFuture<'static, Result<T, String>>) -> T {
     let mut delay = Duration::from_millis(100);
     loop {
-        match lookup.lookup(bucket.clone(), key.clone()).await {
+        match call().await {
             Ok(found) => return found,
             Err(e) => {
-                tracing::warn!(%bucket, %key, error = %e, "replay lookup failed; retrying");
+                tracing::warn!(error = %e, "{what} failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }

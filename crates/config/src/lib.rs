@@ -135,6 +135,15 @@ pub struct IntegrityConfig {
     /// Account id in trail ARNs served by the CloudTrail API (`arn:aws:cloudtrail:<home>:<account>:trail/<name>`).
     #[serde(default = "IntegrityConfig::default_account_id")]
     pub account_id: String,
+    /// Key (at least 32 bytes; `${ENV}`, or `file_mac_key_file`) of the HMAC each log file's
+    /// metadata carries, so digests list only files trailpipe wrote. Every replica delivering
+    /// to the same buckets must hold the same key. Without it, a key is generated in
+    /// `state.dir/file-mac-key` (fine for one replica).
+    #[serde(default)]
+    pub file_mac_key: Option<crate::secret::Secret>,
+    /// File holding `file_mac_key` (a Kubernetes Secret volume, systemd `LoadCredential=`).
+    #[serde(default)]
+    pub file_mac_key_file: Option<std::path::PathBuf>,
 }
 
 impl IntegrityConfig {
@@ -157,6 +166,8 @@ impl Default for IntegrityConfig {
             signing_key_rotation_days: Self::default_rotation_days(),
             digest_settle_secs: Self::default_settle_secs(),
             account_id: Self::default_account_id(),
+            file_mac_key: None,
+            file_mac_key_file: None,
         }
     }
 }
@@ -355,6 +366,24 @@ impl Config {
             &env,
             &mut errors,
         );
+        secret::resolve_field(
+            "integrity.file_mac_key",
+            &mut config.integrity.file_mac_key,
+            &mut config.integrity.file_mac_key_file,
+            &env,
+            &mut errors,
+        );
+        if let Some(k) = &config.integrity.file_mac_key {
+            if k.expose().len() < 32 {
+                errors.push(ConfigError::new(
+                    "integrity.file_mac_key",
+                    format!(
+                        "needs at least 32 bytes (e.g. `openssl rand -hex 32`), has {}",
+                        k.expose().len()
+                    ),
+                ));
+            }
+        }
         config.api.resolve_secrets(&env, &mut errors);
         errors.extend(config.validate());
         config

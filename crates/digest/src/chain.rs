@@ -32,6 +32,9 @@ pub struct DigestChainConfig {
     /// is its *record* time, so a late record lands in an older folder. Files filed more than
     /// `lookback` before the window start are not found (documented limit).
     pub lookback: Duration,
+    /// How far after its delivery a file may be dated (the batcher's
+    /// `file_time::MAX_FUTURE_SECS`): the date folder of `end + lookahead` is listed too.
+    pub lookahead: Duration,
     /// How many of the latest digested windows are re-listed on each run to catch late PUTs
     /// (they go into a backfill digest). Late files of older windows are not digested.
     pub backfill_windows: u32,
@@ -60,6 +63,7 @@ impl DigestChainConfig {
             interval: Duration::from_secs(3600),
             settle: Duration::from_secs(120),
             lookback: Duration::from_secs(7 * 86_400),
+            lookahead: Duration::from_secs(15 * 60),
             backfill_windows: 24,
             kms_key_id: None,
         }

@@ -19,6 +19,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use time::OffsetDateTime;
+use trailpipe_logfile::FileMac;
 use trailpipe_sink_s3::{PutOutcome, Store};
 
 use crate::{
@@ -40,8 +41,11 @@ pub struct DigestRunReport {
     pub log_files: usize,
     /// Start of the next window to digest (`None` while the chain has no log file).
     pub next_window_start: Option<OffsetDateTime>,
-    /// Files left out (vanished, not gzip), unreadable heads, postponed backfills.
+    /// Files left out (vanished, or not verifiably trailpipe's), unreadable heads, postponed
+    /// backfills.
     pub warnings: Vec<String>,
+    /// Objects named like log files left out because their `trailpipe-mac` did not verify.
+    pub unverified_files: u64,
 }
 
 /// A digest as the next one in its chain needs it.
@@ -64,20 +68,29 @@ pub struct Digester {
     cfg: DigestChainConfig,
     store: Store,
     signer: Arc<dyn DigestSigner>,
+    /// Verifies that a listed object was written by trailpipe.
+    mac: Arc<FileMac>,
     interval: time::Duration,
     settle: time::Duration,
 }
 
 impl Digester {
     /// A digester for `cfg`'s chain. The interval is rounded to whole seconds (at least 1 s):
-    /// digest times have second precision.
-    pub fn new(cfg: DigestChainConfig, store: Store, signer: Arc<dyn DigestSigner>) -> Self {
+    /// digest times have second precision. Only objects whose `trailpipe-mac` verifies under
+    /// `mac` are listed.
+    pub fn new(
+        cfg: DigestChainConfig,
+        store: Store,
+        signer: Arc<dyn DigestSigner>,
+        mac: Arc<FileMac>,
+    ) -> Self {
         let interval = time::Duration::seconds(cfg.interval.as_secs().max(1) as i64);
         let settle = time::Duration::try_from(cfg.settle).unwrap_or(time::Duration::MAX);
         Self {
             cfg,
             store,
             signer,
+            mac,
             interval,
             settle,
         }
@@ -148,6 +161,7 @@ impl Digester {
         }
         report.next_window_start = Some(next_start);
         let mut listed_now: Vec<(String, Vec<String>)> = Vec::new();
+        let mut unverified_now: HashSet<String> = HashSet::new();
         if let (Some(first), Some(last)) = (windows.first(), windows.last()) {
             let delivered = list_delivered(&self.store, &self.cfg, first.0, last.1).await?;
             for (ta, tb) in windows {
@@ -156,8 +170,16 @@ impl Digester {
                     .filter(|d| d.last_modified >= ta && d.last_modified < tb)
                     .map(|d| d.key.clone())
                     .collect();
-                let entries =
-                    describe_all(&self.store, &self.cfg.bucket, keys, &mut report.warnings).await?;
+                let (entries, unverified) = describe_all(
+                    &self.store,
+                    &self.cfg.bucket,
+                    keys,
+                    &self.mac,
+                    &mut report.warnings,
+                )
+                .await?;
+                report.unverified_files += unverified.len() as u64;
+                unverified_now.extend(unverified);
                 let (link, outcome, file) =
                     self.write(ta, tb, entries, head.as_ref(), false).await?;
                 match outcome {
@@ -173,8 +195,15 @@ impl Digester {
             }
         }
         if let Some(head) = head {
-            self.backfill(&head, &normals, &backfills, listed_now, &mut report)
-                .await?;
+            self.backfill(
+                &head,
+                &normals,
+                &backfills,
+                listed_now,
+                unverified_now,
+                &mut report,
+            )
+            .await?;
         }
         Ok(report)
     }
@@ -335,12 +364,14 @@ impl Digester {
 
     /// Lists files delivered in the latest `backfill_windows` digested windows that no digest
     /// lists, and writes them into one backfill digest chained to the previous backfill.
+    /// `unverified_now`: objects this run already left out (not reported twice).
     async fn backfill(
         &self,
         head: &Link,
         normals: &[(String, OffsetDateTime)],
         backfills: &[(String, OffsetDateTime)],
         listed_now: Vec<(String, Vec<String>)>,
+        unverified_now: HashSet<String>,
         report: &mut DigestRunReport,
     ) -> Result<(), DigestError> {
         let n = self.cfg.backfill_windows as usize;
@@ -348,7 +379,7 @@ impl Digester {
             return Ok(());
         }
         let checked = &normals[normals.len().saturating_sub(n)..];
-        let mut digested: HashSet<String> = HashSet::new();
+        let mut digested: HashSet<String> = unverified_now;
         let mut oldest_start = head.end;
         for (key, _) in checked {
             let file = match listed_now.iter().find(|(k, _)| k == key) {
@@ -410,8 +441,15 @@ impl Digester {
             None => None,
         };
         let start = prev.as_ref().map_or(oldest_start, |p| p.end);
-        let entries =
-            describe_all(&self.store, &self.cfg.bucket, late, &mut report.warnings).await?;
+        let (entries, unverified) = describe_all(
+            &self.store,
+            &self.cfg.bucket,
+            late,
+            &self.mac,
+            &mut report.warnings,
+        )
+        .await?;
+        report.unverified_files += unverified.len() as u64;
         if entries.is_empty() {
             return Ok(());
         }

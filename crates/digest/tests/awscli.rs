@@ -62,11 +62,11 @@ async fn awscli_validator_accepts_our_chain_and_backfill_and_catches_tampering()
     let prefix = Some("pfx");
     let t0 = t("2026-03-01T10:07:31Z");
     b.deliver(prefix, t0, t0 + secs(1), 1, true).await;
-    b.deliver(prefix, t0, t0 + secs(4), 2, false).await;
+    b.deliver(prefix, t0, t0 + secs(4), 2, true).await;
     let (f3, _) = b
         .deliver(prefix, t0 + secs(20), t0 + secs(26), 3, true)
         .await;
-    let d = Digester::new(chain(prefix), b.store.clone(), signer);
+    let d = Digester::new(chain(prefix), b.store.clone(), signer, file_mac());
     let r = d.run_once(t0 + secs(40)).await.expect("run");
     assert_eq!(r.written.len(), 3);
     b.deliver(prefix, t0, t0 + secs(6), 4, true).await;

@@ -15,7 +15,7 @@ const T0: &str = "2026-03-01T10:00:00Z";
 async fn three_windows(b: &Bucket, prefix: Option<&str>) -> (Vec<String>, Vec<String>) {
     let t0 = t(T0);
     let (f1, _) = b.deliver(prefix, t0, t0 + secs(1), 1, true).await;
-    let (f2, _) = b.deliver(prefix, t0, t0 + secs(3), 2, false).await;
+    let (f2, _) = b.deliver(prefix, t0, t0 + secs(3), 2, true).await;
     let (f3, _) = b
         .deliver(prefix, t0 + secs(20), t0 + secs(25), 3, true)
         .await;
@@ -28,7 +28,7 @@ async fn chain_across_three_windows_with_an_empty_one_validates() {
     let (signer, keys) = signer();
     let prefix = Some("prod");
     let (files, _) = three_windows(&b, prefix).await;
-    let d = Digester::new(chain(prefix), b.store.clone(), signer);
+    let d = Digester::new(chain(prefix), b.store.clone(), signer, file_mac());
     let t0 = t(T0);
     let r = d.run_once(t0 + secs(40)).await.expect("run");
     assert_eq!(r.written.len(), 3, "{r:?}");
@@ -46,7 +46,6 @@ async fn chain_across_three_windows_with_an_empty_one_validates() {
     let mut expected = vec![files[0].as_str(), files[1].as_str()];
     expected.sort_unstable();
     assert_eq!(listed, expected);
-    // The file without metadata was hashed and parsed: same entry shape as the other one.
     for f in &d1.log_files {
         assert_eq!(f.oldest_event_time.as_deref(), Some("2026-03-01T09:59:30Z"));
         assert_eq!(f.newest_event_time.as_deref(), Some("2026-03-01T10:00:00Z"));
@@ -114,7 +113,7 @@ async fn chain_across_three_windows_with_an_empty_one_validates() {
 async fn no_log_file_means_no_chain_yet() {
     let b = Bucket::new();
     let (signer, _) = signer();
-    let d = Digester::new(chain(None), b.store.clone(), signer);
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let r = d.run_once(t(T0)).await.expect("run");
     assert!(r.written.is_empty());
     assert_eq!(r.next_window_start, None);
@@ -126,14 +125,14 @@ async fn file_delivered_before_a_crash_is_listed_by_a_restarted_digester() {
     let (signer, keys) = signer();
     three_windows(&b, None).await;
     let t0 = t(T0);
-    let first = Digester::new(chain(None), b.store.clone(), signer.clone());
+    let first = Digester::new(chain(None), b.store.clone(), signer.clone(), file_mac());
     let r = first.run_once(t0 + secs(40)).await.expect("run");
     assert_eq!(r.written.len(), 3);
     // Delivered, then the daemon dies before the window's digest; a fresh digester (nothing
     // but the bucket) picks the chain up.
     drop(first);
     let (f4, _) = b.deliver(None, t0 + secs(34), t0 + secs(35), 4, true).await;
-    let restarted = Digester::new(chain(None), b.store.clone(), signer);
+    let restarted = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let r2 = restarted.run_once(t0 + secs(45)).await.expect("run");
     assert_eq!(r2.written.len(), 1, "{r2:?}");
     let d4 = b.digest(&r2.written[0]);
@@ -156,7 +155,7 @@ async fn a_daemon_down_for_many_windows_writes_one_digest_per_window() {
     let t0 = t(T0);
     b.deliver(None, t0, t0 + secs(1), 1, true).await;
     b.deliver(None, t0, t0 + secs(95), 2, true).await;
-    let d = Digester::new(chain(None), b.store.clone(), signer);
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let r = d.run_once(t0 + secs(103)).await.expect("run");
     // Windows [1,11) .. [91,101): ten digests, 8 of them empty.
     assert_eq!(r.written.len(), 10);
@@ -174,8 +173,8 @@ async fn racing_digesters_write_one_chain() {
     let (signer, keys) = signer();
     three_windows(&b, None).await;
     let t0 = t(T0);
-    let a = Digester::new(chain(None), b.store.clone(), signer.clone());
-    let c = Digester::new(chain(None), b.store.clone(), signer);
+    let a = Digester::new(chain(None), b.store.clone(), signer.clone(), file_mac());
+    let c = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let (ra, rc) = tokio::join!(a.run_once(t0 + secs(40)), c.run_once(t0 + secs(40)));
     let (ra, rc) = (ra.expect("a"), rc.expect("c"));
     assert_eq!(ra.written.len() + ra.adopted.len(), 3);
@@ -195,7 +194,7 @@ async fn late_files_go_into_chained_backfill_digests() {
     let (signer, keys) = signer();
     three_windows(&b, None).await;
     let t0 = t(T0);
-    let d = Digester::new(chain(None), b.store.clone(), signer);
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let r = d.run_once(t0 + secs(40)).await.expect("run");
     assert_eq!(r.written.len(), 3);
     // A PUT that started in window 1 but became visible after its digest.
@@ -263,7 +262,7 @@ async fn tamper_setup() -> (
     let b = Bucket::new();
     let (signer, keys) = signer();
     let (files, _) = three_windows(&b, None).await;
-    let d = Digester::new(chain(None), b.store.clone(), signer);
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let r = d.run_once(t(T0) + secs(40)).await.expect("run");
     assert_eq!(r.written.len(), 3);
     (b, keys, files, r.written)
@@ -421,4 +420,64 @@ async fn discover_chains_finds_accounts_and_regions() {
             .expect("discover")
             .is_empty()
     );
+}
+
+/// Only files trailpipe wrote are certified: an object under the log-file pattern without
+/// metadata, with metadata copied from a real file, with a made-up MAC, or signed with another
+/// replica's key is left out (and reported); the real files around them are listed.
+#[tokio::test]
+async fn objects_without_a_valid_mac_are_never_listed() {
+    let b = Bucket::new();
+    let (signer, _) = signer();
+    let t0 = t(T0);
+    let (real, _) = b.deliver(None, t0, t0 + secs(1), 1, true).await;
+    let (bare, _) = b.deliver(None, t0, t0 + secs(2), 2, false).await;
+    // Real metadata (MAC included) copied onto a forged object.
+    let (copied, _) = b.deliver(None, t0, t0 + secs(3), 3, false).await;
+    b.set_metadata(&copied, &b.metadata(&real));
+    // A made-up MAC under this daemon's key id.
+    let (made_up, _) = b.deliver(None, t0, t0 + secs(4), 4, true).await;
+    let mut meta = b.metadata(&made_up);
+    let id = file_mac().id().to_string();
+    meta.insert(
+        "trailpipe-mac".into(),
+        format!("v1:{id}:{}", "0".repeat(64)),
+    );
+    b.set_metadata(&made_up, &meta);
+    // Signed with another key (another replica's, say).
+    let (other, hash) = b.deliver(None, t0, t0 + secs(5), 5, true).await;
+    let mut meta = b.metadata(&other);
+    let other_key = trailpipe_logfile::FileMac::new(&[7; 32]).expect("key");
+    meta.insert(
+        "trailpipe-mac".into(),
+        other_key.sign(&trailpipe_logfile::MacInput {
+            bucket: BUCKET,
+            key: &other,
+            sha256_hex: &hash,
+            oldest: &meta["trailpipe-oldest-event-time"],
+            newest: &meta["trailpipe-newest-event-time"],
+        }),
+    );
+    b.set_metadata(&other, &meta);
+
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
+    let r = d.run_once(t0 + secs(40)).await.expect("run");
+    let listed: Vec<String> = r
+        .written
+        .iter()
+        .flat_map(|k| b.digest(k).log_files)
+        .map(|f| f.s3_object)
+        .collect();
+    assert_eq!(listed, [real], "{r:?}");
+    assert_eq!(r.unverified_files, 4, "{r:?}");
+    let says = |key: &str, what: &str| {
+        r.warnings
+            .iter()
+            .any(|w| w.contains(key) && w.contains(what))
+    };
+    assert!(says(&bare, "no trailpipe metadata"), "{:?}", r.warnings);
+    assert!(says(&copied, "not valid"), "{:?}", r.warnings);
+    assert!(says(&made_up, "not valid"), "{:?}", r.warnings);
+    assert!(says(&other, other_key.id()), "{:?}", r.warnings);
+    assert!(says(&other, "integrity.file_mac_key"), "{:?}", r.warnings);
 }

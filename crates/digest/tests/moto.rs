@@ -79,12 +79,29 @@ async fn digests_on_moto_s3_signed_by_moto_kms_validate() {
             "AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/{}/{ACCOUNT}_CloudTrail_{REGION}_x_{n:016}.json.gz",
             start.date().to_string().replace('-', "/")
         );
+        let (hash, time) = (
+            format::sha256_hex(body.as_bytes()),
+            format::format_time(start),
+        );
+        let mac = file_mac().sign(&trailpipe_logfile::MacInput {
+            bucket: &bucket,
+            key: &key,
+            sha256_hex: &hash,
+            oldest: &time,
+            newest: &time,
+        });
+        let metadata = std::collections::HashMap::from([
+            ("trailpipe-sha256".to_string(), hash),
+            ("trailpipe-oldest-event-time".to_string(), time.clone()),
+            ("trailpipe-newest-event-time".to_string(), time),
+            ("trailpipe-mac".to_string(), mac),
+        ]);
         store
             .put_new(
                 &bucket,
                 &key,
                 format::gzip(body.as_bytes()).into(),
-                Default::default(),
+                metadata,
             )
             .await
             .expect("put log");
@@ -92,7 +109,7 @@ async fn digests_on_moto_s3_signed_by_moto_kms_validate() {
     }
     let mut cfg = chain(None);
     cfg.bucket = bucket.clone();
-    let d = Digester::new(cfg, store.clone(), signer);
+    let d = Digester::new(cfg, store.clone(), signer, file_mac());
     // Evaluate as if 35 s later: three 10 s windows have settled.
     let now = time::OffsetDateTime::now_utc() + secs(35);
     let r = d.run_once(now).await.expect("run");

@@ -57,7 +57,7 @@ async fn validate_10k_log_files_on_the_local_store() {
         bytes_total / 1_000_000,
         made.elapsed()
     );
-    let d = Digester::new(chain(None), b.store.clone(), signer);
+    let d = Digester::new(chain(None), b.store.clone(), signer, file_mac());
     let now = t0 + secs(10 * (FILES / PER_WINDOW) + 15);
     let started = Instant::now();
     let r = d.run_once(now).await.expect("digest");

@@ -60,6 +60,8 @@ pub struct Delivery {
     history: Option<Arc<trailpipe_history::HistoryStore>>,
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     extra: Option<Arc<dyn SegmentSink>>,
+    /// Signs every file's metadata, so digests list only files trailpipe wrote.
+    mac: Arc<trailpipe_logfile::FileMac>,
 }
 
 /// Records per history append: a segment's events are stored in chunks this size, so a write
@@ -101,7 +103,8 @@ fn event_time(secs: i64) -> String {
 
 impl Delivery {
     /// A delivery stage writing to `store`, acknowledging on `acks`. `inflight` is the
-    /// batcher's: every received segment is marked done once it settles.
+    /// batcher's: every received segment is marked done once it settles. `mac` signs each
+    /// file's metadata ([`trailpipe_logfile::mac`]).
     pub fn new(
         store: Store,
         dead: Arc<dyn DeadLetterSink>,
@@ -109,8 +112,10 @@ impl Delivery {
         health: SinkHealth,
         trails: Vec<DeliveryTrail>,
         inflight: Arc<InFlight>,
+        mac: Arc<trailpipe_logfile::FileMac>,
     ) -> Self {
         Self {
+            mac,
             store,
             dead,
             acks,
@@ -297,18 +302,37 @@ impl Delivery {
         let t = &self.trails[f.trail];
         let trail = t.name.clone();
         let anchor = seg.anchor.unwrap_or(seg.start);
-        let metadata = HashMap::from([
+        let (sha256, oldest, newest) = (
+            f.body.sha256_hex(),
+            event_time(f.oldest_event_time),
+            event_time(f.newest_event_time),
+        );
+        let mac = self.mac.sign(&trailpipe_logfile::MacInput {
+            bucket: &f.bucket,
+            key: &f.key,
+            sha256_hex: &sha256,
+            oldest: &oldest,
+            newest: &newest,
+        });
+        let mut metadata = HashMap::from([
             (META_FIRST.to_string(), anchor.to_string()),
             (META_END.to_string(), seg.end.to_string()),
             (META_START.to_string(), seg.start.to_string()),
-            (META_SHA256.to_string(), f.body.sha256_hex()),
-            (META_OLDEST.to_string(), event_time(f.oldest_event_time)),
-            (META_NEWEST.to_string(), event_time(f.newest_event_time)),
+            (META_SHA256.to_string(), sha256),
+            (META_OLDEST.to_string(), oldest),
+            (META_NEWEST.to_string(), newest),
+            (trailpipe_logfile::META_MAC.to_string(), mac),
             (
                 META_SOURCE.to_string(),
                 format!("{}/{}", seg.partition.source, seg.partition.partition),
             ),
         ]);
+        if let Some(source) = seg.file_time {
+            metadata.insert(
+                trailpipe_batcher::META_FILE_TIME.to_string(),
+                source.as_str().to_string(),
+            );
+        }
         let mut backoff = Backoff::new();
         loop {
             match self

@@ -52,6 +52,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Segments cut, by reason (size, records, interval, memory, replay, end).",
     ),
     (
+        FILE_TIMES_RECORDED,
+        "",
+        "Segments dated by the read clock because their anchor's Kafka timestamp was more than 3 days old or 15 minutes ahead (the time is recorded in a marker object).",
+    ),
+    (
         STORE_ERRORS,
         "error_type",
         "Object store request failures by class (retriable, throttled, permanent).",
@@ -75,6 +80,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         DIGESTS_WRITTEN,
         "trail",
         "Digest files written (hourly chains and backfills).",
+    ),
+    (
+        DIGEST_UNVERIFIED_FILES,
+        "trail",
+        "Objects named like log files that digests left out because their trailpipe-mac metadata was missing, wrong or made with an unknown key.",
     ),
     (
         DIGEST_ERRORS,
@@ -245,6 +255,10 @@ pub const FILE_RECORDS: &str = "trailpipe_file_records";
 pub const FILE_BYTES: &str = "trailpipe_file_bytes";
 /// Segments cut.
 pub const SEGMENTS_CUT: &str = "trailpipe_segments_cut_total";
+/// Segments whose file time was recorded (anchor time outside the window).
+pub const FILE_TIMES_RECORDED: &str = "trailpipe_file_times_recorded_total";
+/// Objects left out of digests: not verifiably written by trailpipe.
+pub const DIGEST_UNVERIFIED_FILES: &str = "trailpipe_digest_unverified_files_total";
 /// Store errors.
 pub const STORE_ERRORS: &str = "trailpipe_store_errors_total";
 /// Conflicting cuts found.

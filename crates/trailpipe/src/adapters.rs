@@ -1,13 +1,14 @@
-//! Glue between stage crates: the batcher's cut lookup over the object store, and delivery's
-//! dead-letter sink over ingest's writer.
+//! Glue between stage crates: the batcher's cut lookup (and file-time markers) over the object
+//! store, and delivery's dead-letter sink over ingest's writer.
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use trailpipe_batcher::{CutLookup, RecordedCut, META_END, META_FIRST};
 use trailpipe_event::DeadLetter;
 use trailpipe_ingest::DeadLetterWriter;
-use trailpipe_sink_s3::{DeadLetterSink, Store};
+use trailpipe_sink_s3::{DeadLetterSink, PutOutcome, Store};
 
 /// Reads recorded cuts from log files' metadata.
 pub struct StoreCutLookup(pub Store);
@@ -26,6 +27,31 @@ impl CutLookup for StoreCutLookup {
                 let end = m.get(META_END)?.parse().ok()?;
                 Some(RecordedCut { first, end })
             }))
+        })
+    }
+
+    fn read(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+    ) -> BoxFuture<'static, Result<Option<Bytes>, String>> {
+        let store = self.0.clone();
+        Box::pin(async move { store.get(&bucket, &key).await.map_err(|e| e.to_string()) })
+    }
+
+    fn create(
+        &self,
+        bucket: Arc<str>,
+        key: String,
+        body: Bytes,
+    ) -> BoxFuture<'static, Result<bool, String>> {
+        let store = self.0.clone();
+        Box::pin(async move {
+            store
+                .put_new(&bucket, &key, body, Default::default())
+                .await
+                .map(|o| o == PutOutcome::Created)
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -17,7 +17,9 @@ use trailpipe_digest::{
     discover_chains, keys::KeyRingConfig, DigestChainConfig, DigestSigner, Digester, KeyRing,
     KmsSigner, StaticKey,
 };
+use trailpipe_logfile::FileMac;
 use trailpipe_sink_s3::Store;
+use trailpipe_telemetry as names;
 
 /// Latest digest outcome of a trail, for `GetTrailStatus`.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +77,51 @@ pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner
     Ok(ring)
 }
 
+/// The key that signs every log file's metadata (see [`trailpipe_logfile::mac`]):
+/// `integrity.file_mac_key`, else one generated once in `state.dir/file-mac-key` (created
+/// with mode 0600 by whichever process gets there first, then only read).
+pub fn open_file_mac(config: &Config) -> anyhow::Result<Arc<FileMac>> {
+    if let Some(k) = &config.integrity.file_mac_key {
+        return FileMac::new(k.expose().as_bytes())
+            .map(Arc::new)
+            .map_err(|e| anyhow::anyhow!("integrity.file_mac_key: {e}"));
+    }
+    let path = config.state.dir.join("file-mac-key");
+    let read = |path: &std::path::Path| -> anyhow::Result<Arc<FileMac>> {
+        let key = std::fs::read(path)
+            .with_context(|| format!("reading the file MAC key {}", path.display()))?;
+        FileMac::new(key.trim_ascii())
+            .map(Arc::new)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    std::fs::create_dir_all(&config.state.dir)
+        .with_context(|| format!("creating {}", config.state.dir.display()))?;
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(&path) {
+        Ok(mut f) => {
+            use std::io::Write;
+            f.write_all(hex.as_bytes())
+                .and_then(|()| f.sync_all())
+                .with_context(|| format!("writing the file MAC key {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated a file MAC key; replicas delivering to the same buckets must share one (integrity.file_mac_key)");
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("creating the file MAC key {}", path.display()))
+        }
+    }
+    read(&path)
+}
+
 fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> DigestChainConfig {
     let mut c = DigestChainConfig::new(
         &t.s3_bucket_name,
@@ -88,6 +135,7 @@ fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> Diges
     c.interval = Duration::from_secs(t.digest_interval_secs);
     c.settle = Duration::from_secs(config.integrity.digest_settle_secs);
     c.kms_key_id = t.kms_key_id.clone();
+    c.lookahead = Duration::from_secs(trailpipe_batcher::file_time::MAX_FUTURE_SECS as u64);
     c
 }
 
@@ -105,6 +153,7 @@ pub async fn run_digests(
     config: Arc<Config>,
     store: Store,
     signer: Arc<dyn DigestSigner>,
+    mac: Arc<FileMac>,
     statuses: DigestStatuses,
 ) {
     let trails: Vec<&TrailConfig> = config
@@ -132,9 +181,14 @@ pub async fn run_digests(
                             chain(&config, t, &c.account, &c.region),
                             store.clone(),
                             signer.clone(),
+                            mac.clone(),
                         );
                         match d.run_once(now).await {
                             Ok(r) => {
+                                if r.unverified_files > 0 {
+                                    metrics::counter!(names::DIGEST_UNVERIFIED_FILES, "trail" => t.name.clone())
+                                        .increment(r.unverified_files);
+                                }
                                 for w in &r.warnings {
                                     tracing::warn!(trail = %t.name, account = %c.account, region = %c.region, warning = %w, "digest");
                                 }

@@ -177,6 +177,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     } else {
         None
     };
+    let file_mac = crate::integrity::open_file_mac(&config)?;
     let digests = DigestStatuses::default();
     let history = match &config.history {
         Some(h) => {
@@ -266,6 +267,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 effective.clone(),
                 store.clone(),
                 s,
+                file_mac.clone(),
                 digests.clone(),
             ))
         });
@@ -277,6 +279,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 notifier: notifier.clone(),
                 heartbeat: &heartbeat,
                 kafka: &kafka,
+                file_mac: file_mac.clone(),
             },
             &config,
             &effective,
@@ -512,6 +515,8 @@ struct Shared<'a> {
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     heartbeat: &'a AtomicU64,
     kafka: &'a KafkaClients,
+    /// Signs every log file's metadata.
+    file_mac: Arc<trailpipe_logfile::FileMac>,
 }
 
 async fn run_pipeline(
@@ -611,6 +616,7 @@ async fn run_pipeline(
         health.clone(),
         trail_names,
         inflight,
+        shared.file_mac.clone(),
     )
     .with_history(history)
     .with_notifier(shared.notifier.clone())

@@ -5,9 +5,13 @@ use trailpipe_event::{parse_message, Flow, Message, PartitionId};
 
 use super::*;
 
-/// A lookup over the files a previous run "delivered" (a map from key to recorded cut).
+/// A lookup over the files a previous run "delivered" (a map from key to recorded cut), and
+/// the other objects (file-time markers) in `.1`.
 #[derive(Default)]
-struct Delivered(Mutex<HashMap<String, RecordedCut>>);
+struct Delivered(
+    Mutex<HashMap<String, RecordedCut>>,
+    Mutex<HashMap<String, Bytes>>,
+);
 
 impl CutLookup for Delivered {
     fn lookup(
@@ -18,6 +22,35 @@ impl CutLookup for Delivered {
         let found = self.0.lock().expect("lock").get(&key).copied();
         Box::pin(async move { Ok(found) })
     }
+
+    fn read(
+        &self,
+        _bucket: Arc<str>,
+        key: String,
+    ) -> BoxFuture<'static, Result<Option<Bytes>, String>> {
+        let found = self.1.lock().expect("lock").get(&key).cloned();
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn create(
+        &self,
+        _bucket: Arc<str>,
+        key: String,
+        body: Bytes,
+    ) -> BoxFuture<'static, Result<bool, String>> {
+        let mut objects = self.1.lock().expect("lock");
+        let created = !objects.contains_key(&key);
+        objects.entry(key).or_insert(body);
+        Box::pin(async move { Ok(created) })
+    }
+}
+
+/// The generated records' Kafka timestamp (2026-01-01T00:00:00Z), in seconds.
+const KAFKA_TIME: i64 = 1_767_225_600;
+
+/// A clock a minute after the records' timestamps, so they date their files.
+fn clock() -> i64 {
+    KAFKA_TIME + 60
 }
 
 fn record(i: i64, account: &str, region: &str) -> Bytes {
@@ -51,7 +84,7 @@ fn message(p: &Arc<PartitionId>, epoch: u64, offset: i64) -> Message {
         partition: p.clone(),
         epoch,
         offset,
-        timestamp_ms: Some(1_767_225_600_000),
+        timestamp_ms: Some(KAFKA_TIME * 1000),
         key: None,
         read_at: Instant::now(),
         records,
@@ -104,8 +137,18 @@ async fn run_with(
     replay: bool,
     make: impl FnOnce(&Arc<PartitionId>) -> Vec<Message>,
 ) -> Vec<Segment> {
+    run_at(clock, lookup, replay, make).await
+}
+
+/// [`run_with`] with the batcher's clock reading `now`.
+async fn run_at(
+    now: fn() -> i64,
+    lookup: Arc<Delivered>,
+    replay: bool,
+    make: impl FnOnce(&Arc<PartitionId>) -> Vec<Message>,
+) -> Vec<Segment> {
     let (tx, mut rx) = mpsc::channel(1000);
-    let mut b = Batcher::new(config(), lookup, tx, Arc::default());
+    let mut b = Batcher::new(config(), lookup, tx, Arc::default()).with_clock(now);
     let p = assign(&mut b, replay).await;
     for m in make(&p) {
         assert!(b.handle(Flow::Message(m)).await);
@@ -194,6 +237,124 @@ async fn replay_after_crash_rewrites_identical_objects() {
     let resume = original[2].start;
     let replayed = run(delivered, true, resume..400).await;
     assert_eq!(fingerprint(&replayed), fingerprint(&original[2..]));
+}
+
+/// What a previous run "delivered": the anchor file's cut of each segment.
+fn delivered_from(segs: &[Segment], lookup: &Delivered) {
+    for s in segs {
+        if let (Some(a), Some(f)) = (s.anchor, s.files.first()) {
+            lookup.0.lock().expect("lock").insert(
+                f.key.clone(),
+                RecordedCut {
+                    first: a,
+                    end: s.end,
+                },
+            );
+        }
+    }
+}
+
+/// Generated records stamped 2100-01-01 by their producer.
+fn from_the_future(p: &Arc<PartitionId>, range: std::ops::Range<i64>) -> Vec<Message> {
+    range
+        .map(|o| {
+            let mut m = message(p, 1, o);
+            m.timestamp_ms = Some(4_102_444_800_000);
+            m
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_forged_future_timestamp_dates_files_by_the_recorded_read_time() {
+    let lookup = Arc::new(Delivered::default());
+    let segs = run_with(lookup.clone(), false, |p| from_the_future(p, 0..200)).await;
+    assert!(segs.len() > 2);
+    let markers = lookup.1.lock().expect("lock").clone();
+    assert_eq!(
+        markers.len(),
+        segs.len(),
+        "one marker per segment: {markers:?}"
+    );
+    for s in &segs {
+        assert_eq!(s.file_time, Some(FileTimeSource::Recorded));
+        for f in &s.files {
+            assert!(
+                f.key.contains("/2026/01/01/") && f.key.contains("_20260101T0001Z_"),
+                "{}",
+                f.key
+            );
+        }
+    }
+    for body in markers.values() {
+        assert_eq!(file_time::parse_marker(body), Some(clock()));
+    }
+}
+
+#[tokio::test]
+async fn a_replay_days_later_reuses_the_recorded_time() {
+    let lookup = Arc::new(Delivered::default());
+    let original = run_with(lookup.clone(), false, |p| from_the_future(p, 0..200)).await;
+    delivered_from(&original, &lookup);
+    fn two_days_later() -> i64 {
+        clock() + 2 * 86_400
+    }
+    let resume = original[1].start;
+    let replayed = run_at(two_days_later, lookup, true, |p| {
+        from_the_future(p, resume..200)
+    })
+    .await;
+    assert_eq!(fingerprint(&replayed), fingerprint(&original[1..]));
+}
+
+#[tokio::test]
+async fn a_replay_after_the_window_moved_finds_files_dated_by_their_kafka_time() {
+    let lookup = Arc::new(Delivered::default());
+    let original = run(lookup.clone(), false, 0..400).await;
+    assert!(original
+        .iter()
+        .all(|s| s.file_time == Some(FileTimeSource::KafkaTimestamp)));
+    delivered_from(&original, &lookup);
+    // Ten days on, the records' Kafka time is outside the window — yet the replay rebuilds the
+    // delivered files under it, and records no other time for them.
+    fn ten_days_later() -> i64 {
+        clock() + 10 * 86_400
+    }
+    let resume = original[2].start;
+    let replayed = run_at(ten_days_later, lookup.clone(), true, |p| {
+        (resume..400).map(|o| message(p, 1, o)).collect()
+    })
+    .await;
+    assert_eq!(fingerprint(&replayed), fingerprint(&original[2..]));
+    assert!(lookup.1.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_racing_writers_recorded_time_wins() {
+    let lookup = Arc::new(Delivered::default());
+    let p = PartitionId {
+        source: "topic".into(),
+        partition: 3,
+    };
+    // Offset 0 is routed nowhere (every 7th), so offset 1 anchors the first segment.
+    let unique = trailpipe_logfile::unique_string("one", &p.source, p.partition, 1);
+    let recorded = 1_767_312_000; // 2026-01-02T00:00:00Z
+    lookup.1.lock().expect("lock").insert(
+        file_time::marker_key(None, &unique),
+        Bytes::from(file_time::marker_body(
+            recorded,
+            0,
+            FileTimeSource::KafkaTimestamp,
+            "x",
+        )),
+    );
+    let segs = run_with(lookup, false, |p| from_the_future(p, 0..20)).await;
+    assert_eq!(segs[0].anchor, Some(1));
+    assert!(
+        segs[0].files[0].key.contains("_20260102T0000Z_"),
+        "{}",
+        segs[0].files[0].key
+    );
 }
 
 #[tokio::test]
@@ -295,8 +456,9 @@ async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_
         tx: feed_tx,
         pending: pending.clone(),
     };
-    let mut b =
-        Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default()).with_cwl(Some(feed));
+    let mut b = Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default())
+        .with_clock(clock)
+        .with_cwl(Some(feed));
     let p = assign(&mut b, false).await;
     for o in 0..20 {
         assert!(b.handle(Flow::Message(message(&p, 1, o))).await);
@@ -353,7 +515,8 @@ async fn a_segment_no_trail_selects_is_cut_by_the_clock_too() {
     for t in &mut cfg.trails {
         t.delivery_interval = Duration::from_millis(50);
     }
-    let mut b = Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default());
+    let mut b =
+        Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default()).with_clock(clock);
     let p = assign(&mut b, false).await;
     let mut m = message(&p, 1, 0);
     m.routes = vec![0];
@@ -379,7 +542,9 @@ async fn open_segments_are_cut_when_the_memory_budget_runs_low() {
     let budget = trailpipe_event::MemoryBudget::new(10_000);
     let (tx, mut rx) = mpsc::channel(1000);
     let lookup: Arc<Delivered> = Arc::default();
-    let mut b = Batcher::new(config(), lookup, tx, Arc::default()).with_budget(budget.clone());
+    let mut b = Batcher::new(config(), lookup, tx, Arc::default())
+        .with_clock(clock)
+        .with_budget(budget.clone());
     let p = assign(&mut b, false).await;
     for offset in 0..7 {
         let mut m = message(&p, 1, offset);

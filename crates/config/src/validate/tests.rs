@@ -186,3 +186,38 @@ fn cloudwatch_logs_tunables_default_and_are_checked() {
         ]
     );
 }
+
+#[test]
+fn the_file_mac_key_comes_from_the_environment_or_a_file_and_must_be_long() {
+    let with = |line: &str| format!("{BASE}\n[integrity]\n{line}\n");
+    let key = "k".repeat(32);
+    let env = |name: &str| (name == "MAC").then(|| "k".repeat(32));
+    let c = Config::parse_with_env(&with("file_mac_key = \"${MAC}\""), env).expect("valid");
+    assert_eq!(
+        c.integrity.file_mac_key.as_ref().map(|k| k.expose()),
+        Some(key.as_str())
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("mac");
+    std::fs::write(&file, format!("{key}\n")).expect("write");
+    let c = Config::parse(&with(&format!(
+        "file_mac_key_file = {:?}",
+        file.display().to_string()
+    )))
+    .expect("valid");
+    assert_eq!(
+        c.integrity.file_mac_key.as_ref().map(|k| k.expose()),
+        Some(key.as_str())
+    );
+    let short = errors(&with("file_mac_key = \"too-short\""));
+    assert_eq!(short.len(), 1, "{short:?}");
+    assert!(short[0].contains("integrity.file_mac_key") && short[0].contains("32 bytes"));
+    assert!(
+        !short[0].contains("too-short"),
+        "the secret is never printed"
+    );
+    let both = errors(&with(&format!(
+        "file_mac_key = \"{key}\"\nfile_mac_key_file = \"/x\""
+    )));
+    assert!(both.iter().any(|e| e.contains("not both")), "{both:?}");
+}

@@ -37,6 +37,11 @@ pub fn chain(prefix: Option<&str>) -> DigestChainConfig {
     c
 }
 
+/// The file MAC key the tests' daemon holds.
+pub fn file_mac() -> Arc<trailpipe_logfile::FileMac> {
+    Arc::new(trailpipe_logfile::FileMac::new(&[42; 32]).expect("key"))
+}
+
 pub fn signer() -> (Arc<dyn DigestSigner>, Vec<trailpipe_digest::PublicKeyInfo>) {
     let k =
         StaticKey::generate(t("2020-01-01T00:00:00Z"), t("2030-01-01T00:00:00Z")).expect("keygen");
@@ -69,7 +74,8 @@ impl Bucket {
     }
 
     /// Delivers a log file whose folder/name time is `file_time` and whose `LastModified` is
-    /// `delivered`, with (or without) the delivery metadata. Returns its key and body hash.
+    /// `delivered`, with the delivery metadata signed by [`file_mac`] (or, as someone else
+    /// would write it, without). Returns its key and body hash.
     pub async fn deliver(
         &self,
         prefix: Option<&str>,
@@ -96,16 +102,19 @@ impl Bucket {
         );
         let hash = format::sha256_hex(body.as_bytes());
         let meta = if with_metadata {
+            let (oldest, newest) = (format::format_time(oldest), format::format_time(newest));
+            let mac = file_mac().sign(&trailpipe_logfile::MacInput {
+                bucket: BUCKET,
+                key: &key,
+                sha256_hex: &hash,
+                oldest: &oldest,
+                newest: &newest,
+            });
             HashMap::from([
                 ("trailpipe-sha256".to_string(), hash.clone()),
-                (
-                    "trailpipe-oldest-event-time".to_string(),
-                    format::format_time(oldest),
-                ),
-                (
-                    "trailpipe-newest-event-time".to_string(),
-                    format::format_time(newest),
-                ),
+                ("trailpipe-oldest-event-time".to_string(), oldest),
+                ("trailpipe-newest-event-time".to_string(), newest),
+                ("trailpipe-mac".to_string(), mac),
             ])
         } else {
             HashMap::new()
