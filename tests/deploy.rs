@@ -41,9 +41,12 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::HISTORY_ERRORS,
     names::DIGESTS_WRITTEN,
     names::DIGEST_ERRORS,
+    names::DIGEST_UNVERIFIED_FILES,
     names::STORE_ERRORS,
     names::FILES_ALREADY_PRESENT,
     names::SEGMENT_CONFLICTS,
+    // Only for records dated more than 3 days back or 15 minutes ahead.
+    names::FILE_TIMES_RECORDED,
     // Insights events need days of baseline; the gauge is there from the start.
     names::INSIGHTS_EVENTS,
     // Only with CloudWatch Logs and SNS (AWS services), which the embedded file run does not use.
