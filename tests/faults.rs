@@ -452,7 +452,7 @@ fn a_flood_of_lifecycle_calls_costs_a_few_rebuilds_and_each_is_recorded_once() {
         t.dir.path().join("state").display()
     );
     let daemon = Daemon::start(t.dir.path(), &cfg);
-    let rebuilds = |d: &Daemon| d.log_text().matches("draining and rebuilding").count();
+    let rebuilds = |d: &Daemon| d.log_text().matches("trail lifecycle changed:").count();
     let first = generated_messages(2_000, 61);
     produce(&t.s.brokers, &t.topic, &first);
     assert!(

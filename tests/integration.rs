@@ -17,5 +17,6 @@ mod history_lookup;
 mod hostile_input;
 mod insights;
 mod integrity;
+mod replicas;
 mod secure_kafka;
 mod trail_features;

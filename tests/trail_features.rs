@@ -317,12 +317,30 @@ kms_key_id = "{kms_key}"
         daemon.log_text()
     );
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
-    assert!(
-        std::fs::read_to_string(dir.path().join("state/trails.json"))
-            .expect("state file")
-            .contains("security"),
-        "lifecycle state persisted"
+
+    // The changes live in the group's control topic, not on this disk: a replica started with
+    // an empty state directory knows the tag and the selectors put through the first one.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let state = |d: &std::path::Path| d.join("state").display().to_string();
+    let cfg = cfg.replace(&state(dir.path()), &state(empty.path()));
+    let daemon =
+        Daemon::start_with_env(empty.path(), &cfg, &[("TP_TEST_API_SECRET", ADMIN_SECRET)]);
+    assert!(wait_until(Duration::from_secs(30), || http_get(
+        PORT, "/healthz"
+    )
+    .is_some()));
+    let tags = admin_aws(
+        &s,
+        &ct,
+        &["cloudtrail", "list-tags", "--resource-id-list", &arn],
     );
+    assert_eq!(
+        tags["ResourceTagList"][0]["TagsList"][0]["Value"],
+        "security",
+        "{tags}\n{}",
+        daemon.log_text()
+    );
+    assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }
 
 const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0001";

@@ -64,6 +64,11 @@ pub struct KafkaSource {
     pub group_id: String,
     /// Topic that receives records that cannot be delivered, with the reason in headers.
     pub dead_letter_topic: String,
+    /// Compacted topic holding what the CloudTrail API changed (trail logging, selectors,
+    /// tags), shared by every replica of the group; created (1 partition,
+    /// `cleanup.policy=compact`) when missing. Default: `<group_id>.control`.
+    #[serde(default)]
+    pub control_topic: Option<String>,
     /// Records larger than this go to the dead-letter topic.
     #[serde(default = "default_max_record_bytes")]
     pub max_record_bytes: usize,
@@ -90,6 +95,13 @@ pub struct KafkaSource {
 }
 
 impl KafkaSource {
+    /// The control topic's name: `control_topic`, else `<group_id>.control`.
+    pub fn control_topic_name(&self) -> String {
+        self.control_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}.control", self.group_id))
+    }
+
     fn default_group_id() -> String {
         "trailpipe".into()
     }

@@ -229,9 +229,21 @@ struct Assigned {
     quiet_high: Option<i64>,
 }
 
+/// A request to bring every record read so far to delivery, then run `then` before reading on
+/// (see [`run_kafka_source`]): how a change of the trails' routing applies in place, without
+/// leaving the consumer group.
+pub struct Barrier {
+    /// Runs once every record read before it is delivered and committed, before the next is
+    /// read (e.g. swaps the router's selectors).
+    pub then: Box<dyn FnOnce() + Send + Sync>,
+}
+
 struct Loop {
     /// Whether a message (of any partition) arrived since the last periodic check.
     received: bool,
+    /// Barriers waiting for every read record to be delivered; while any waits, every
+    /// assigned partition is paused.
+    barriers: Vec<Barrier>,
     consumer: StreamConsumer<GroupContext>,
     marks: Watermarks,
     parts: HashMap<(String, i32), Assigned>,
@@ -295,6 +307,10 @@ impl Loop {
                             replay: true,
                         })
                         .await?;
+                    }
+                    if !self.barriers.is_empty() {
+                        // Nothing of a partition assigned during a barrier may be read before it.
+                        self.pause_all();
                     }
                 }
                 GroupEvent::Revoked(list) => {
@@ -555,6 +571,51 @@ impl Loop {
         }
     }
 
+    /// Starts `b`: pauses every partition and cuts every open segment; completes at once when
+    /// nothing is in flight.
+    async fn begin_barrier(&mut self, b: Barrier) -> Result<(), IngestError> {
+        self.barriers.push(b);
+        if self.barriers.len() == 1 {
+            self.pause_all();
+            for a in self.parts.values() {
+                self.send(Flow::Cut {
+                    partition: a.id.clone(),
+                    epoch: a.epoch,
+                })
+                .await?;
+            }
+        }
+        self.finish_barriers();
+        Ok(())
+    }
+
+    /// Completes the waiting barriers once every read record is delivered: commits, runs
+    /// their `then`s in order, and resumes reading.
+    fn finish_barriers(&mut self) {
+        if self.barriers.is_empty() || !self.all_delivered() {
+            return;
+        }
+        self.commit_sync();
+        for b in self.barriers.drain(..) {
+            (b.then)();
+        }
+        if let Ok(tpl) = self.consumer.assignment() {
+            if let Err(e) = self.consumer.resume(&tpl) {
+                tracing::error!(error = %e, "resuming the partitions after a barrier failed");
+            }
+        }
+    }
+
+    fn pause_all(&self) {
+        if let Ok(tpl) = self.consumer.assignment() {
+            if let Err(e) = self.consumer.pause(&tpl) {
+                // Liveness only: records read while "paused" are delivered before the barrier
+                // completes like any other.
+                tracing::warn!(error = %e, "pausing the partitions for a barrier failed");
+            }
+        }
+    }
+
     fn all_delivered(&self) -> bool {
         self.parts.values().all(|a| match a.read_end {
             None => true,
@@ -641,11 +702,17 @@ fn cached_high_watermark(consumer: &StreamConsumer<GroupContext>, p: &PartitionI
 
 /// Runs the consumer until `shutdown` turns true, then cuts, drains (up to `grace`), commits.
 /// Each message takes its share of `budget` before it is passed on (see `MemoryBudget`).
+///
+/// A [`Barrier`] from `barriers` pauses every partition, cuts every open segment, and once
+/// every record read so far is delivered and committed runs its `then` and resumes: records
+/// read before it and after it never share a segment, and nothing read after it is seen by
+/// the stages before `then` ran.
 pub async fn run_kafka_source(
     settings: KafkaSettings,
     budget: MemoryBudget,
     tx: mpsc::Sender<Flow>,
     mut acks: mpsc::UnboundedReceiver<Feedback>,
+    mut barriers: mpsc::UnboundedReceiver<Barrier>,
     mut shutdown: watch::Receiver<bool>,
     grace: Duration,
 ) -> Result<(), IngestError> {
@@ -659,6 +726,7 @@ pub async fn run_kafka_source(
     consumer.subscribe(&topics)?;
     let mut lp = Loop {
         received: false,
+        barriers: Vec::new(),
         consumer,
         marks: Watermarks::default(),
         parts: HashMap::new(),
@@ -672,10 +740,15 @@ pub async fn run_kafka_source(
     let mut n: u32 = 0;
     loop {
         lp.apply_group_events().await?;
+        lp.finish_barriers();
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            Some(f) = acks.recv() => lp.handle_feedback(f).await?,
+            Some(f) = acks.recv() => {
+                lp.handle_feedback(f).await?;
+                lp.finish_barriers();
+            }
+            Some(b) = barriers.recv() => lp.begin_barrier(b).await?,
             _ = checks.tick() => {
                 n = n.wrapping_add(1);
                 lp.check(n);

@@ -19,7 +19,7 @@ pub use dead_letter::{
     MAX_REASON_BYTES,
 };
 pub use file::{run_file_source, FileSourceSummary};
-pub use kafka::{run_kafka_source, KafkaSettings};
+pub use kafka::{run_kafka_source, Barrier, KafkaSettings};
 pub use msk_iam::{MskIamAuth, MskIamError, MskToken};
 pub use watermark::Watermarks;
 

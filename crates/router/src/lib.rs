@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use trailpipe_event::{Flow, Message, PartitionId, RoutingFields};
 use trailpipe_selectors::TrailSelector;
 use trailpipe_telemetry as names;
@@ -18,6 +18,9 @@ pub struct Router {
     routed: Vec<metrics::Counter>,
     unrouted: metrics::Counter,
     tap: Option<Tap>,
+    /// New selectors for the same trails (lifecycle changes through the API), taken before
+    /// the next message is routed.
+    updates: Option<watch::Receiver<Vec<TrailSelector>>>,
 }
 
 /// The routed records of one message that a tap asked for (e.g. the Insights stage).
@@ -54,6 +57,37 @@ impl Router {
             routed,
             unrouted: metrics::counter!(names::RECORDS_UNROUTED),
             tap: None,
+            updates: None,
+        }
+    }
+
+    /// Takes the selectors `updates` sends (one per trail, in the same order) before routing
+    /// the next message. The sender must only change them while no message is on its way to
+    /// the router (the source's barrier), so a message is never routed by selectors newer
+    /// than its segment's.
+    pub fn with_updates(mut self, updates: watch::Receiver<Vec<TrailSelector>>) -> Self {
+        self.updates = Some(updates);
+        self
+    }
+
+    fn take_updates(&mut self) {
+        let Some(rx) = &mut self.updates else {
+            return;
+        };
+        if !rx.has_changed().unwrap_or(false) {
+            return;
+        }
+        let new = rx.borrow_and_update().clone();
+        if new.len() == self.trails.len() {
+            for ((_, sel), new) in self.trails.iter_mut().zip(new) {
+                *sel = new;
+            }
+        } else {
+            tracing::error!(
+                trails = self.trails.len(),
+                sent = new.len(),
+                "selector update for a different set of trails ignored"
+            );
         }
     }
 
@@ -105,6 +139,7 @@ impl Router {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Flow>, tx: mpsc::Sender<Flow>) {
         while let Some(mut flow) = rx.recv().await {
             if let Flow::Message(m) = &mut flow {
+                self.take_updates();
                 self.route(m);
                 if let Some(tap) = &self.tap {
                     if let Some(t) = Self::tapped(tap.mask, m) {
@@ -200,5 +235,42 @@ mod tests {
             passed += 1;
         }
         assert_eq!(passed, 2, "every message still flows on");
+    }
+
+    /// Selectors sent between two messages apply from the second on; a wrong-sized update is
+    /// ignored.
+    #[tokio::test]
+    async fn updated_selectors_apply_from_the_next_message() {
+        let (up_tx, up_rx) = watch::channel(vec![selector(true, "us-east-1")]);
+        let router =
+            Router::new(vec![("a".into(), selector(true, "us-east-1"))]).with_updates(up_rx);
+        let (in_tx, in_rx) = mpsc::channel(4);
+        let (out_tx, mut out_rx) = mpsc::channel(4);
+        tokio::spawn(router.run(in_rx, out_tx));
+        let body = r#"{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"e","eventSource":"s3.amazonaws.com","eventName":"CreateBucket","awsRegion":"eu-west-1","recipientAccountId":"111122223333","readOnly":false,"eventType":"AwsApiCall","managementEvent":true,"eventCategory":"Management"}"#;
+        let mut routes = Vec::new();
+        for (offset, update) in [
+            (1, None),
+            (2, Some(vec![selector(false, "us-east-1")])),
+            (
+                3,
+                Some(vec![selector(true, "us-east-1"), selector(true, "x")]),
+            ),
+        ] {
+            if let Some(u) = update {
+                up_tx.send(u).expect("router alive");
+            }
+            in_tx
+                .send(Flow::Message(message(offset, body)))
+                .await
+                .expect("sent");
+            match out_rx.recv().await {
+                Some(Flow::Message(m)) => routes.push(m.routes),
+                other => panic!("{other:?}"),
+            }
+        }
+        // Multi-region logs eu-west-1; the us-east-1-only trail does not; the bad update
+        // leaves it as it was.
+        assert_eq!(routes, vec![vec![1], vec![0], vec![0]]);
     }
 }

@@ -153,12 +153,12 @@ impl Backend {
 
     /// Persists a lifecycle change and has the pipeline rebuilt with it; a call that changes
     /// nothing (a second `StartLogging`) persists and rebuilds nothing.
-    fn change(
+    async fn change(
         &self,
         trail: &str,
         f: impl FnOnce(&mut crate::lifecycle::TrailState),
     ) -> Result<(), ApiError> {
-        if self.states.update(trail, f).map_err(internal)? {
+        if self.states.update(trail, f).await.map_err(internal)? {
             let _ = self.control.send(Control::Apply);
         }
         Ok(())
@@ -409,6 +409,7 @@ impl ApiBackend for Backend {
                 s.start_logging_time = Some(now);
             }
         })
+        .await
     }
 
     async fn stop_logging(&self, trail: &str) -> Result<(), ApiError> {
@@ -419,6 +420,7 @@ impl ApiBackend for Backend {
                 s.stop_logging_time = Some(now);
             }
         })
+        .await
     }
 
     async fn put_event_selectors(
@@ -451,7 +453,7 @@ impl ApiBackend for Backend {
                 ));
             }
         }
-        self.change(trail, |s| s.selectors = Some(new))?;
+        self.change(trail, |s| s.selectors = Some(new)).await?;
         Ok(selectors)
     }
 
@@ -462,6 +464,7 @@ impl ApiBackend for Backend {
                     s.tags.insert(t.key, t.value);
                 }
             })
+            .await
             .map(drop)
             .map_err(internal)
     }
@@ -473,6 +476,7 @@ impl ApiBackend for Backend {
                     s.tags.remove(&t.key);
                 }
             })
+            .await
             .map(drop)
             .map_err(internal)
     }

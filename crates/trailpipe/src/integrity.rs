@@ -79,12 +79,19 @@ pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner
 
 /// The key that signs every log file's metadata (see [`trailpipe_logfile::mac`]):
 /// `integrity.file_mac_key`, else one generated once in `state.dir/file-mac-key` (created
-/// with mode 0600 by whichever process gets there first, then only read).
+/// with mode 0600 by whichever process gets there first, then only read). Without any trail
+/// with `enable_log_file_validation` no digest will check the MACs, so the key is random per
+/// process and nothing is written (files delivered then are not digested later either).
 pub fn open_file_mac(config: &Config) -> anyhow::Result<Arc<FileMac>> {
     if let Some(k) = &config.integrity.file_mac_key {
         return FileMac::new(k.expose().as_bytes())
             .map(Arc::new)
             .map_err(|e| anyhow::anyhow!("integrity.file_mac_key: {e}"));
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    if !config.trails.iter().any(|t| t.enable_log_file_validation) {
+        return Ok(Arc::new(FileMac::new(&key).expect("32 bytes")));
     }
     let path = config.state.dir.join("file-mac-key");
     let read = |path: &std::path::Path| -> anyhow::Result<Arc<FileMac>> {
@@ -99,8 +106,6 @@ pub fn open_file_mac(config: &Config) -> anyhow::Result<Arc<FileMac>> {
     }
     std::fs::create_dir_all(&config.state.dir)
         .with_context(|| format!("creating {}", config.state.dir.display()))?;
-    let mut key = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

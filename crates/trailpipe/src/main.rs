@@ -4,6 +4,7 @@
 mod adapters;
 mod api;
 mod audit;
+mod control_topic;
 mod cwl;
 mod generate;
 mod http;

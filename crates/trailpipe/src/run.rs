@@ -92,6 +92,14 @@ const MIN_REBUILD_SPACING: Duration = Duration::from_secs(3);
 /// that, and CloudTrail logs it in the trail it stops) unless the consumer lags behind by more.
 const CHANGE_SETTLE: Duration = Duration::from_secs(2);
 
+/// `t`'s compiled selectors in `config` (validated when it was loaded).
+fn trail_selector(
+    config: &Config,
+    t: &trailpipe_config::TrailConfig,
+) -> trailpipe_selectors::TrailSelector {
+    config.trail_selector(t).expect("validated by Config::load")
+}
+
 fn batcher_config(config: &Config) -> BatcherConfig {
     BatcherConfig {
         trails: config
@@ -195,6 +203,27 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     let notifier = open_notifier(&config).await?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
     let ctl_again = ctl_tx.clone();
+    // With Kafka, trail changes live in the group's control topic: read it to the end before
+    // anything is routed, and rebuild when any replica changes a trail.
+    let _control_topic = match &config.source {
+        SourceConfig::Kafka(k) => {
+            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
+            let topic =
+                crate::control_topic::ControlTopic::open(k, kafka.context(k)?, &states, changed_tx)
+                    .await?;
+            states.use_topic(topic.clone());
+            let ctl = ctl_tx.clone();
+            tokio::spawn(async move {
+                while changed_rx.recv().await.is_some() {
+                    if ctl.send(Control::Apply).is_err() {
+                        break;
+                    }
+                }
+            });
+            Some(topic)
+        }
+        SourceConfig::File(_) => None,
+    };
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
     let audit = Arc::new(RwLock::new(audit_sink(&config, &kafka)?));
@@ -279,6 +308,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 notifier: notifier.clone(),
                 heartbeat: &heartbeat,
                 kafka: &kafka,
+                states: states.clone(),
                 file_mac: file_mac.clone(),
             },
             &config,
@@ -515,6 +545,8 @@ struct Shared<'a> {
     notifier: Option<trailpipe_sink_sns::BatchingNotifier>,
     heartbeat: &'a AtomicU64,
     kafka: &'a KafkaClients,
+    /// What the API changed about the trails (applied in place on a Kafka source).
+    states: TrailStates,
     /// Signs every log file's metadata.
     file_mac: Arc<trailpipe_logfile::FileMac>,
 }
@@ -547,16 +579,13 @@ async fn run_pipeline(
         }
         SourceConfig::File(f) => DeadLetterWriter::file(f.dead_letter_path.clone()),
     };
-    let selectors = config
+    let selectors: Vec<(String, trailpipe_selectors::TrailSelector)> = config
         .trails
         .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                config.trail_selector(t).expect("validated by Config::load"),
-            )
-        })
+        .map(|t| (t.name.clone(), trail_selector(config, t)))
         .collect();
+    // Lifecycle changes swap the router's selectors in place (see the Kafka control loop).
+    let (routes_tx, routes_rx) = watch::channel(selectors.iter().map(|s| s.1.clone()).collect());
     let trail_names = config
         .trails
         .iter()
@@ -582,7 +611,7 @@ async fn run_pipeline(
         matches!(config.source, SourceConfig::Kafka(_)),
     )
     .context("setting up Insights")?;
-    let mut router = Router::new(selectors);
+    let mut router = Router::new(selectors).with_updates(routes_rx);
     let mut insights_task = None;
     if let Some((stage, mask)) = insights {
         let (tap_tx, tap_rx) = mpsc::channel(crate::insights::TAP_CHANNEL);
@@ -631,15 +660,16 @@ async fn run_pipeline(
     match &config.source {
         SourceConfig::Kafka(k) => {
             let (stop_tx, stop_rx) = watch::channel(false);
+            let (barrier_tx, barrier_rx) = mpsc::unbounded_channel();
             let settings = crate::kafka_check::settings(k, shared.kafka.context(k)?);
             let mut source = tokio::spawn(run_kafka_source(
-                settings, budget, src_tx, ack_rx, stop_rx, grace,
+                settings, budget, src_tx, ack_rx, barrier_rx, stop_rx, grace,
             ));
             trailpipe_service::notify_ready();
             let mut ended = Ended::Done;
             let mut stopping = false;
-            // When lifecycle changes wait for their rebuild (see MIN_REBUILD_SPACING).
-            let earliest_rebuild = tokio::time::Instant::now() + MIN_REBUILD_SPACING;
+            // When lifecycle changes are applied (see MIN_REBUILD_SPACING).
+            let mut earliest_rebuild = tokio::time::Instant::now() + MIN_REBUILD_SPACING;
             let mut rebuild_at: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
@@ -649,10 +679,26 @@ async fn run_pipeline(
                     }
                     _ = tick.tick() => heartbeat.store(now_secs(), Ordering::Relaxed),
                     _ = tokio::time::sleep_until(rebuild_at.unwrap_or(earliest_rebuild)), if rebuild_at.is_some() && !stopping => {
-                        tracing::info!("trail lifecycle changed: draining and rebuilding the pipeline");
-                        ended = Ended::Reload(Box::new(file_config.clone()));
-                        stopping = true;
-                        let _ = stop_tx.send(true);
+                        // In place, without leaving the consumer group: every record read so
+                        // far is delivered and committed under the old selectors, then the
+                        // router takes the trails' state as it is at that moment.
+                        tracing::info!("trail lifecycle changed: delivering what was read, then routing by the new state");
+                        let (states, file_config, routes) =
+                            (shared.states.clone(), file_config.clone(), routes_tx.clone());
+                        let _ = barrier_tx.send(trailpipe_ingest::Barrier {
+                            then: Box::new(move || {
+                                let effective = states.apply(&file_config);
+                                let selectors = effective
+                                    .trails
+                                    .iter()
+                                    .map(|t| trail_selector(&effective, t))
+                                    .collect();
+                                let _ = routes.send(selectors);
+                                tracing::info!("trail lifecycle applied: routing by the new state");
+                            }),
+                        });
+                        rebuild_at = None;
+                        earliest_rebuild = tokio::time::Instant::now() + MIN_REBUILD_SPACING;
                     }
                     c = ctl.recv(), if !stopping => match c {
                         Some(Control::Reload) => {
@@ -662,8 +708,8 @@ async fn run_pipeline(
                                 let _ = stop_tx.send(true);
                             }
                         }
-                        // Changes made before the rebuild starts are in it: it is built
-                        // from the trails' state then.
+                        // Changes made before the barrier completes are in it: the router
+                        // takes the trails' state then.
                         Some(Control::Apply) => {
                             rebuild_at.get_or_insert(earliest_rebuild.max(tokio::time::Instant::now() + CHANGE_SETTLE));
                         }
