@@ -30,6 +30,9 @@ fn config(
 [state]
 dir = "{state}"
 
+[integrity]
+digest_settle_secs = 2
+
 [[api.credentials]]
 name = "ops"
 access_key_id = "{ADMIN_KEY_ID}"
@@ -39,7 +42,10 @@ policy = "admin"
         head = kafka_to_moto(s, topic, dlq, group, port, ""),
         state = state.display(),
         main = trail("main", bucket),
-        other = trail("other", other_bucket),
+        other = trail("other", other_bucket).replace(
+            "name = \"other\"",
+            "name = \"other\"\nenable_log_file_validation = true\ndigest_interval_secs = 5"
+        ),
     )
 }
 
@@ -129,6 +135,9 @@ fn a_change_through_any_replica_applies_on_every_replica() {
             .collect::<Vec<_>>()
             .join("\n----\n")
     };
+    let started_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
     let before = generated_messages(300, 151);
     produce(&s.brokers, &topic, &before);
     delivered(&s3, &other, &before, &daemons);
@@ -242,7 +251,107 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         .filter(|id| !seen.insert(id.clone()))
         .count();
     assert_eq!(duplicated, 0, "records in main's files twice");
+
+    // One set of signing keys, whichever replica answers, and `validate-logs` through each
+    // replica accepts the digests all three wrote.
+    let keys = |port: u16| -> Vec<String> {
+        let mut k: Vec<String> = call(&s, port, &["cloudtrail", "list-public-keys"])
+            ["PublicKeyList"]
+            .as_array()
+            .expect("PublicKeyList")
+            .iter()
+            .map(|k| k["Fingerprint"].as_str().expect("Fingerprint").to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    let first = keys(PORTS[0]);
+    assert!(!first.is_empty());
+    for port in &PORTS[1..] {
+        assert_eq!(keys(*port), first, "replica {port} lists other keys");
+    }
+    let chain = digest_chain(&s3, &other, &daemons);
+    for port in PORTS {
+        let out = std::process::Command::new(
+            std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI"),
+        )
+        .args([
+            "cloudtrail",
+            "validate-logs",
+            "--trail-arn",
+            "arn:aws:cloudtrail:us-east-1:000000000000:trail/other",
+            "--start-time",
+            &started_at,
+            "--account-id",
+            &chain.0,
+            "--region",
+            &chain.1,
+            "--s3-bucket",
+            &other,
+            "--endpoint-url",
+            &format!("http://127.0.0.1:{port}"),
+            "--region",
+            "us-east-1",
+        ])
+        .env("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID)
+        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
+        .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
+        .output()
+        .expect("aws validate-logs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success()
+                && text.contains("digest files valid")
+                && !text.contains("INVALID"),
+            "validate-logs through replica {port}: {text}"
+        );
+    }
+    eprintln!(
+        "{} signing key(s), the same on all three replicas; validate-logs passes through each",
+        first.len()
+    );
     for d in daemons {
         assert_eq!(d.terminate(Duration::from_secs(30)), Some(0));
     }
+}
+
+/// A chain (account, region) of `bucket` with at least two digests (waits up to a minute).
+fn digest_chain(s3: &aws_sdk_s3::Client, bucket: &str, daemons: &[Daemon]) -> (String, String) {
+    let mut found = None;
+    let ok = wait_until(Duration::from_secs(60), || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        let keys: Vec<String> = rt.block_on(async {
+            let mut out = Vec::new();
+            let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                for o in page.expect("list").contents() {
+                    out.push(o.key().unwrap_or_default().to_string());
+                }
+            }
+            out
+        });
+        let mut counts: std::collections::HashMap<(String, String), usize> = Default::default();
+        for k in keys.iter().filter(|k| k.contains("/CloudTrail-Digest/")) {
+            let parts: Vec<&str> = k.split('/').collect();
+            *counts
+                .entry((parts[1].to_string(), parts[3].to_string()))
+                .or_default() += 1;
+        }
+        found = counts.into_iter().find(|(_, n)| *n >= 2).map(|(c, _)| c);
+        found.is_some()
+    });
+    assert!(
+        ok,
+        "no chain with two digests\n{}",
+        daemons
+            .iter()
+            .map(Daemon::log_text)
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    );
+    found.expect("found")
 }

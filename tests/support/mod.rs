@@ -464,8 +464,8 @@ pub fn is_file_time_marker(key: &str) -> bool {
     key.starts_with("trailpipe/file-times/") || key.contains("/trailpipe/file-times/")
 }
 
-/// Reads every object of `bucket` but file-time markers, checking each is one gzip member of
-/// `{"Records":[...]}`.
+/// Reads every object of `bucket` but file-time markers and digest files, checking each is one
+/// gzip member of `{"Records":[...]}`.
 pub fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -477,7 +477,7 @@ pub fn read_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Delivered> {
         while let Some(page) = pages.next().await {
             for o in page.expect("list").contents() {
                 let key = o.key().expect("key").to_string();
-                if is_file_time_marker(&key) {
+                if is_file_time_marker(&key) || key.contains("/CloudTrail-Digest/") {
                     continue;
                 }
                 let obj = s3

@@ -357,6 +357,23 @@ impl Digester {
                 let loaded = self.load(&key).await?.ok_or_else(|| {
                     DigestError::malformed(bucket, &key, "exists (412) but cannot be read")
                 })?;
+                // Another writer (a replica) wrote this window first: the chain stays single,
+                // but only if it saw the same window start and chain head as we did.
+                let theirs = &loaded.file;
+                if theirs.digest_start_time != file.digest_start_time
+                    || theirs.previous_digest_s3_object != file.previous_digest_s3_object
+                {
+                    return Err(DigestError::ChainConflict {
+                        key,
+                        detail: format!(
+                            "its start {} and previous digest {:?} differ from this writer's {} and {:?}",
+                            theirs.digest_start_time,
+                            theirs.previous_digest_s3_object,
+                            file.digest_start_time,
+                            file.previous_digest_s3_object
+                        ),
+                    });
+                }
                 Ok((loaded.link, outcome, loaded.file))
             }
         }

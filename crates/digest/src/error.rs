@@ -34,6 +34,15 @@ pub enum DigestError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another writer (a replica) wrote this window's digest from a different view of the
+    /// chain: nothing is written over it (no fork); the chain waits for an operator.
+    #[error("digest chain conflict at {key}: {detail}; another writer saw a different chain (are all replicas configured alike?)")]
+    ChainConflict {
+        /// The digest's key.
+        key: String,
+        /// How the two views differ.
+        detail: String,
+    },
 }
 
 impl DigestError {

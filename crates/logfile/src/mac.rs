@@ -51,11 +51,14 @@ pub enum MacCheck {
     Invalid,
 }
 
-/// An HMAC key for log files' metadata.
+/// An HMAC key for log files' metadata, and the other keys files may carry (replicas that
+/// raced to create the shared key; earlier keys).
 #[derive(Clone)]
 pub struct FileMac {
     key: Vec<u8>,
     id: String,
+    /// Verify-only keys, by id.
+    others: Vec<FileMac>,
 }
 
 impl std::fmt::Debug for FileMac {
@@ -77,7 +80,19 @@ impl FileMac {
         Ok(Self {
             key: key.to_vec(),
             id,
+            others: Vec::new(),
         })
+    }
+
+    /// Also accepts files signed under `other` (verification only; this key still signs).
+    pub fn also_accept(mut self, other: FileMac) -> Self {
+        if other.id != self.id && self.others.iter().all(|o| o.id != other.id) {
+            self.others.push(FileMac {
+                others: Vec::new(),
+                ..other
+            });
+        }
+        self
     }
 
     /// The key's id (first 8 hex digits of its SHA-256), safe to print.
@@ -115,17 +130,20 @@ impl FileMac {
         let (Some("v1"), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
             return MacCheck::Invalid;
         };
-        if id != self.id {
+        let Some(key) = std::iter::once(self)
+            .chain(&self.others)
+            .find(|k| k.id == id)
+        else {
             return if id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
                 MacCheck::UnknownKey(id.to_string())
             } else {
                 MacCheck::Invalid
             };
-        }
+        };
         let Some(tag) = unhex(tag) else {
             return MacCheck::Invalid;
         };
-        match self.tag(f).verify_slice(&tag) {
+        match key.tag(f).verify_slice(&tag) {
             Ok(()) => MacCheck::Valid,
             Err(_) => MacCheck::Invalid,
         }
@@ -200,6 +218,21 @@ mod tests {
             a.verify(&f, Some(&b.sign(&f))),
             MacCheck::UnknownKey(b.id().to_string())
         );
+    }
+
+    #[test]
+    fn accepted_other_keys_verify_but_never_sign() {
+        let (a, b) = (
+            FileMac::new(&[1; 32]).expect("a"),
+            FileMac::new(&[2; 32]).expect("b"),
+        );
+        let both = a.clone().also_accept(b.clone());
+        let f = input("k", "00");
+        assert_eq!(both.verify(&f, Some(&b.sign(&f))), MacCheck::Valid);
+        assert_eq!(both.verify(&f, Some(&a.sign(&f))), MacCheck::Valid);
+        assert_eq!(both.sign(&f), a.sign(&f));
+        let forged = format!("v1:{}:{}", b.id(), "0".repeat(64));
+        assert_eq!(both.verify(&f, Some(&forged)), MacCheck::Invalid);
     }
 
     #[test]

@@ -41,9 +41,15 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long start-up waits for the broker (metadata, creation, reading to the end).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The control topic: a producer for changes and a reader applying them to [`TrailStates`].
+/// Records other than trail changes (shared keys), by key: `(offset, value)`.
+type Extras = Arc<std::sync::Mutex<std::collections::BTreeMap<String, (i64, Vec<u8>)>>>;
+
+/// The control topic: a producer for changes and a reader applying them to [`TrailStates`]
+/// (records under `trail/`) or keeping them for [`ControlTopic::records`] (everything else:
+/// `signing-key/…`, `file-mac-key/…`).
 pub struct ControlTopic {
     name: String,
+    extras: Extras,
     producer: FutureProducer<SecureContext>,
     /// Next offset the reader will apply (everything below it is applied).
     applied: watch::Receiver<i64>,
@@ -99,9 +105,10 @@ impl ControlTopic {
         // Read to the end the topic has now, before anything is routed.
         let seed = states.all_records();
         states.clear();
-        let (topic, st) = (name.clone(), states.clone());
+        let extras = Extras::default();
+        let (topic, st, ex) = (name.clone(), states.clone(), extras.clone());
         let (consumer, end, applied_records) =
-            tokio::task::spawn_blocking(move || catch_up(consumer, &topic, &st))
+            tokio::task::spawn_blocking(move || catch_up(consumer, &topic, &st, &ex))
                 .await?
                 .map_err(|e| anyhow::anyhow!("reading the control topic {name}: {e}"))?;
         tracing::info!(topic = %name, records = applied_records, end, "control topic applied");
@@ -111,6 +118,7 @@ impl ControlTopic {
         let reader = Reader {
             consumer,
             states: states.clone(),
+            extras: extras.clone(),
             applied: applied_tx,
             changed,
             stop: stop.clone(),
@@ -121,6 +129,7 @@ impl ControlTopic {
             .spawn(move || reader.run())?;
         let topic = Arc::new(Self {
             name: name.clone(),
+            extras,
             producer,
             applied,
             stop,
@@ -138,6 +147,19 @@ impl ControlTopic {
     /// The topic's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Every record applied so far whose key starts with `prefix` (not `trail/`): `(key,
+    /// offset, value)`, oldest first.
+    pub fn records(&self, prefix: &str) -> Vec<(String, i64, Vec<u8>)> {
+        let extras = self.extras.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<_> = extras
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, (o, v))| (k.clone(), *o, v.clone()))
+            .collect();
+        out.sort_by_key(|r| r.1);
+        out
     }
 
     /// Publishes `records` and waits until the broker has them and this replica applied them.
@@ -177,6 +199,7 @@ fn catch_up(
     consumer: BaseConsumer<SecureContext>,
     topic: &str,
     states: &TrailStates,
+    extras: &Extras,
 ) -> Result<(BaseConsumer<SecureContext>, i64, usize), String> {
     let (_, high) = consumer
         .fetch_watermarks(topic, 0, START_TIMEOUT)
@@ -192,7 +215,7 @@ fn catch_up(
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
-                apply(states, topic, &m);
+                apply(states, extras, topic, &m);
                 next = m.offset() + 1;
                 read += 1;
             }
@@ -213,8 +236,21 @@ fn catch_up(
 
 /// Applies one record; whether it changed a trail. Unreadable records are skipped, loudly:
 /// they were not written by this version, and guessing could start or stop a trail.
-fn apply(states: &TrailStates, topic: &str, m: &rdkafka::message::BorrowedMessage<'_>) -> bool {
+fn apply(
+    states: &TrailStates,
+    extras: &Extras,
+    topic: &str,
+    m: &rdkafka::message::BorrowedMessage<'_>,
+) -> bool {
     let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+    if !key.starts_with("trail/") {
+        let mut extras = extras.lock().unwrap_or_else(|p| p.into_inner());
+        match m.payload() {
+            Some(v) => extras.insert(key.into_owned(), (m.offset(), v.to_vec())),
+            None => extras.remove(key.as_ref()),
+        };
+        return false;
+    }
     match states.apply_record(&key, m.payload()) {
         Ok(changed) => changed,
         Err(e) => {
@@ -228,6 +264,7 @@ fn apply(states: &TrailStates, topic: &str, m: &rdkafka::message::BorrowedMessag
 struct Reader {
     consumer: BaseConsumer<SecureContext>,
     states: TrailStates,
+    extras: Extras,
     applied: watch::Sender<i64>,
     changed: mpsc::UnboundedSender<()>,
     stop: Arc<AtomicBool>,
@@ -239,7 +276,7 @@ impl Reader {
         while !self.stop.load(Ordering::Relaxed) {
             match self.consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
-                    if apply(&self.states, &self.topic, &m) {
+                    if apply(&self.states, &self.extras, &self.topic, &m) {
                         tracing::info!(topic = %self.topic, offset = m.offset(), key = %String::from_utf8_lossy(m.key().unwrap_or_default()), "trail change applied");
                         let _ = self.changed.send(());
                     }

@@ -14,9 +14,12 @@ use anyhow::Context;
 use time::OffsetDateTime;
 use trailpipe_config::{Config, TrailConfig};
 use trailpipe_digest::{
-    discover_chains, keys::KeyRingConfig, DigestChainConfig, DigestSigner, Digester, KeyRing,
-    KmsSigner, StaticKey,
+    discover_chains,
+    keys::{KeyRingConfig, StoredKey},
+    DigestChainConfig, DigestSigner, Digester, KeyRing, KmsSigner, StaticKey,
 };
+
+use crate::control_topic::ControlTopic;
 use trailpipe_logfile::FileMac;
 use trailpipe_sink_s3::Store;
 use trailpipe_telemetry as names;
@@ -43,9 +46,15 @@ fn static_validity() -> (OffsetDateTime, OffsetDateTime) {
     )
 }
 
-/// The signer `[integrity]` asks for: a PEM file, a KMS key, or keys generated and rotated in
+/// The signer `[integrity]` asks for: a PEM file, a KMS key, or generated and rotated keys —
+/// kept in the group's control topic when there is one (every replica signs with, and lists,
+/// the same keys; `generate` false: only list what is there), else in
 /// `state.dir/signing-keys`.
-pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner>> {
+pub async fn open_signer(
+    config: &Config,
+    control: Option<&Arc<ControlTopic>>,
+    generate: bool,
+) -> anyhow::Result<Arc<dyn DigestSigner>> {
     let i = &config.integrity;
     if let Some(pem) = &i.signing_key_pem {
         let (from, to) = static_validity();
@@ -68,6 +77,9 @@ pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner
     }
     let mut ring = KeyRingConfig::new(config.state.dir.join("signing-keys"));
     ring.signing_key_rotation_days = i.signing_key_rotation_days;
+    if let Some(topic) = control {
+        return Ok(SharedSigner::open(ring, topic.clone(), generate).await?);
+    }
     let ring = KeyRing::open(ring, OffsetDateTime::now_utc()).with_context(|| {
         format!(
             "opening the signing keys in {}",
@@ -77,12 +89,152 @@ pub async fn open_signer(config: &Config) -> anyhow::Result<Arc<dyn DigestSigner
     Ok(ring)
 }
 
+/// Generated digest-signing keys shared through the control topic (`signing-key/<id>`
+/// records, private halves included: the topic must be readable by trailpipe alone, or use
+/// KMS). A new key is stored in the topic before it signs anything, so `ListPublicKeys` on any
+/// replica lists every key any replica signed with (once it read the topic that far).
+struct SharedSigner {
+    ring: Arc<KeyRing>,
+    topic: Arc<ControlTopic>,
+    /// Record keys already inserted into `ring`.
+    known: Mutex<std::collections::HashSet<String>>,
+    rotating: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SharedSigner {
+    /// The shared ring, after carrying this replica's keys from before the control topic
+    /// (`state.dir/signing-keys`) into it; with `generate`, a first key is made when there is
+    /// none (never by the `validate-logs` command, which only lists).
+    async fn open(
+        config: KeyRingConfig,
+        topic: Arc<ControlTopic>,
+        generate: bool,
+    ) -> anyhow::Result<Arc<Self>> {
+        let local = KeyRing::read_stored(&config.state_dir)?;
+        let s = Arc::new(Self {
+            ring: KeyRing::shared(config)?,
+            topic,
+            known: Mutex::default(),
+            rotating: Arc::default(),
+        });
+        s.refresh();
+        if generate {
+            for key in local {
+                let fingerprint =
+                    KeyRing::shared(KeyRingConfig::new(Default::default()))?.insert(&key)?;
+                if !s.ring.fingerprints().contains(&fingerprint) {
+                    store_key(&s.topic, &key).await?;
+                    tracing::info!(%fingerprint, "carried a signing key from the state directory into the control topic");
+                }
+            }
+            s.refresh();
+            if s.ring.due(OffsetDateTime::now_utc()) {
+                rotate(s.ring.clone(), s.topic.clone()).await?;
+                s.refresh();
+            }
+        }
+        Ok(s)
+    }
+
+    /// Inserts the keys other replicas stored since the last call.
+    fn refresh(&self) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, _, value) in self.topic.records("signing-key/") {
+            if known.contains(&key) {
+                continue;
+            }
+            match serde_json::from_slice::<StoredKey>(&value)
+                .map_err(|e| e.to_string())
+                .and_then(|k| self.ring.insert(&k).map_err(|e| e.to_string()))
+            {
+                Ok(fingerprint) => {
+                    tracing::info!(%key, %fingerprint, "digest signing key from the control topic");
+                }
+                Err(e) => {
+                    tracing::error!(%key, error = %e, "unreadable signing key record skipped")
+                }
+            }
+            known.insert(key);
+        }
+    }
+}
+
+/// Generates a key, stores it in the control topic (durably, read back), then signs with it.
+async fn rotate(ring: Arc<KeyRing>, topic: Arc<ControlTopic>) -> anyhow::Result<()> {
+    let key = ring.generate(OffsetDateTime::now_utc())?;
+    store_key(&topic, &key).await?;
+    ring.insert(&key)?;
+    Ok(())
+}
+
+/// Stores `key` as `signing-key/<id>` (the id derived from the record, so storing the same key
+/// twice is one record).
+async fn store_key(topic: &ControlTopic, key: &StoredKey) -> anyhow::Result<()> {
+    let json = serde_json::to_vec(key)?;
+    let id = trailpipe_logfile::unique_string("signing-key", &String::from_utf8_lossy(&json), 0, 0);
+    topic
+        .publish(vec![(format!("signing-key/{id}"), Some(json))])
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("storing a digest signing key in the control topic")
+}
+
+impl DigestSigner for SharedSigner {
+    fn fingerprint(&self, digest_end: OffsetDateTime) -> String {
+        self.refresh();
+        self.ring.fingerprint(digest_end)
+    }
+
+    fn sign<'a>(
+        &'a self,
+        fingerprint: &'a str,
+        message: &'a [u8],
+    ) -> futures::future::BoxFuture<'a, Result<Vec<u8>, trailpipe_digest::DigestError>> {
+        self.ring.sign(fingerprint, message)
+    }
+
+    fn public_keys(
+        &self,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Vec<trailpipe_digest::PublicKeyInfo> {
+        self.refresh();
+        self.ring.public_keys(start, end)
+    }
+
+    /// Rotation runs in the background (a topic round trip); until it lands the current key,
+    /// valid for days past its rotation, keeps signing.
+    fn maintain(&self, now: OffsetDateTime) -> Result<(), trailpipe_digest::DigestError> {
+        self.refresh();
+        if self.ring.due(now)
+            && !self
+                .rotating
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            let (ring, topic, flag) =
+                (self.ring.clone(), self.topic.clone(), self.rotating.clone());
+            tokio::spawn(async move {
+                if let Err(e) = rotate(ring, topic).await {
+                    tracing::error!(error = %e, "digest signing key rotation failed; retried");
+                }
+                flag.store(false, std::sync::atomic::Ordering::Release);
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The key that signs every log file's metadata (see [`trailpipe_logfile::mac`]):
-/// `integrity.file_mac_key`, else one generated once in `state.dir/file-mac-key` (created
-/// with mode 0600 by whichever process gets there first, then only read). Without any trail
-/// with `enable_log_file_validation` no digest will check the MACs, so the key is random per
+/// `integrity.file_mac_key`; else, with a control topic, the first `file-mac-key/<id>` record
+/// in it (one is generated and stored when there is none; files signed under any of them
+/// verify); else one generated once in `state.dir/file-mac-key` (created with mode 0600 by
+/// whichever process gets there first, then only read). Without any trail with
+/// `enable_log_file_validation` no digest will check the MACs, so the key is random per
 /// process and nothing is written (files delivered then are not digested later either).
-pub fn open_file_mac(config: &Config) -> anyhow::Result<Arc<FileMac>> {
+pub async fn open_file_mac(
+    config: &Config,
+    control: Option<&Arc<ControlTopic>>,
+) -> anyhow::Result<Arc<FileMac>> {
     if let Some(k) = &config.integrity.file_mac_key {
         return FileMac::new(k.expose().as_bytes())
             .map(Arc::new)
@@ -92,6 +244,36 @@ pub fn open_file_mac(config: &Config) -> anyhow::Result<Arc<FileMac>> {
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
     if !config.trails.iter().any(|t| t.enable_log_file_validation) {
         return Ok(Arc::new(FileMac::new(&key).expect("32 bytes")));
+    }
+    if let Some(topic) = control {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        if topic.records("file-mac-key/").is_empty() {
+            let id = FileMac::new(hex.as_bytes())
+                .expect("64 bytes")
+                .id()
+                .to_string();
+            topic
+                .publish(vec![(format!("file-mac-key/{id}"), Some(hex.into_bytes()))])
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("storing the file MAC key in the control topic")?;
+        }
+        // The first stored key signs (the same on every replica, whoever raced to store one);
+        // files under the others still verify.
+        let mut keys = topic
+            .records("file-mac-key/")
+            .into_iter()
+            .filter_map(|(k, _, v)| match FileMac::new(&v) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::error!(key = %k, error = %e, "unreadable file MAC key record skipped");
+                    None
+                }
+            });
+        let first = keys
+            .next()
+            .context("no readable file MAC key in the control topic")?;
+        return Ok(Arc::new(keys.fold(first, FileMac::also_accept)));
     }
     let path = config.state.dir.join("file-mac-key");
     let read = |path: &std::path::Path| -> anyhow::Result<Arc<FileMac>> {

@@ -106,6 +106,15 @@ impl TrailStates {
         })
     }
 
+    /// No state, and no file: for readers of the control topic that change nothing.
+    pub fn in_memory() -> Self {
+        Self {
+            path: PathBuf::new(),
+            states: Arc::default(),
+            topic: Arc::default(),
+        }
+    }
+
     /// From now on, changes are published to `topic` (and applied when read back from it)
     /// instead of written to `trails.json`.
     pub fn use_topic(&self, topic: Arc<crate::control_topic::ControlTopic>) {

@@ -180,32 +180,10 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
     let states = TrailStates::open(&config.state.dir)?;
-    let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
-        Some(crate::integrity::open_signer(&config).await?)
-    } else {
-        None
-    };
-    let file_mac = crate::integrity::open_file_mac(&config)?;
-    let digests = DigestStatuses::default();
-    let history = match &config.history {
-        Some(h) => {
-            let store = Arc::new(
-                trailpipe_history::HistoryStore::open(h.clone()).with_context(|| {
-                    format!("opening the event history at {}", h.path.display())
-                })?,
-            );
-            let _ = store.prune(time::OffsetDateTime::now_utc().unix_timestamp());
-            trailpipe_history::HistoryStore::spawn_pruner(&store, Duration::from_secs(60));
-            Some(store)
-        }
-        None => None,
-    };
-    let notifier = open_notifier(&config).await?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
-    let ctl_again = ctl_tx.clone();
-    // With Kafka, trail changes live in the group's control topic: read it to the end before
-    // anything is routed, and rebuild when any replica changes a trail.
-    let _control_topic = match &config.source {
+    // With Kafka, trail changes (and generated keys) live in the group's control topic: read
+    // it to the end before anything is routed, and apply what any replica changes.
+    let control_topic = match &config.source {
         SourceConfig::Kafka(k) => {
             let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
             let topic =
@@ -224,6 +202,28 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         }
         SourceConfig::File(_) => None,
     };
+    let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
+        Some(crate::integrity::open_signer(&config, control_topic.as_ref(), true).await?)
+    } else {
+        None
+    };
+    let file_mac = crate::integrity::open_file_mac(&config, control_topic.as_ref()).await?;
+    let digests = DigestStatuses::default();
+    let history = match &config.history {
+        Some(h) => {
+            let store = Arc::new(
+                trailpipe_history::HistoryStore::open(h.clone()).with_context(|| {
+                    format!("opening the event history at {}", h.path.display())
+                })?,
+            );
+            let _ = store.prune(time::OffsetDateTime::now_utc().unix_timestamp());
+            trailpipe_history::HistoryStore::spawn_pruner(&store, Duration::from_secs(60));
+            Some(store)
+        }
+        None => None,
+    };
+    let notifier = open_notifier(&config).await?;
+    let ctl_again = ctl_tx.clone();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
     let audit = Arc::new(RwLock::new(audit_sink(&config, &kafka)?));

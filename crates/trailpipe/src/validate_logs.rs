@@ -79,7 +79,32 @@ pub async fn run(args: ValidateLogsArgs) -> anyhow::Result<i32> {
         end,
         concurrency: 32,
     };
-    let signer = crate::integrity::open_signer(&config).await?;
+    // Generated keys of a Kafka deployment live in its control topic: read them from there
+    // (without changing anything in it).
+    let control = match &config.source {
+        trailpipe_config::SourceConfig::Kafka(k)
+            if config.integrity.signing_key_pem.is_none()
+                && config.integrity.kms_key_id.is_none() =>
+        {
+            let msk = crate::kafka_check::preflight(k).await.map_err(|p| {
+                anyhow::anyhow!(p
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+            })?;
+            let context = trailpipe_ingest::SecureContext::new(
+                "validate-logs",
+                msk,
+                trailpipe_ingest::KafkaHealth::default(),
+            );
+            let states = crate::lifecycle::TrailStates::in_memory();
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            Some(crate::control_topic::ControlTopic::open(k, context, &states, tx).await?)
+        }
+        _ => None,
+    };
+    let signer = crate::integrity::open_signer(&config, control.as_ref(), false).await?;
     let keys = signer.public_keys(
         start - time::Duration::days(1),
         end + time::Duration::hours(2),

@@ -20,7 +20,7 @@ use md5::{Digest as _, Md5};
 use time::OffsetDateTime;
 
 pub use kms::KmsSigner;
-pub use ring::{KeyRing, KeyRingConfig};
+pub use ring::{KeyRing, KeyRingConfig, StoredKey};
 
 use crate::DigestError;
 

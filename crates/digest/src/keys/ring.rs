@@ -7,6 +7,11 @@
 //! (temporary file, fsync, rename, fsync of the directory) before a new key signs anything, so a
 //! crash never leaves a digest signed by a key that is not on disk. One process owns a state
 //! directory.
+//!
+//! A ring can also be **shared** ([`KeyRing::shared`]): it holds no file, its keys come from a
+//! store the replicas share (the daemon's control topic), and [`KeyRing::generate`] makes a key
+//! the caller must store durably *before* it [`KeyRing::insert`]s it — so every key that signs
+//! is listable by every replica.
 
 use std::{
     io::Write,
@@ -52,13 +57,28 @@ impl KeyRingConfig {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredKey {
+/// A key as stored: its private half (keep it secret) and its validity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredKey {
     /// DER PKCS#8, base64.
     pkcs8: String,
     created: i64,
     validity_start: i64,
     validity_end: i64,
+}
+
+impl StoredKey {
+    fn load(&self, what: &str) -> Result<RingKey, DigestError> {
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(&self.pkcs8)
+            .map_err(|e| DigestError::key(what, e))?;
+        Ok(RingKey {
+            key: LocalKey::from_der(&der)?,
+            created: epoch(self.created)?,
+            validity_start: epoch(self.validity_start)?,
+            validity_end: epoch(self.validity_end)?,
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -87,8 +107,11 @@ impl RingKey {
 /// Generated, persisted, rotating RSA-2048 keys.
 pub struct KeyRing {
     config: KeyRingConfig,
-    /// Oldest first; never empty after `open`.
+    /// Oldest first (by creation); never empty after `open`, nor once a shared ring got its
+    /// first key.
     keys: RwLock<Vec<RingKey>>,
+    /// Shared rings write no file.
+    shared: bool,
 }
 
 fn epoch(t: i64) -> Result<OffsetDateTime, DigestError> {
@@ -112,15 +135,7 @@ impl KeyRing {
                 let stored: StoredRing = serde_json::from_slice(&bytes)
                     .map_err(|e| DigestError::key(path.display().to_string(), e))?;
                 for s in stored.keys {
-                    let der = base64::engine::general_purpose::STANDARD
-                        .decode(&s.pkcs8)
-                        .map_err(|e| DigestError::key(path.display().to_string(), e))?;
-                    keys.push(RingKey {
-                        key: LocalKey::from_der(&der)?,
-                        created: epoch(s.created)?,
-                        validity_start: epoch(s.validity_start)?,
-                        validity_end: epoch(s.validity_end)?,
-                    });
+                    keys.push(s.load(&path.display().to_string())?);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -129,14 +144,85 @@ impl KeyRing {
         let ring = Arc::new(Self {
             config,
             keys: RwLock::new(keys),
+            shared: false,
         });
         ring.rotate_if_due(now)?;
         Ok(ring)
     }
 
+    /// The keys a file-backed ring keeps in `state_dir` (none when it has no key file), to
+    /// carry them into a shared store.
+    pub fn read_stored(state_dir: &Path) -> Result<Vec<StoredKey>, DigestError> {
+        let path = state_dir.join(KEY_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<StoredRing>(&bytes)
+                .map(|r| r.keys)
+                .map_err(|e| DigestError::key(path.display().to_string(), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(DigestError::key(path.display().to_string(), e)),
+        }
+    }
+
+    /// An empty shared ring (see the module doc): its keys come from [`KeyRing::insert`].
+    pub fn shared(config: KeyRingConfig) -> Result<Arc<Self>, DigestError> {
+        if config.validity_days <= config.signing_key_rotation_days {
+            return Err(DigestError::key(
+                "key ring config",
+                "validity_days must exceed signing_key_rotation_days so keys overlap",
+            ));
+        }
+        Ok(Arc::new(Self {
+            config,
+            keys: RwLock::new(Vec::new()),
+            shared: true,
+        }))
+    }
+
+    /// Whether a new key is due at `now`: the ring is empty, or its newest key is older than
+    /// the rotation period.
+    pub fn due(&self, now: OffsetDateTime) -> bool {
+        let keys = self.keys.read().expect("key ring lock poisoned");
+        let rotation = time::Duration::days(self.config.signing_key_rotation_days.into());
+        keys.last().is_none_or(|k| now >= k.created + rotation)
+    }
+
+    /// A new key for a shared ring, not yet in it: store it, then [`KeyRing::insert`] it.
+    pub fn generate(&self, now: OffsetDateTime) -> Result<StoredKey, DigestError> {
+        let first = self.keys.read().expect("key ring lock poisoned").is_empty();
+        let validity_start = if first {
+            now - self.config.first_key_backdate
+        } else {
+            now
+        };
+        Ok(StoredKey {
+            pkcs8: base64::engine::general_purpose::STANDARD
+                .encode(LocalKey::generate()?.pkcs8_der()?),
+            created: now.unix_timestamp(),
+            validity_start: validity_start.unix_timestamp(),
+            validity_end: (now + time::Duration::days(self.config.validity_days.into()))
+                .unix_timestamp(),
+        })
+    }
+
+    /// Adds a stored key (a no-op for one the ring holds); returns its fingerprint.
+    pub fn insert(&self, stored: &StoredKey) -> Result<String, DigestError> {
+        let new = stored.load("shared signing key")?;
+        let fingerprint = new.key.fingerprint().to_string();
+        let mut keys = self.keys.write().expect("key ring lock poisoned");
+        if keys.iter().all(|k| k.key.fingerprint() != fingerprint) {
+            keys.push(new);
+            keys.sort_by_key(|k| k.created);
+        }
+        Ok(fingerprint)
+    }
+
     /// Generates a new key when the ring is empty or the newest key is older than the rotation
     /// period; returns whether it did. The new key is saved before it is used.
     pub fn rotate_if_due(&self, now: OffsetDateTime) -> Result<bool, DigestError> {
+        if self.shared {
+            // Its owner generates, stores and inserts keys.
+            return Ok(false);
+        }
         let mut keys = self.keys.write().expect("key ring lock poisoned");
         let rotation = time::Duration::days(self.config.signing_key_rotation_days.into());
         let due = keys.last().is_none_or(|k| now >= k.created + rotation);
@@ -213,7 +299,8 @@ fn write_private_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Re
 }
 
 impl DigestSigner for KeyRing {
-    /// The newest key whose validity covers `digest_end`, else the newest key.
+    /// The newest key whose validity covers `digest_end`, else the newest key (empty: a
+    /// shared ring before its first key, whose signing then fails with "no such key").
     fn fingerprint(&self, digest_end: OffsetDateTime) -> String {
         let keys = self.keys.read().expect("key ring lock poisoned");
         keys.iter()
@@ -221,7 +308,7 @@ impl DigestSigner for KeyRing {
             .find(|k| k.validity_start <= digest_end && digest_end <= k.validity_end)
             .or(keys.last())
             .map(|k| k.key.fingerprint().to_string())
-            .expect("an opened key ring holds a key")
+            .unwrap_or_default()
     }
 
     fn sign<'a>(

@@ -130,3 +130,44 @@ async fn key_ring_persists_rotates_with_overlap_and_keeps_old_keys() {
     let ring = KeyRing::open(cfg, t1 + time::Duration::days(1)).expect("reopen");
     assert_eq!(ring.fingerprints(), fps);
 }
+
+/// Two replicas' shared rings: a key one generates and stores is listed and verifiable by the
+/// other once inserted there, rotation is due by age, and an empty ring signs nothing.
+#[tokio::test]
+async fn shared_rings_list_and_verify_each_others_keys() {
+    let cfg = || KeyRingConfig::new(std::path::PathBuf::from("/nonexistent"));
+    let (a, b) = (
+        KeyRing::shared(cfg()).expect("a"),
+        KeyRing::shared(cfg()).expect("b"),
+    );
+    assert!(a.due(now()));
+    assert!(a.sign(&a.fingerprint(now()), b"m").await.is_err());
+    let stored = a.generate(now()).expect("generate");
+    assert!(
+        a.public_keys(now(), now()).is_empty(),
+        "generated is not inserted"
+    );
+    let fp = a.insert(&stored).expect("insert");
+    assert_eq!(b.insert(&stored).expect("insert"), fp);
+    assert_eq!(
+        a.insert(&stored).expect("again"),
+        fp,
+        "inserting twice keeps one"
+    );
+    assert_eq!(a.public_keys(now(), now()), b.public_keys(now(), now()));
+    assert_eq!(a.public_keys(now(), now()).len(), 1);
+    let sig = a
+        .sign(&a.fingerprint(now()), b"message")
+        .await
+        .expect("sign");
+    let key = &b.public_keys(now(), now())[0];
+    assert!(verify(&key.der_pkcs1, b"message", &sig));
+    assert!(!a.due(now()));
+    assert!(a.due(now() + time::Duration::days(20)));
+    // The first key is backdated so a catch-up's early windows are covered.
+    assert!(key.validity_start < now() - time::Duration::days(6));
+    assert!(
+        !std::path::Path::new("/nonexistent").exists(),
+        "a shared ring writes no file"
+    );
+}
