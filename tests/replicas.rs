@@ -8,6 +8,7 @@ use std::{collections::HashSet, time::Duration};
 use crate::support::*;
 
 const PORTS: [u16; 3] = [19601, 19602, 19603];
+const IDLE_PORT: u16 = 19604;
 const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0002";
 const ADMIN_SECRET: &str = "replicas-admin-secret-0123456789";
 const REBUILD: &str = "trail lifecycle applied: routing by the new state";
@@ -208,6 +209,31 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         is_logging(&s, PORTS[2], "main"),
         "the rejoined replica disagrees"
     );
+    // A member that reads an empty topic delivers nothing itself: the delivery status it
+    // reports is the group's.
+    let idle_dir = tempfile::tempdir().expect("dir");
+    let idle_topic = unique("replicas-idle");
+    create_topic(&s.brokers, &idle_topic, 1);
+    let idle_cfg = config(&s, &f, &other, IDLE_PORT, &idle_dir.path().join("state")).replace(
+        &format!("topics = [\"{topic}\"]"),
+        &format!("topics = [\"{idle_topic}\"]"),
+    );
+    let idle = Daemon::start(idle_dir.path(), &idle_cfg);
+    assert!(wait_until(Duration::from_secs(30), || http_get(
+        IDLE_PORT, "/healthz"
+    )
+    .is_some()));
+    let status = call(
+        &s,
+        IDLE_PORT,
+        &["cloudtrail", "get-trail-status", "--name", "other"],
+    );
+    assert!(
+        !status["LatestDeliveryTime"].is_null(),
+        "a member that delivered nothing does not know the group's deliveries: {status}\n{}",
+        idle.log_text()
+    );
+    assert_eq!(idle.terminate(Duration::from_secs(30)), Some(0));
     let tagged = call(&s, PORTS[2], &["cloudtrail", "describe-trails"]);
     assert!(
         tagged["trailList"].as_array().is_some_and(|t| t.len() == 2),

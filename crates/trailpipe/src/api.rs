@@ -52,14 +52,12 @@ pub struct Backend {
     /// Permits for `LookupEvents` (`api.max_concurrent_lookups`): one more is throttled, so
     /// deep lookups cannot take every blocking thread or the history's read bandwidth.
     pub lookups: Arc<tokio::sync::Semaphore>,
+    /// The control topic, when there is one: the other replicas' statuses are read from it.
+    pub group: Option<(Arc<crate::control_topic::ControlTopic>, String)>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
-}
-
-fn system_time(t: Option<std::time::SystemTime>) -> Option<OffsetDateTime> {
-    t.map(OffsetDateTime::from)
 }
 
 /// How many unsigned or badly signed calls one address may make: `per_sec`, in bursts of five
@@ -301,23 +299,26 @@ impl ApiBackend for Backend {
     async fn trail_status(&self, trail: &str) -> Option<TrailStatus> {
         let c = self.effective();
         c.trails.iter().find(|t| t.name == trail)?;
-        let s3 = self.health.status();
-        let digest = self
-            .digests
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(trail)
-            .cloned()
-            .unwrap_or_default();
+        // This replica's status combined with what the others published (group_status).
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let (replica, others) = match &self.group {
+            Some((topic, replica)) => (
+                replica.as_str(),
+                crate::group_status::others(topic, replica),
+            ),
+            None => ("", Vec::new()),
+        };
+        let own = crate::group_status::snapshot(replica, &self.health, &self.digests, now);
+        let g = crate::group_status::combine(&own, &others, trail, now);
         let st = self.states.get(trail);
         let at = |t: Option<i64>| t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
         Some(TrailStatus {
             is_logging: !st.stopped,
-            latest_delivery_time: system_time(s3.latest_delivery),
-            latest_delivery_attempt_time: system_time(s3.latest_delivery.max(s3.latest_error_time)),
-            latest_delivery_error: s3.latest_error,
-            latest_digest_delivery_time: digest.latest_delivery,
-            latest_digest_delivery_error: digest.latest_error,
+            latest_delivery_time: at(g.latest_delivery),
+            latest_delivery_attempt_time: at(g.latest_delivery.max(g.latest_error_time)),
+            latest_delivery_error: g.latest_error,
+            latest_digest_delivery_time: at(g.latest_digest),
+            latest_digest_delivery_error: g.latest_digest_error,
             start_logging_time: at(st.start_logging_time).or(Some(self.started)),
             stop_logging_time: at(st.stop_logging_time),
             ..TrailStatus::default()

@@ -7,6 +7,7 @@ mod audit;
 mod control_topic;
 mod cwl;
 mod generate;
+mod group_status;
 mod http;
 mod insights;
 mod integrity;

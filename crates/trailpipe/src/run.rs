@@ -244,7 +244,19 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         unverified: Arc::new(crate::api::UnverifiedLimit::new(
             config.api.max_unverified_calls_per_sec,
         )),
+        group: control_topic
+            .clone()
+            .map(|t| (t, crate::group_status::replica_id())),
     };
+    // Every replica publishes its delivery status for the others' GetTrailStatus answers.
+    let _status_publisher = control_topic.clone().map(|t| {
+        AbortOnDrop(Some(crate::group_status::spawn_publisher(
+            t,
+            crate::group_status::replica_id(),
+            health.clone(),
+            digests.clone(),
+        )))
+    });
     let api_tls = match (&config.api.tls, config.api.listen) {
         (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
         _ => None,
