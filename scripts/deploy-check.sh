@@ -101,7 +101,7 @@ grace_of() { sed -n 's/^[[:space:]]*shutdown_grace_secs[[:space:]]*=[[:space:]]*
 systemd_grace=$(grace_of "$DEPLOY/systemd/trailpipe.toml"); systemd_grace=${systemd_grace:-20}
 k8s_grace=$(grace_of "$DEPLOY/kubernetes/trailpipe.toml"); k8s_grace=${k8s_grace:-20}
 stop=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s\{0,1\}$/\1/p' "$UNIT")
-term=$(sed -n 's/^[[:space:]]*terminationGracePeriodSeconds:[[:space:]]*\([0-9]*\).*/\1/p' "$DEPLOY/kubernetes/deployment.yaml")
+term=$(sed -n 's/^[[:space:]]*terminationGracePeriodSeconds:[[:space:]]*\([0-9]*\).*/\1/p' "$DEPLOY/kubernetes/statefulset.yaml")
 if [[ -n $stop && $stop -gt $systemd_grace && -n $term && $term -gt $k8s_grace ]]; then
     pass "shutdown budgets: TimeoutStopSec=${stop}s > ${systemd_grace}s, terminationGracePeriodSeconds=${term} > ${k8s_grace}s"
 else
