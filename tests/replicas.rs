@@ -233,6 +233,15 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         "a member that delivered nothing does not know the group's deliveries: {status}\n{}",
         idle.log_text()
     );
+    let (_, ready) = http_get(IDLE_PORT, "/readyz").expect("/readyz");
+    let ready: serde_json::Value = serde_json::from_str(&ready).expect("json");
+    let live_delivering = ready["group"]["replicas"]
+        .as_array()
+        .expect("group replicas")
+        .iter()
+        .filter(|r| r["live"] == true && !r["LatestDeliveryTime"].is_null())
+        .count();
+    assert!(live_delivering >= 2, "/readyz group section: {ready}");
     assert_eq!(idle.terminate(Duration::from_secs(30)), Some(0));
     let tagged = call(&s, PORTS[2], &["cloudtrail", "describe-trails"]);
     assert!(

@@ -87,7 +87,7 @@ pub(crate) fn marker_body(file_time: i64, own: i64, source: FileTimeSource, at: 
 }
 
 /// The time recorded in a marker's body.
-pub(crate) fn parse_marker(body: &[u8]) -> Option<i64> {
+pub fn parse_marker(body: &[u8]) -> Option<i64> {
     std::str::from_utf8(body)
         .ok()?
         .lines()

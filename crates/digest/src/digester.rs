@@ -359,9 +359,12 @@ impl Digester {
                 })?;
                 // Another writer (a replica) wrote this window first: the chain stays single,
                 // but only if it saw the same window start and chain head as we did.
+                // (Backfill digests only gather late files: whichever replica wrote one, the
+                // next backfill continues from it.)
                 let theirs = &loaded.file;
-                if theirs.digest_start_time != file.digest_start_time
-                    || theirs.previous_digest_s3_object != file.previous_digest_s3_object
+                if !backfill
+                    && (theirs.digest_start_time != file.digest_start_time
+                        || theirs.previous_digest_s3_object != file.previous_digest_s3_object)
                 {
                     return Err(DigestError::ChainConflict {
                         key,

@@ -4,7 +4,7 @@
 //! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`),
 //! on the listeners of `listener`.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -18,6 +18,9 @@ struct AppState {
     prometheus: PrometheusHandle,
     s3: SinkHealth,
     kafka: KafkaHealth,
+    /// The group's statuses (`group_status`), when there is a control topic.
+    group: Option<(Arc<crate::control_topic::ControlTopic>, String)>,
+    digests: crate::integrity::DigestStatuses,
 }
 
 fn epoch(t: Option<std::time::SystemTime>) -> serde_json::Value {
@@ -53,6 +56,26 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
             "LatestErrorTime": epoch(k.latest_error_time),
         }
     });
+    // What the other replicas of the group last published: informative only, readiness stays
+    // this pod's own (one failing replica must not take the others out of service).
+    let mut body = body;
+    if let Some((topic, replica)) = &s.group {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let own = crate::group_status::snapshot(replica, &s.s3, &s.digests, now);
+        let replicas: Vec<serde_json::Value> = std::iter::once(own)
+            .chain(crate::group_status::others(topic, replica))
+            .map(|r| {
+                serde_json::json!({
+                    "replica": r.replica,
+                    "live": now - r.updated_at <= crate::group_status::LIVE_FOR.as_secs() as i64,
+                    "UpdatedTime": r.updated_at,
+                    "LatestDeliveryTime": r.latest_delivery,
+                    "LatestDeliveryError": r.latest_error,
+                })
+            })
+            .collect();
+        body["group"] = serde_json::json!({ "replicas": replicas });
+    }
     (
         if st.is_healthy() && k.is_healthy() {
             StatusCode::OK
@@ -89,6 +112,8 @@ pub async fn start(
             prometheus,
             s3,
             kafka,
+            group: api.group.clone(),
+            digests: api.digests.clone(),
         });
     let api_router = trailpipe_api::router(api);
     let server_limits = Limits {
