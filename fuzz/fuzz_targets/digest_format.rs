@@ -1,4 +1,4 @@
-//! Outside input: the digest-validation parsers — single-member gunzip (`gunzip_single`, `gunzip_sha256_hex`), digest keys (`KeyLayout::parse_digest_key`), digest times (`parse_time`), the `DigestFile` JSON shape, public-key DER (`to_pkcs1_der`) and signature bytes (`keys::verify`).
+//! Outside input: the digest-validation parsers — single-member gunzip (`gunzip_single`, `gunzip_sha256_hex`), digest keys (`KeyLayout::parse_digest_key`), digest times (`parse_time`), the `DigestFile` JSON shape, public-key DER (`to_pkcs1_der`) and signature bytes (`keys::verify`) — and what the digester and the batcher read back from the bucket: log files' `trailpipe-mac` metadata (`FileMac::verify`) and file-time markers (`file_time::parse_marker`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
         return;
     };
-    match control % 5 {
+    match control % 7 {
         0 => {
             let _ = gunzip_single(rest);
             let _ = gunzip_sha256_hex(rest);
@@ -48,9 +48,41 @@ fuzz_target!(|data: &[u8]| {
                 let _ = keys::fingerprint(&der);
             }
         }
-        _ => {
+        4 => {
             let parts = split_nul(rest, 3);
             let _ = keys::verify(parts[0], parts[1], parts[2]);
+        }
+        5 => {
+            // Metadata someone else wrote on an object named like a log file.
+            let parts = split_nul(rest, 6);
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let other = trailpipe_logfile::FileMac::new(&[8; 40]).expect("40 bytes");
+            let mac = trailpipe_logfile::FileMac::new(&[7; 32])
+                .expect("32 bytes")
+                .also_accept(other.clone());
+            let (bucket, key, sha, oldest, newest) = (
+                text(parts[0]),
+                text(parts[1]),
+                text(parts[2]),
+                text(parts[3]),
+                text(parts[4]),
+            );
+            let input = trailpipe_logfile::MacInput {
+                bucket: &bucket,
+                key: &key,
+                sha256_hex: &sha,
+                oldest: &oldest,
+                newest: &newest,
+            };
+            let value = text(parts[5]);
+            let check = mac.verify(&input, Some(&value));
+            // Only a signature made with one of the keys verifies.
+            if check == trailpipe_logfile::MacCheck::Valid {
+                assert!(value == mac.sign(&input) || value == other.sign(&input));
+            }
+        }
+        _ => {
+            let _ = trailpipe_batcher::file_time::parse_marker(rest);
         }
     }
 });
