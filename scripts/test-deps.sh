@@ -5,8 +5,8 @@
 # plus, through scripts/build-deps.sh (one apt-get run), the Debian packages that build trailpipe and
 # these test-only ones: stunnel4 + openssl for the TLS / SASL_SSL test listeners of
 # scripts/services.sh (stunnel terminates TLS in front of tansu; openssl makes the test
-# certificates), systemd + kubernetes-client for scripts/deploy-check.sh, and python3-venv when the
-# interpreter cannot create venvs.
+# certificates), systemd + kubernetes-client for scripts/deploy-check.sh, faketime (libfaketime) for
+# the clock-jump test, and python3-venv when the interpreter cannot create venvs.
 #
 # Usage: scripts/test-deps.sh
 # Environment:
@@ -34,6 +34,7 @@ VENV=$TOOLS/venv
 # zstd-sys and libsql, needs nothing beyond those compilers).
 APT_PACKAGES=(stunnel4 openssl)  # TLS terminator and certificate tool for scripts/services.sh
 APT_PACKAGES+=(systemd)   # systemd-analyze, for scripts/deploy-check.sh
+APT_PACKAGES+=(faketime)  # libfaketime, LD_PRELOADed under the daemon by the clock-jump test (tests/outages.rs)
 # kubectl renders deploy/kubernetes; Debian 12 ships it as kubernetes-client (1.20, kustomize v2).
 command -v kubectl >/dev/null 2>&1 || APT_PACKAGES+=(kubernetes-client)
 

@@ -17,6 +17,7 @@ mod history_lookup;
 mod hostile_input;
 mod insights;
 mod integrity;
+mod outages;
 mod replicas;
 mod secure_kafka;
 mod trail_features;

@@ -100,7 +100,12 @@ impl LocalStore {
                 &serde_json::to_vec(&metadata).expect("string map serialises"),
             )?;
             let tmp = tmp_dir.join(format!("{:016x}", rand::random::<u64>()));
-            write_synced(&tmp, &body)?;
+            if let Err(e) = write_synced(&tmp, &body) {
+                // A failed write (a full disk) must not leave its partial copy behind: every
+                // retry would leak another one, and the space it holds.
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
             let linked = std::fs::hard_link(&tmp, &object);
             std::fs::remove_file(&tmp)?;
             match linked {
