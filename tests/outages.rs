@@ -404,6 +404,8 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
     let errors_before = counter(port, "trailpipe_cwl_errors_total");
     let files_before = bucket_keys(&s3, &bucket).len();
 
+    // /readyz says so while it lasts: offsets are held back, as for an S3 outage.
+    let mut unready = 0;
     let held = outage(
         &s,
         &proxy,
@@ -412,7 +414,18 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
         partitions,
         before.len() as i64,
         &during,
-        || {},
+        || {
+            let cwl_down = http_get(port, "/readyz").is_some_and(|(code, body)| {
+                let b: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                code == 503 && b["cloudwatch_logs"]["healthy"] == false
+            });
+            unready += usize::from(cwl_down);
+        },
+    );
+    assert!(
+        unready > 0,
+        "/readyz never reported the CloudWatch Logs outage\n{}",
+        daemon.log_text()
     );
     let errors = counter(port, "trailpipe_cwl_errors_total") - errors_before;
     let files_during = bucket_keys(&s3, &bucket).len() - files_before;
@@ -435,6 +448,11 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
         &daemon,
     );
 
+    assert!(
+        wait_until(Duration::from_secs(30), || http_get(port, "/readyz")
+            .is_some_and(|(code, _)| code == 200)),
+        "/readyz did not recover after the CloudWatch Logs outage"
+    );
     let all: Vec<(String, Vec<u8>)> = [before, during].concat();
     let mut in_group: HashMap<String, usize> = HashMap::new();
     for id in log_group_event_ids(&s, &log_group) {

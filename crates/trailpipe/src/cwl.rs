@@ -61,7 +61,15 @@ const PUBLISH_EVERY_SECS: u64 = 60;
 /// metrics, not evidence; the failure is logged and counted).
 const PUBLISH_ATTEMPTS: u32 = 3;
 
+/// The running CloudWatch Logs sink, for `/readyz` (set by each pipeline that delivers there).
+pub type CwlHealthSlot = Arc<std::sync::Mutex<Option<trailpipe_sink_cwl::CwlSink>>>;
+
 impl CwlStage {
+    /// Its sink (shares the sink's health).
+    pub fn sink(&self) -> trailpipe_sink_cwl::CwlSink {
+        self.sink.clone()
+    }
+
     /// The stage for `config`, or `None` when no trail delivers to CloudWatch Logs. Provisions
     /// every trail's metric filters on its log group first (idempotent).
     pub async fn open(config: &Config) -> anyhow::Result<Option<Arc<Self>>> {

@@ -21,6 +21,7 @@ struct AppState {
     /// The group's statuses (`group_status`), when there is a control topic.
     group: Option<(Arc<crate::control_topic::ControlTopic>, String)>,
     digests: crate::integrity::DigestStatuses,
+    cwl: crate::cwl::CwlHealthSlot,
 }
 
 fn epoch(t: Option<std::time::SystemTime>) -> serde_json::Value {
@@ -36,6 +37,20 @@ async fn healthz() -> &'static str {
 async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let st = s.s3.status();
     let k = s.kafka.status();
+    // CloudWatch Logs holds offsets back like S3 does: an outage there is not ready either.
+    let cwl = s
+        .cwl
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .map(|c| c.health());
+    let cwl_healthy = cwl
+        .as_ref()
+        .is_none_or(|h| match (&h.last_error, h.last_success) {
+            (None, _) => true,
+            (Some((at, _)), Some(ok)) => ok > *at,
+            (Some(_), None) => false,
+        });
     let body = serde_json::json!({
         "s3": {
             "healthy": st.is_healthy(),
@@ -56,9 +71,17 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
             "LatestErrorTime": epoch(k.latest_error_time),
         }
     });
+    let mut body = body;
+    if let Some(h) = &cwl {
+        body["cloudwatch_logs"] = serde_json::json!({
+            "healthy": cwl_healthy,
+            "LatestDeliveryTime": epoch(h.last_success),
+            "LatestDeliveryError": h.last_error.as_ref().map(|e| e.1.clone()),
+            "LatestDeliveryErrorTime": epoch(h.last_error.as_ref().map(|e| e.0)),
+        });
+    }
     // What the other replicas of the group last published: informative only, readiness stays
     // this pod's own (one failing replica must not take the others out of service).
-    let mut body = body;
     if let Some((topic, replica)) = &s.group {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let own = crate::group_status::snapshot(replica, &s.s3, &s.digests, now);
@@ -77,7 +100,7 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
         body["group"] = serde_json::json!({ "replicas": replicas });
     }
     (
-        if st.is_healthy() && k.is_healthy() {
+        if st.is_healthy() && k.is_healthy() && cwl_healthy {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -96,6 +119,7 @@ pub async fn start(
     prometheus: PrometheusHandle,
     s3: SinkHealth,
     kafka: KafkaHealth,
+    cwl: crate::cwl::CwlHealthSlot,
     api: crate::api::Backend,
     tls: Option<TlsSlot>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
@@ -114,6 +138,7 @@ pub async fn start(
             kafka,
             group: api.group.clone(),
             digests: api.digests.clone(),
+            cwl,
         });
     let api_router = trailpipe_api::router(api);
     let server_limits = Limits {

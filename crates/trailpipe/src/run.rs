@@ -265,11 +265,13 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         (Some(slot), Some(t)) => Some(crate::listener::watch_tls(t.clone(), slot.clone())),
         _ => None,
     };
+    let cwl_health = crate::cwl::CwlHealthSlot::default();
     let listeners = crate::http::start(
         &config,
         prometheus,
         health.clone(),
         kafka.health.clone(),
+        cwl_health.clone(),
         backend,
         api_tls.clone(),
     )
@@ -321,6 +323,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 heartbeat: &heartbeat,
                 kafka: &kafka,
                 states: states.clone(),
+                cwl_health: cwl_health.clone(),
                 file_mac: file_mac.clone(),
             },
             &config,
@@ -559,6 +562,8 @@ struct Shared<'a> {
     kafka: &'a KafkaClients,
     /// What the API changed about the trails (applied in place on a Kafka source).
     states: TrailStates,
+    /// The pipeline's CloudWatch Logs sink, for `/readyz`.
+    cwl_health: crate::cwl::CwlHealthSlot,
     /// Signs every log file's metadata.
     file_mac: Arc<trailpipe_logfile::FileMac>,
 }
@@ -575,6 +580,7 @@ async fn run_pipeline(
     let cwl = crate::cwl::CwlStage::open(config)
         .await
         .context("setting up CloudWatch Logs delivery")?;
+    *shared.cwl_health.lock().unwrap_or_else(|p| p.into_inner()) = cwl.as_ref().map(|c| c.sink());
     let alarms = cwl.clone().map(|c| tokio::spawn(c.run_alarms()));
     let _alarms = AbortOnDrop(alarms);
     let dead = match &config.source {
