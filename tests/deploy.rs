@@ -39,6 +39,9 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     // Only with [history] / enable_log_file_validation, which the file run does not configure.
     names::HISTORY_EVENTS_STORED,
     names::HISTORY_ERRORS,
+    // The history indexer reads a Kafka source only.
+    names::HISTORY_INDEXED_EVENTS,
+    names::HISTORY_INDEXER_LAG,
     names::DIGESTS_WRITTEN,
     names::DIGEST_ERRORS,
     names::DIGEST_UNVERIFIED_FILES,

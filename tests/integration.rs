@@ -14,6 +14,7 @@ mod deploy;
 mod e2e_kafka_s3;
 mod faults;
 mod history_lookup;
+mod history_replicas;
 mod hostile_input;
 mod insights;
 mod integrity;

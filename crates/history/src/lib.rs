@@ -3,7 +3,9 @@
 //! CloudTrail's `LookupEvents` semantics.
 //!
 //! Invariants: [`HistoryStore::append`] returns `Ok` only once its batch is durable (one atomic
-//! commit and one fsync per batch) and is idempotent on (eventID, eventTime); lookups return
+//! commit and one fsync per batch) and is idempotent on (eventID, eventTime);
+//! [`HistoryStore::append_with_progress`] commits a source reader's next offsets in that same
+//! batch, so the recorded progress never covers an event that is not stored; lookups return
 //! events newest first, scoped to one region, and a `NextToken` resumes strictly after the last
 //! event shown, so pages neither lose nor repeat events while new ones arrive.
 //!
@@ -19,6 +21,7 @@ mod config;
 mod error;
 mod keys;
 mod posting;
+mod progress;
 mod query;
 mod record;
 mod request;
@@ -28,6 +31,7 @@ mod token;
 
 pub use config::{default_max_bytes, default_retention_days, HistoryConfig};
 pub use error::{HistoryError, Result};
+pub use progress::PartitionProgress;
 pub use query::{LookupEvent, LookupEventResource, LookupResponse};
 pub use record::{
     arn_short_name, extract, parse_event_time, HistoryCategory, HistoryEntry, LookupResource,

@@ -9,6 +9,8 @@
 //!   cutoff only moves forward, by [`HistoryStore::prune`], and is persisted.
 //! - The day map is read-locked by appends and lookups and write-locked only by pruning, so a
 //!   keyspace is never deleted under a reader or writer.
+//! - Source progress (`append_with_progress`) is written in the same write batch as the events
+//!   it covers, so it is never durable before them.
 
 use std::{
     collections::BTreeMap,
@@ -28,6 +30,7 @@ use crate::{
     error::{HistoryError, Result},
     keys::{self, day_of, DAY_SECS},
     posting,
+    progress::{self, PartitionProgress},
     record::{parse, NotKept},
     HistoryConfig,
 };
@@ -50,6 +53,9 @@ const MEMTABLE_BUDGET: u64 = 64 * 1024 * 1024;
 /// worker, bounding their memory (fjall's own bound is four per keyspace, of which there are
 /// two per day).
 const MAX_SEALED: usize = 4;
+/// Size at which the `meta` keyspace's active memtable is sealed after an append: progress
+/// keys are rewritten with every indexed batch, and each rewrite is a new memtable entry.
+const META_MEMTABLE_BYTES: u64 = 1024 * 1024;
 /// Block cache: index, filter and data blocks read by lookups.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -237,6 +243,20 @@ impl HistoryStore {
     /// no-op, so replays after a crash do not duplicate. Concurrent appends parse in parallel
     /// and write one at a time.
     pub fn append<R: HistoryRecord>(&self, batch: &[R]) -> Result<AppendSummary> {
+        self.append_with_progress(batch, &[])
+    }
+
+    /// [`HistoryStore::append`], and records `progress` (the next offset of each source
+    /// partition the batch covers) **in the same atomic commit**: after a crash the store holds
+    /// both the events and the progress, or neither, so a reader resuming at
+    /// [`HistoryStore::progress`] re-offers at most this batch (stored again as a no-op).
+    /// Progress alone (a batch without management events) is committed too. Progress is
+    /// written as given, not compared with what is recorded: the caller owns its order.
+    pub fn append_with_progress<R: HistoryRecord>(
+        &self,
+        batch: &[R],
+        progress: &[PartitionProgress],
+    ) -> Result<AppendSummary> {
         let engine = engine_error(&self.cfg);
         let mut summary = AppendSummary::default();
         let mut entries = Vec::with_capacity(batch.len());
@@ -248,7 +268,7 @@ impl HistoryStore {
                 Err(NotKept::Unusable(_)) => summary.unusable += 1,
             }
         }
-        if entries.is_empty() {
+        if entries.is_empty() && progress.is_empty() {
             return Ok(summary);
         }
         // Events dated past this are not kept (and open no day of their own).
@@ -349,9 +369,37 @@ impl HistoryStore {
                 wb.insert(&day.index, &key[..], &posting[..]);
             }
         }
+        // Same batch as the events: the progress never runs ahead of what is stored.
+        for p in progress {
+            wb.insert(
+                &self.meta,
+                progress::key(&p.topic, p.partition),
+                p.next_offset.to_be_bytes(),
+            );
+        }
         wb.commit().map_err(&engine)?;
         bound_memtables(&days, MEMTABLE_BUDGET, MAX_SEALED).map_err(&engine)?;
+        // Progress keys are overwritten a few times a second: seal the meta memtable while it
+        // is small, so its versions cannot keep old journals (and memory) alive.
+        if self.meta.tree.active_memtable().size() > META_MEMTABLE_BYTES {
+            self.meta.rotate_memtable().map_err(&engine)?;
+        }
         Ok(summary)
+    }
+
+    /// The progress recorded by [`HistoryStore::append_with_progress`], by topic and partition
+    /// (empty when none was ever recorded).
+    pub fn progress(&self) -> Result<Vec<PartitionProgress>> {
+        let engine = engine_error(&self.cfg);
+        let mut out = Vec::new();
+        for kv in self.meta.prefix(progress::PREFIX) {
+            let (k, v) = kv.into_inner().map_err(&engine)?;
+            match progress::decode(&k, &v) {
+                Some(p) => out.push(p),
+                None => tracing::warn!(key = ?k, "unreadable history progress key skipped"),
+            }
+        }
+        Ok(out)
     }
 
     /// Applies retention and the size budget at time `now` (seconds since the epoch): moves the

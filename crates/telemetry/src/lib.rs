@@ -77,6 +77,16 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Failed event history appends (retried).",
     ),
     (
+        HISTORY_INDEXED_EVENTS,
+        "",
+        "Management and Insights events the history indexer read from the Kafka source and stored (every replica indexes the whole stream).",
+    ),
+    (
+        HISTORY_INDEXER_LAG,
+        "",
+        "Records of the source topics not yet indexed into this replica's event history: the partitions' high watermarks minus the indexer's next offsets, summed.",
+    ),
+    (
         DIGESTS_WRITTEN,
         "trail",
         "Digest files written (hourly chains and backfills).",
@@ -267,6 +277,10 @@ pub const SEGMENT_CONFLICTS: &str = "trailpipe_segment_conflicts_total";
 pub const HISTORY_EVENTS_STORED: &str = "trailpipe_history_events_stored_total";
 /// Failed history appends.
 pub const HISTORY_ERRORS: &str = "trailpipe_history_errors_total";
+/// Events the history indexer stored (Kafka source).
+pub const HISTORY_INDEXED_EVENTS: &str = "trailpipe_history_indexed_events_total";
+/// Records behind the source's high watermarks, for the history indexer.
+pub const HISTORY_INDEXER_LAG: &str = "trailpipe_history_indexer_lag";
 /// Digest files written.
 pub const DIGESTS_WRITTEN: &str = "trailpipe_digests_written_total";
 /// Failed digest runs.

@@ -8,6 +8,7 @@ mod control_topic;
 mod cwl;
 mod generate;
 mod group_status;
+mod history_indexer;
 mod http;
 mod insights;
 mod integrity;

@@ -122,7 +122,8 @@ fn batcher_config(config: &Config) -> BatcherConfig {
             .collect(),
         max_segment_bytes: config.delivery.max_segment_bytes,
         compression_level: config.delivery.compression_level,
-        history: config.history.is_some(),
+        // With Kafka the history indexer reads the stream itself: segments need not carry it.
+        history: config.history.is_some() && matches!(config.source, SourceConfig::File(_)),
     }
 }
 
@@ -577,6 +578,16 @@ async fn run_pipeline(
 ) -> anyhow::Result<Ended> {
     let (config_path, health, heartbeat) = (shared.config_path, shared.health, shared.heartbeat);
     let history = shared.history.clone();
+    // With Kafka, every replica indexes the whole stream into its own history with a reader
+    // of its own, outside the group (`history_indexer`); delivery leaves the history alone.
+    // A file run is one process: delivery stores the events of the segments it delivers.
+    let _history_indexer = match (&config.source, &history) {
+        (SourceConfig::Kafka(k), Some(h)) => Some(
+            crate::history_indexer::HistoryIndexer::start(k, shared.kafka.context(k)?, h.clone())
+                .context("starting the event history indexer")?,
+        ),
+        _ => None,
+    };
     let cwl = crate::cwl::CwlStage::open(config)
         .await
         .context("setting up CloudWatch Logs delivery")?;
@@ -665,7 +676,10 @@ async fn run_pipeline(
         inflight,
         shared.file_mac.clone(),
     )
-    .with_history(history)
+    .with_history(match config.source {
+        SourceConfig::File(_) => history,
+        SourceConfig::Kafka(_) => None,
+    })
     .with_notifier(shared.notifier.clone())
     .with_sink(
         cwl.clone()
