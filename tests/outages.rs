@@ -1327,7 +1327,7 @@ fn a_full_disk_under_the_local_store_holds_offsets_and_recovers_exactly_once() {
 /// (LookupEvents through the daemon's API), and once space returns every record is in S3
 /// exactly once, every management event is in the history once, and the offsets reach the end.
 #[test]
-#[ignore = "fails until the event history reopens its engine after fjall poisons itself on a failed write (ENOSPC): the store then refuses every append for good and the partitions never commit again; see crates/history/src/store.rs"]
+#[ignore = "two things to change first: with a Kafka source the history is now written by the history indexer, off the delivery path, so a full history disk no longer holds offsets back (the indexer lags instead; this test's expectation is outdated); and the history must reopen its engine after fjall poisons itself on a failed write (ENOSPC), which today refuses every append until the daemon restarts (a fix that predates the indexer: /work/patches history-reopen-after-poison, not yet ported)"]
 fn a_full_disk_under_the_event_history_holds_offsets_and_recovers() {
     let Some(s) = Services::get("event history disk full") else {
         return;

@@ -228,7 +228,6 @@ mod tests {
         );
         assert_eq!(combine(&own, &[b], "other", now).latest_digest, None);
         // The newest error wins.
-        let mut own = own;
         own.latest_error = Some("a: newer".into());
         own.latest_error_time = Some(990);
         let mut b = status("b", now);
