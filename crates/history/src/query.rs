@@ -177,7 +177,8 @@ impl HistoryStore {
         limit: usize,
         out: &mut Vec<(Cursor, Vec<u8>)>,
     ) -> fjall::Result<()> {
-        let days = self.days.read().expect("day map lock poisoned");
+        let guard = self.engine.read().expect("engine lock poisoned");
+        let days = &guard.as_ref().ok_or(fjall::Error::Poisoned)?.days;
         let events_prefix = keys::events_prefix(category, &req.region);
         let index_hash = req
             .attribute

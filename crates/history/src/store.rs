@@ -7,15 +7,21 @@
 //!   crash a record is present with all its index entries or not at all.
 //! - Events with `eventTime` before the retention cutoff are neither stored nor returned. The
 //!   cutoff only moves forward, by [`HistoryStore::prune`], and is persisted.
-//! - The day map is read-locked by appends and lookups and write-locked only by pruning, so a
-//!   keyspace is never deleted under a reader or writer.
+//! - The engine (database, meta keyspace, day map) is read-locked by appends and lookups and
+//!   write-locked only by pruning, opening a day and reopening, so a keyspace is never deleted
+//!   under a reader or writer.
+//! - fjall poisons its database for good after a failed journal write or fsync (a full disk):
+//!   every later write fails. The next append then closes the database and opens it again
+//!   (journal replay: everything acknowledged is there, the failed batch is not), retrying at
+//!   each append until the disk takes writes again; meanwhile appends and lookups fail with an
+//!   error naming the store, and the pipeline waits, as for any other sink outage.
 //! - Source progress (`append_with_progress`) is written in the same write batch as the events
 //!   it covers, so it is never durable before them.
 
 use std::{
     collections::BTreeMap,
     sync::{
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
         Arc, Mutex, RwLock, Weak,
     },
     time::{Duration, SystemTime},
@@ -150,11 +156,43 @@ pub struct PruneSummary {
     pub disk_bytes: u64,
 }
 
+/// The open fjall database and its keyspaces.
+pub(crate) struct Engine {
+    db: Database,
+    meta: Keyspace,
+    pub(crate) days: BTreeMap<i64, Day>,
+}
+
+impl Engine {
+    /// Opens the database at `cfg.path` (replaying its journal) and every day keyspace in it.
+    fn open(cfg: &HistoryConfig) -> fjall::Result<Self> {
+        let db = Database::builder(&cfg.path)
+            .cache_size(CACHE_BYTES)
+            .journal_compression(CompressionType::Lz4)
+            .max_journaling_size(JOURNAL_BYTES)
+            // One background worker for flushes and compactions. With more, fjall 3.1's worker 0
+            // hands every compaction request back to the queue while the others are busy and
+            // spins on it, burning a core that ingest needs (callgrind: ~45% of all
+            // instructions in a 2-worker run were that loop).
+            .worker_threads(1)
+            .open()?;
+        let meta = db.keyspace(META, KeyspaceCreateOptions::default)?;
+        let mut days = BTreeMap::new();
+        for name in db.list_keyspace_names() {
+            if let Some((b'e', day)) = keys::parse_name(&name) {
+                days.insert(day, open_day(&db, day)?);
+            }
+        }
+        Ok(Self { db, meta, days })
+    }
+}
+
 /// The event history store. Cheap to share (`Arc`); all methods take `&self`.
 pub struct HistoryStore {
-    pub(crate) db: Database,
-    meta: Keyspace,
-    pub(crate) days: RwLock<BTreeMap<i64, Day>>,
+    /// `None` between closing a poisoned database and opening it again.
+    pub(crate) engine: RwLock<Option<Engine>>,
+    /// Times the engine was opened again (so concurrent callers reopen it once).
+    generation: AtomicU64,
     /// Events before this time are not kept nor returned (`NO_CUTOFF` = none yet).
     pub(crate) cutoff: AtomicI64,
     /// Taken while an append builds and commits its write batch: the store has one journal,
@@ -184,48 +222,28 @@ impl HistoryStore {
         if let Some(e) = cfg.validate().into_iter().next() {
             return Err(HistoryError::Config(e));
         }
-        let path = cfg.path.clone();
-        let engine = |source| HistoryError::Engine {
-            path: path.display().to_string(),
-            source,
+        let (opened, cutoff, token_key) = {
+            let engine = engine_error(&cfg);
+            let opened = Engine::open(&cfg).map_err(&engine)?;
+            let meta = &opened.meta;
+            let cutoff = match meta.get(CUTOFF_KEY).map_err(&engine)? {
+                Some(v) => <[u8; 8]>::try_from(&*v).map_or(NO_CUTOFF, i64::from_be_bytes),
+                None => NO_CUTOFF,
+            };
+            let token_key = match meta.get(TOKEN_KEY).map_err(&engine)? {
+                Some(v) if v.len() == 32 => <[u8; 32]>::try_from(&*v).expect("length checked"),
+                _ => {
+                    let key: [u8; 32] = rand::random();
+                    meta.insert(TOKEN_KEY, key).map_err(&engine)?;
+                    opened.db.persist(PersistMode::SyncAll).map_err(&engine)?;
+                    key
+                }
+            };
+            (opened, cutoff, token_key)
         };
-        let db = Database::builder(&cfg.path)
-            .cache_size(CACHE_BYTES)
-            .journal_compression(CompressionType::Lz4)
-            .max_journaling_size(JOURNAL_BYTES)
-            // One background worker for flushes and compactions. With more, fjall 3.1's worker 0
-            // hands every compaction request back to the queue while the others are busy and
-            // spins on it, burning a core that ingest needs (callgrind: ~45% of all
-            // instructions in a 2-worker run were that loop).
-            .worker_threads(1)
-            .open()
-            .map_err(&engine)?;
-        let meta = db
-            .keyspace(META, KeyspaceCreateOptions::default)
-            .map_err(&engine)?;
-        let cutoff = match meta.get(CUTOFF_KEY).map_err(&engine)? {
-            Some(v) => <[u8; 8]>::try_from(&*v).map_or(NO_CUTOFF, i64::from_be_bytes),
-            None => NO_CUTOFF,
-        };
-        let token_key = match meta.get(TOKEN_KEY).map_err(&engine)? {
-            Some(v) if v.len() == 32 => <[u8; 32]>::try_from(&*v).expect("length checked"),
-            _ => {
-                let key: [u8; 32] = rand::random();
-                meta.insert(TOKEN_KEY, key).map_err(&engine)?;
-                db.persist(PersistMode::SyncAll).map_err(&engine)?;
-                key
-            }
-        };
-        let mut days = BTreeMap::new();
-        for name in db.list_keyspace_names() {
-            if let Some((b'e', day)) = keys::parse_name(&name) {
-                days.insert(day, open_day(&db, day).map_err(&engine)?);
-            }
-        }
         Ok(Self {
-            db,
-            meta,
-            days: RwLock::new(days),
+            engine: RwLock::new(Some(opened)),
+            generation: AtomicU64::new(0),
             cutoff: AtomicI64::new(cutoff),
             writer: Mutex::new(()),
             cfg,
@@ -241,7 +259,8 @@ impl HistoryStore {
     /// Stores the management and Insights events of `batch` and returns once they are durable
     /// (one atomic commit, one fsync). Storing an event again (same eventID and eventTime) is a
     /// no-op, so replays after a crash do not duplicate. Concurrent appends parse in parallel
-    /// and write one at a time.
+    /// and write one at a time. When the engine has poisoned itself (a failed write: a full
+    /// disk), it is closed and opened again first; until that works, this fails.
     pub fn append<R: HistoryRecord>(&self, batch: &[R]) -> Result<AppendSummary> {
         self.append_with_progress(batch, &[])
     }
@@ -251,8 +270,43 @@ impl HistoryStore {
     /// both the events and the progress, or neither, so a reader resuming at
     /// [`HistoryStore::progress`] re-offers at most this batch (stored again as a no-op).
     /// Progress alone (a batch without management events) is committed too. Progress is
-    /// written as given, not compared with what is recorded: the caller owns its order.
+    /// written as given, not compared with what is recorded: the caller owns its order. When
+    /// the engine has poisoned itself (a failed write: a full disk), it is closed and opened
+    /// again first; until that works, this fails.
     pub fn append_with_progress<R: HistoryRecord>(
+        &self,
+        batch: &[R],
+        progress: &[PartitionProgress],
+    ) -> Result<AppendSummary> {
+        let generation = self.generation.load(Ordering::Acquire);
+        match self.append_once(batch, progress) {
+            Err(e) if e.is_poisoned() => {
+                self.reopen(generation)?;
+                self.append_once(batch, progress)
+            }
+            r => r,
+        }
+    }
+
+    /// Closes the engine and opens it again (replaying its journal), unless another caller did
+    /// since `seen` was read. On failure the engine stays closed: the next append tries again.
+    fn reopen(&self, seen: u64) -> Result<()> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self.engine.write().expect("engine lock poisoned");
+        if slot.is_some() && self.generation.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        if slot.take().is_some() {
+            tracing::warn!(path = %self.cfg.path.display(), "event history: the engine refuses writes after a failed one; closing it to open it again");
+        }
+        let opened = Engine::open(&self.cfg).map_err(engine_error(&self.cfg))?;
+        *slot = Some(opened);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::info!(path = %self.cfg.path.display(), "event history opened again");
+        Ok(())
+    }
+
+    fn append_once<R: HistoryRecord>(
         &self,
         batch: &[R],
         progress: &[PartitionProgress],
@@ -277,7 +331,8 @@ impl HistoryStore {
             .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .saturating_add(MAX_FUTURE_SECS);
         let needed: Vec<i64> = {
-            let days = self.days.read().expect("day map lock poisoned");
+            let guard = self.engine.read().expect("engine lock poisoned");
+            let days = &open(&guard, &self.cfg)?.days;
             let cutoff = self.cutoff.load(Ordering::Acquire);
             let mut d: Vec<i64> = entries
                 .iter()
@@ -290,18 +345,20 @@ impl HistoryStore {
             d
         };
         if !needed.is_empty() {
-            let mut days = self.days.write().expect("day map lock poisoned");
+            let mut guard = self.engine.write().expect("engine lock poisoned");
+            let Engine { db, days, .. } = open_mut(&mut guard, &self.cfg)?;
             for d in needed {
                 if let std::collections::btree_map::Entry::Vacant(slot) = days.entry(d) {
-                    slot.insert(open_day(&self.db, d).map_err(&engine)?);
+                    slot.insert(open_day(db, d).map_err(&engine)?);
                 }
             }
         }
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         // Held through the commit: pruning cannot delete a keyspace this batch writes to.
-        let days = self.days.read().expect("day map lock poisoned");
+        let guard = self.engine.read().expect("engine lock poisoned");
+        let Engine { db, days, meta } = open(&guard, &self.cfg)?;
         let cutoff = self.cutoff.load(Ordering::Acquire);
-        let mut wb = self.db.batch().durability(Some(PersistMode::SyncAll));
+        let mut wb = db.batch().durability(Some(PersistMode::SyncAll));
         let mut index: Vec<IndexEntry> = Vec::with_capacity(entries.len() * 10);
         let mut record_key = Vec::with_capacity(64);
         for (n, (e, raw)) in entries.iter().enumerate() {
@@ -372,17 +429,17 @@ impl HistoryStore {
         // Same batch as the events: the progress never runs ahead of what is stored.
         for p in progress {
             wb.insert(
-                &self.meta,
+                meta,
                 progress::key(&p.topic, p.partition),
                 p.next_offset.to_be_bytes(),
             );
         }
         wb.commit().map_err(&engine)?;
-        bound_memtables(&days, MEMTABLE_BUDGET, MAX_SEALED).map_err(&engine)?;
+        bound_memtables(days, MEMTABLE_BUDGET, MAX_SEALED).map_err(&engine)?;
         // Progress keys are overwritten a few times a second: seal the meta memtable while it
         // is small, so its versions cannot keep old journals (and memory) alive.
-        if self.meta.tree.active_memtable().size() > META_MEMTABLE_BYTES {
-            self.meta.rotate_memtable().map_err(&engine)?;
+        if meta.tree.active_memtable().size() > META_MEMTABLE_BYTES {
+            meta.rotate_memtable().map_err(&engine)?;
         }
         Ok(summary)
     }
@@ -392,7 +449,9 @@ impl HistoryStore {
     pub fn progress(&self) -> Result<Vec<PartitionProgress>> {
         let engine = engine_error(&self.cfg);
         let mut out = Vec::new();
-        for kv in self.meta.prefix(progress::PREFIX) {
+        let guard = self.engine.read().expect("engine lock poisoned");
+        let Engine { meta, .. } = open(&guard, &self.cfg)?;
+        for kv in meta.prefix(progress::PREFIX) {
             let (k, v) = kv.into_inner().map_err(&engine)?;
             match progress::decode(&k, &v) {
                 Some(p) => out.push(p),
@@ -412,30 +471,30 @@ impl HistoryStore {
         let retention = i64::from(self.cfg.retention_days) * DAY_SECS;
         let mut cutoff = now.saturating_sub(retention);
         let mut summary = PruneSummary::default();
-        let mut days = self.days.write().expect("day map lock poisoned");
+        let mut guard = self.engine.write().expect("engine lock poisoned");
+        let Engine { db, meta, days } = open_mut(&mut guard, &self.cfg)?;
         let expired: Vec<i64> = days
             .keys()
             .copied()
             .filter(|d| d.saturating_add(1).saturating_mul(DAY_SECS) <= cutoff)
             .collect();
         for d in expired {
-            self.drop_day(&mut days, d)?;
+            drop_day(db, days, d).map_err(&engine)?;
             summary.expired_days += 1;
         }
-        while days.len() > 1 && stored_bytes(&days) > self.cfg.max_bytes {
+        while days.len() > 1 && stored_bytes(days) > self.cfg.max_bytes {
             let oldest = *days.keys().next().expect("len > 1");
-            self.drop_day(&mut days, oldest)?;
+            drop_day(db, days, oldest).map_err(&engine)?;
             cutoff = cutoff.max(oldest.saturating_add(1).saturating_mul(DAY_SECS));
             summary.evicted_days += 1;
         }
         let previous = self.cutoff.fetch_max(cutoff, Ordering::AcqRel);
         if cutoff > previous {
-            self.meta
-                .insert(CUTOFF_KEY, cutoff.to_be_bytes())
+            meta.insert(CUTOFF_KEY, cutoff.to_be_bytes())
                 .map_err(&engine)?;
-            self.db.persist(PersistMode::SyncAll).map_err(&engine)?;
+            db.persist(PersistMode::SyncAll).map_err(&engine)?;
         }
-        summary.disk_bytes = self.db.disk_space().map_err(&engine)?;
+        summary.disk_bytes = db.disk_space().map_err(&engine)?;
         if summary.evicted_days > 0 {
             tracing::warn!(
                 evicted_days = summary.evicted_days,
@@ -446,31 +505,27 @@ impl HistoryStore {
         Ok(summary)
     }
 
-    fn drop_day(&self, days: &mut BTreeMap<i64, Day>, d: i64) -> Result<()> {
-        let engine = engine_error(&self.cfg);
-        if let Some(day) = days.remove(&d) {
-            self.db.delete_keyspace(day.events).map_err(&engine)?;
-            self.db.delete_keyspace(day.index).map_err(&engine)?;
-        }
-        Ok(())
-    }
-
     /// Size of the store on disk, in bytes (journal and all keyspaces).
     pub fn disk_bytes(&self) -> Result<u64> {
-        self.db.disk_space().map_err(engine_error(&self.cfg))
+        let guard = self.engine.read().expect("engine lock poisoned");
+        open(&guard, &self.cfg)?
+            .db
+            .disk_space()
+            .map_err(engine_error(&self.cfg))
     }
 
-    /// Bytes of flushed tables of all days: what `max_bytes` bounds.
+    /// Bytes of flushed tables of all days: what `max_bytes` bounds (0 while closed).
     pub fn stored_bytes(&self) -> u64 {
-        stored_bytes(&self.days.read().expect("day map lock poisoned"))
+        let guard = self.engine.read().expect("engine lock poisoned");
+        guard.as_ref().map_or(0, |e| stored_bytes(&e.days))
     }
 
     /// Writes every memtable to tables and waits (for shutdown, tests and size measurements;
     /// not needed for durability, which the journal provides).
     pub fn flush(&self) -> Result<()> {
         let engine = engine_error(&self.cfg);
-        let days = self.days.read().expect("day map lock poisoned");
-        for d in days.values() {
+        let guard = self.engine.read().expect("engine lock poisoned");
+        for d in open(&guard, &self.cfg)?.days.values() {
             d.events.rotate_memtable_and_wait().map_err(&engine)?;
             d.index.rotate_memtable_and_wait().map_err(&engine)?;
         }
@@ -531,6 +586,27 @@ fn bound_memtables(days: &BTreeMap<i64, Day>, budget: u64, max_sealed: usize) ->
     Ok(())
 }
 
+fn drop_day(db: &Database, days: &mut BTreeMap<i64, Day>, d: i64) -> fjall::Result<()> {
+    if let Some(day) = days.remove(&d) {
+        db.delete_keyspace(day.events)?;
+        db.delete_keyspace(day.index)?;
+    }
+    Ok(())
+}
+
+/// The open engine, or the error a poisoned one gives (it is closed until reopened).
+pub(crate) fn open<'a>(engine: &'a Option<Engine>, cfg: &HistoryConfig) -> Result<&'a Engine> {
+    engine
+        .as_ref()
+        .ok_or_else(|| engine_error(cfg)(fjall::Error::Poisoned))
+}
+
+fn open_mut<'a>(engine: &'a mut Option<Engine>, cfg: &HistoryConfig) -> Result<&'a mut Engine> {
+    engine
+        .as_mut()
+        .ok_or_else(|| engine_error(cfg)(fjall::Error::Poisoned))
+}
+
 fn stored_bytes(days: &BTreeMap<i64, Day>) -> u64 {
     days.values()
         .map(|d| d.events.disk_space() + d.index.disk_space())
@@ -569,8 +645,12 @@ mod tests {
     use super::*;
 
     fn active_bytes(store: &HistoryStore) -> Vec<u64> {
-        let days = store.days.read().expect("lock");
-        days.values()
+        let guard = store.engine.read().expect("lock");
+        guard
+            .as_ref()
+            .expect("open")
+            .days
+            .values()
             .flat_map(|d| [&d.events, &d.index])
             .map(|k| k.tree.active_memtable().size())
             .collect()
@@ -598,7 +678,18 @@ mod tests {
         let before: u64 = active_bytes(&store).iter().sum();
         assert!(before > 20_000, "{before}");
         let budget = before / 4;
-        bound_memtables(&store.days.read().expect("lock"), budget, 0).expect("bound");
+        bound_memtables(
+            &store
+                .engine
+                .read()
+                .expect("lock")
+                .as_ref()
+                .expect("open")
+                .days,
+            budget,
+            0,
+        )
+        .expect("bound");
         let after: u64 = active_bytes(&store).iter().sum();
         assert!(after <= budget / 2, "{after} > {budget} / 2");
         // Everything is still there (flushed, not lost).
