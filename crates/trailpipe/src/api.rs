@@ -33,8 +33,8 @@ pub struct Backend {
     pub health: SinkHealth,
     /// Digest statuses by trail.
     pub digests: DigestStatuses,
-    /// The digest signer, when any trail validates log files.
-    pub signer: Option<Arc<dyn DigestSigner>>,
+    /// The digest signer, when any trail validates log files (set once keys are read).
+    pub signer: SignerSlot,
     /// The event history, when `[history]` is configured.
     pub history: Option<Arc<trailpipe_history::HistoryStore>>,
     /// Lifecycle changes.
@@ -52,9 +52,15 @@ pub struct Backend {
     /// Permits for `LookupEvents` (`api.max_concurrent_lookups`): one more is throttled, so
     /// deep lookups cannot take every blocking thread or the history's read bandwidth.
     pub lookups: Arc<tokio::sync::Semaphore>,
-    /// The control topic, when there is one: the other replicas' statuses are read from it.
-    pub group: Option<(Arc<crate::control_topic::ControlTopic>, String)>,
+    /// The control topic, when there is one, and this replica's name: the other replicas'
+    /// statuses are read from it (set once the topic was read).
+    pub group: GroupSlot,
 }
+
+/// The control topic and this replica's name, set once the topic was read at start.
+pub type GroupSlot = Arc<std::sync::OnceLock<(Arc<crate::control_topic::ControlTopic>, String)>>;
+/// The digest signer, set once its keys were read at start (never without validated trails).
+pub type SignerSlot = Arc<std::sync::OnceLock<Arc<dyn DigestSigner>>>;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
@@ -301,7 +307,7 @@ impl ApiBackend for Backend {
         c.trails.iter().find(|t| t.name == trail)?;
         // This replica's status combined with what the others published (group_status).
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let (replica, others) = match &self.group {
+        let (replica, others) = match self.group.get() {
             Some((topic, replica)) => (
                 replica.as_str(),
                 crate::group_status::others(topic, replica),
@@ -354,7 +360,7 @@ impl ApiBackend for Backend {
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
     ) -> Vec<PublicKey> {
-        let Some(signer) = &self.signer else {
+        let Some(signer) = self.signer.get() else {
             return Vec::new();
         };
         let now = OffsetDateTime::now_utc();

@@ -4,7 +4,7 @@
 //! JSON API on `POST /` (DescribeTrails, GetTrailStatus, ListPublicKeys, ... — see `api`),
 //! on the listeners of `listener`.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -19,7 +19,7 @@ struct AppState {
     s3: SinkHealth,
     kafka: KafkaHealth,
     /// The group's statuses (`group_status`), when there is a control topic.
-    group: Option<(Arc<crate::control_topic::ControlTopic>, String)>,
+    group: crate::api::GroupSlot,
     digests: crate::integrity::DigestStatuses,
     cwl: crate::cwl::CwlHealthSlot,
 }
@@ -82,7 +82,7 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
     }
     // What the other replicas of the group last published: informative only, readiness stays
     // this pod's own (one failing replica must not take the others out of service).
-    if let Some((topic, replica)) = &s.group {
+    if let Some((topic, replica)) = s.group.get() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let own = crate::group_status::snapshot(replica, &s.s3, &s.digests, now);
         let replicas: Vec<serde_json::Value> = std::iter::once(own)

@@ -182,33 +182,10 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
     let states = TrailStates::open(&config.state.dir)?;
     let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
-    // With Kafka, trail changes (and generated keys) live in the group's control topic: read
-    // it to the end before anything is routed, and apply what any replica changes.
-    let control_topic = match &config.source {
-        SourceConfig::Kafka(k) => {
-            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
-            let topic =
-                crate::control_topic::ControlTopic::open(k, kafka.context(k)?, &states, changed_tx)
-                    .await?;
-            states.use_topic(topic.clone());
-            let ctl = ctl_tx.clone();
-            tokio::spawn(async move {
-                while changed_rx.recv().await.is_some() {
-                    if ctl.send(Control::Apply).is_err() {
-                        break;
-                    }
-                }
-            });
-            Some(topic)
-        }
-        SourceConfig::File(_) => None,
-    };
-    let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
-        Some(crate::integrity::open_signer(&config, control_topic.as_ref(), true).await?)
-    } else {
-        None
-    };
-    let file_mac = crate::integrity::open_file_mac(&config, control_topic.as_ref()).await?;
+    // Set once the control topic was read (below, after the HTTP endpoints are up, so that
+    // /readyz can say why when the brokers cannot be reached).
+    let group_slot: crate::api::GroupSlot = Arc::default();
+    let signer_slot: crate::api::SignerSlot = Arc::default();
     let digests = DigestStatuses::default();
     let history = match &config.history {
         Some(h) => {
@@ -232,7 +209,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         config: shared.clone(),
         health: health.clone(),
         digests: digests.clone(),
-        signer: signer.clone(),
+        signer: signer_slot.clone(),
         history: history.clone(),
         states: states.clone(),
         control: ctl_tx.clone(),
@@ -245,19 +222,8 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         unverified: Arc::new(crate::api::UnverifiedLimit::new(
             config.api.max_unverified_calls_per_sec,
         )),
-        group: control_topic
-            .clone()
-            .map(|t| (t, crate::group_status::replica_id())),
+        group: group_slot.clone(),
     };
-    // Every replica publishes its delivery status for the others' GetTrailStatus answers.
-    let _status_publisher = control_topic.clone().map(|t| {
-        AbortOnDrop(Some(crate::group_status::spawn_publisher(
-            t,
-            crate::group_status::replica_id(),
-            health.clone(),
-            digests.clone(),
-        )))
-    });
     let api_tls = match (&config.api.tls, config.api.listen) {
         (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
         _ => None,
@@ -286,7 +252,72 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             }
         });
     }
-    tokio::spawn(signals(ctl_tx));
+    tokio::spawn(signals(ctl_tx.clone()));
+    // With Kafka, trail changes (and generated keys) live in the group's control topic: read
+    // it to the end before anything is routed (retrying while the brokers cannot be reached:
+    // /readyz says why meanwhile), and apply what any replica changes.
+    let control_topic = match &config.source {
+        SourceConfig::Kafka(k) => {
+            let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
+            let mut delay = Duration::from_secs(1);
+            let topic = loop {
+                let opened = crate::control_topic::ControlTopic::open(
+                    k,
+                    kafka.context(k)?,
+                    &states,
+                    changed_tx.clone(),
+                );
+                tokio::select! {
+                    r = opened => match r {
+                        Ok(t) => break t,
+                        Err(e) => {
+                            tracing::error!(error = %format!("{e:#}"), "reading the control topic failed; retrying");
+                        }
+                    },
+                    c = ctl_rx.recv() => if matches!(c, Some(Control::Stop) | None) {
+                        return Ok(());
+                    },
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    c = ctl_rx.recv() => if matches!(c, Some(Control::Stop) | None) {
+                        return Ok(());
+                    },
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            };
+            states.use_topic(topic.clone());
+            let _ = group_slot.set((topic.clone(), crate::group_status::replica_id()));
+            let ctl = ctl_tx.clone();
+            tokio::spawn(async move {
+                while changed_rx.recv().await.is_some() {
+                    if ctl.send(Control::Apply).is_err() {
+                        break;
+                    }
+                }
+            });
+            Some(topic)
+        }
+        SourceConfig::File(_) => None,
+    };
+    let signer = if config.trails.iter().any(|t| t.enable_log_file_validation) {
+        Some(crate::integrity::open_signer(&config, control_topic.as_ref(), true).await?)
+    } else {
+        None
+    };
+    if let Some(s) = &signer {
+        let _ = signer_slot.set(s.clone());
+    }
+    let file_mac = crate::integrity::open_file_mac(&config, control_topic.as_ref()).await?;
+    // Every replica publishes its delivery status for the others' GetTrailStatus answers.
+    let _status_publisher = control_topic.clone().map(|t| {
+        AbortOnDrop(Some(crate::group_status::spawn_publisher(
+            t,
+            crate::group_status::replica_id(),
+            health.clone(),
+            digests.clone(),
+        )))
+    });
     // The watchdog pings only while the control loop keeps ticking.
     let heartbeat = Arc::new(AtomicU64::new(now_secs()));
     let beat = heartbeat.clone();
