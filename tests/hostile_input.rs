@@ -525,9 +525,10 @@ digest_settle_secs = 2
 {trail}"#,
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
         state = dir.path().join("state").display(),
-        trail = everything_trail(&bucket).replace(
-            "name = \"everything\"",
-            "name = \"forged\"\nenable_log_file_validation = true\ndigest_interval_secs = 5"
+        trail = trail_of_everything(
+            "forged",
+            &bucket,
+            "enable_log_file_validation = true\ndigest_interval_secs = 5"
         ),
     );
     let now = generated_messages(200, 141);

@@ -46,29 +46,6 @@ fn head(s: &Services, topic: &str, dlq: &str, group: &str, port: u16) -> String 
     h.replace(&line, "")
 }
 
-/// A trail that routes every generated record, cut every second, with `settings` (keys of the
-/// trail, or a sub-table such as `[trails.cloud_watch_logs]`) before its selectors.
-fn trail(bucket: &str, settings: &str) -> String {
-    format!(
-        r#"
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-{settings}
-[[trails.event_selectors]]
-read_write_type = "All"
-[[trails.event_selectors.data_resources]]
-type = "AWS::S3::Object"
-values = ["arn:aws:s3"]
-[[trails.event_selectors.data_resources]]
-type = "AWS::Lambda::Function"
-values = ["arn:aws:lambda"]
-"#
-    )
-}
-
 /// `n` generated records of `accounts` × `regions`, dated from half an hour ago (CloudWatch
 /// Logs refuses events older than 14 days; the event history keeps 90 days), keyed over 24 keys.
 fn recent_messages(n: usize, accounts: usize, regions: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
@@ -369,7 +346,8 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
     let cfg = format!(
         "{}\n[cloudwatch_logs]\nflush_millis = 100\n{}",
         head(&s, &topic, &dlq, &group, port),
-        trail(
+        trail_of_everything(
+            "everything",
             &bucket,
             &format!("[trails.cloud_watch_logs]\ncloud_watch_logs_log_group = \"{log_group}\"")
         )
@@ -497,7 +475,11 @@ fn an_sns_outage_holds_offsets_until_every_file_is_notified_once() {
     let cfg = format!(
         "{}{}",
         head(&s, &topic, &dlq, &group, port),
-        trail(&bucket, &format!("sns_topic_arn = \"{sns_topic}\""))
+        trail_of_everything(
+            "everything",
+            &bucket,
+            &format!("sns_topic_arn = \"{sns_topic}\"")
+        )
     );
     let endpoint = format!("http://127.0.0.1:{}", proxy.port);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -744,8 +726,7 @@ digest_settle_secs = 2
 account_id = "{KMS_ACCOUNT}"
 {}"#,
         head(&s, &topic, &dlq, &group, port),
-        trail(
-            &bucket,
+        trail_of_everything("everything", &bucket,
             "s3_key_prefix = \"audit\"\nhome_region = \"us-east-1\"\nenable_log_file_validation = true\ndigest_interval_secs = 5"
         ),
         state = dir.path().join("state").display()

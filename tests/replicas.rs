@@ -23,9 +23,6 @@ fn config(
     state: &std::path::Path,
 ) -> String {
     let (topic, dlq, group, bucket) = (&f.0, &f.1, &f.2, &f.3);
-    let trail = |name: &str, bucket: &str| {
-        everything_trail(bucket).replace("name = \"everything\"", &format!("name = \"{name}\""))
-    };
     format!(
         r#"{head}
 [state]
@@ -42,10 +39,12 @@ policy = "admin"
 {main}{other}"#,
         head = kafka_to_moto(s, topic, dlq, group, port, ""),
         state = state.display(),
-        main = trail("main", bucket),
-        other = trail("other", other_bucket).replace(
-            "name = \"other\"",
-            "name = \"other\"\nenable_log_file_validation = true\ndigest_interval_secs = 5"
+        main = trail_of_everything("main", bucket, ""),
+        other = trail_of_everything(
+            "other",
+            other_bucket,
+            "enable_log_file_validation = true
+digest_interval_secs = 5"
         ),
     )
 }

@@ -943,13 +943,20 @@ pub fn receive_sns_messages(s: &Services, queue_url: &str) -> Vec<serde_json::Va
 /// A trail routing every generated record (all management events, S3 object and Lambda data
 /// events), cut every second: the `[[trails]]` of tests that check every record is delivered.
 pub fn everything_trail(bucket: &str) -> String {
+    trail_of_everything("everything", bucket, "")
+}
+
+/// [`everything_trail`] named `name`, with `settings` (keys of the trail, or a sub-table such
+/// as `[trails.cloud_watch_logs]`) before its selectors.
+pub fn trail_of_everything(name: &str, bucket: &str, settings: &str) -> String {
     format!(
         r#"
 [[trails]]
-name = "everything"
+name = "{name}"
 s3_bucket_name = "{bucket}"
 is_multi_region_trail = true
 delivery_interval_secs = 1
+{settings}
 [[trails.event_selectors]]
 read_write_type = "All"
 [[trails.event_selectors.data_resources]]
