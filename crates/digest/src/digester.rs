@@ -170,15 +170,7 @@ impl Digester {
                     .filter(|d| d.last_modified >= ta && d.last_modified < tb)
                     .map(|d| d.key.clone())
                     .collect();
-                let (entries, unverified) = describe_all(
-                    &self.store,
-                    &self.cfg.bucket,
-                    keys,
-                    &self.mac,
-                    &mut report.warnings,
-                )
-                .await?;
-                report.unverified_files += unverified.len() as u64;
+                let (entries, unverified) = self.describe(keys, &mut report).await?;
                 unverified_now.extend(unverified);
                 let (link, outcome, file) =
                     self.write(ta, tb, entries, head.as_ref(), false).await?;
@@ -277,6 +269,25 @@ impl Digester {
             },
             file,
         }))
+    }
+
+    /// The digest entries of `keys`, reporting (and counting) what is left out; the keys of
+    /// objects left out because their MAC did not verify.
+    async fn describe(
+        &self,
+        keys: Vec<String>,
+        report: &mut DigestRunReport,
+    ) -> Result<(Vec<LogFileEntry>, Vec<String>), DigestError> {
+        let (entries, unverified) = describe_all(
+            &self.store,
+            &self.cfg.bucket,
+            keys,
+            &self.mac,
+            &mut report.warnings,
+        )
+        .await?;
+        report.unverified_files += unverified.len() as u64;
+        Ok((entries, unverified))
     }
 
     /// Builds, signs and create-only writes one digest; on 412 adopts what is there.
@@ -461,15 +472,7 @@ impl Digester {
             None => None,
         };
         let start = prev.as_ref().map_or(oldest_start, |p| p.end);
-        let (entries, unverified) = describe_all(
-            &self.store,
-            &self.cfg.bucket,
-            late,
-            &self.mac,
-            &mut report.warnings,
-        )
-        .await?;
-        report.unverified_files += unverified.len() as u64;
+        let (entries, _) = self.describe(late, report).await?;
         if entries.is_empty() {
             return Ok(());
         }

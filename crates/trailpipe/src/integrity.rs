@@ -119,10 +119,11 @@ impl SharedSigner {
         });
         s.refresh();
         if generate {
+            // A key the topic lacks is stored before `open` returns, so before it signs again.
+            let known = s.ring.fingerprints();
             for key in local {
-                let fingerprint =
-                    KeyRing::shared(KeyRingConfig::new(Default::default()))?.insert(&key)?;
-                if !s.ring.fingerprints().contains(&fingerprint) {
+                let fingerprint = s.ring.insert(&key)?;
+                if !known.contains(&fingerprint) {
                     store_key(&s.topic, &key).await?;
                     tracing::info!(%fingerprint, "carried a signing key from the state directory into the control topic");
                 }

@@ -185,6 +185,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     // Set once the control topic was read (below, after the HTTP endpoints are up, so that
     // /readyz can say why when the brokers cannot be reached).
     let group_slot: crate::api::GroupSlot = Arc::default();
+    let replica = crate::group_status::replica_id();
     let signer_slot: crate::api::SignerSlot = Arc::default();
     let digests = DigestStatuses::default();
     let history = match &config.history {
@@ -287,7 +288,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 delay = (delay * 2).min(Duration::from_secs(30));
             };
             states.use_topic(topic.clone());
-            let _ = group_slot.set((topic.clone(), crate::group_status::replica_id()));
+            let _ = group_slot.set((topic.clone(), replica.clone()));
             let ctl = ctl_tx.clone();
             tokio::spawn(async move {
                 while changed_rx.recv().await.is_some() {
@@ -313,7 +314,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
     let _status_publisher = control_topic.clone().map(|t| {
         AbortOnDrop(Some(crate::group_status::spawn_publisher(
             t,
-            crate::group_status::replica_id(),
+            replica.clone(),
             health.clone(),
             digests.clone(),
         )))
