@@ -44,6 +44,7 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::HISTORY_INDEXER_LAG,
     names::DIGESTS_WRITTEN,
     names::DIGEST_ERRORS,
+    names::DIGEST_CHAIN_CONFLICTS,
     names::DIGEST_UNVERIFIED_FILES,
     names::STORE_ERRORS,
     names::FILES_ALREADY_PRESENT,

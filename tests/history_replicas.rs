@@ -174,14 +174,6 @@ fn page_latency(cfg: &std::path::Path, region: &str, n: usize) -> (f64, f64) {
     (ms[ms.len() / 2], ms[ms.len() - 1])
 }
 
-fn logs(daemons: &[Daemon]) -> String {
-    daemons
-        .iter()
-        .map(Daemon::log_text)
-        .collect::<Vec<_>>()
-        .join("\n----\n")
-}
-
 #[test]
 fn lookup_events_through_every_replica_returns_the_whole_history() {
     let Some(s) = Services::get("history_replicas") else {
@@ -204,7 +196,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
             wait_until(Duration::from_secs(30), || http_get(port, "/healthz")
                 .is_some()),
             "{}",
-            logs(&daemons)
+            daemon_logs(&daemons)
         );
     }
 
@@ -237,7 +229,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
     assert!(
         all_committed(&s.brokers, &group, &topic, 3, Duration::from_secs(120)),
         "not delivered\n{}",
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
 
     for (i, port) in PORTS.iter().enumerate() {
@@ -253,7 +245,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
             "replica {i} (port {port}): {} of {} management events, {missing} missing, data events returned: {extra:?}\n{}",
             last.len(),
             expected.len(),
-            logs(&daemons)
+            daemon_logs(&daemons)
         );
         eprintln!(
             "replica {i}: lookup-events returns all {} management events of {} records (every region, every page)",
@@ -324,7 +316,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
         "the replica restarted empty returns {} of {} management events\n{}",
         last.len(),
         expected.len(),
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
     let restarted_latency = page_latency(&empty.path().join("trailpipe.toml"), &region, 15);
     let history_bytes = dir_bytes(&empty.path().join("history"));

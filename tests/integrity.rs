@@ -5,7 +5,6 @@
 //! `trailpipe validate-logs` catch each tamper case.
 
 use std::{
-    collections::BTreeMap,
     io::{Read, Write},
     process::Command,
     time::Duration,
@@ -45,20 +44,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("rt")
-}
-
-/// Every digest key in the bucket, by chain (account, region).
-fn digests(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<(String, String), Vec<String>> {
-    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for key in keys(s3, bucket) {
-        let parts: Vec<&str> = key.split('/').collect();
-        if parts.len() == 9 && parts[3] == "CloudTrail-Digest" {
-            out.entry((parts[2].to_string(), parts[4].to_string()))
-                .or_default()
-                .push(key.clone());
-        }
-    }
-    out
 }
 
 fn keys(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
@@ -146,37 +131,16 @@ struct Validation {
 
 /// The real aws CLI: S3 from moto, CloudTrail (DescribeTrails, ListPublicKeys) from the daemon.
 fn aws_validate(s: &Services, bucket: &str, chain: &(String, String), start: &str) -> Validation {
-    let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
-    let out = Command::new(aws)
-        .args([
-            "cloudtrail",
-            "validate-logs",
-            "--trail-arn",
-            &format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/audited"),
-            "--start-time",
-            start,
-            "--account-id",
-            &chain.0,
-            "--region",
-            &chain.1,
-            "--s3-bucket",
-            bucket,
-            "--s3-prefix",
-            "audit",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{PORT}"),
-            "--verbose",
-        ])
-        .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
-        .env("AWS_ENDPOINT_URL", &s.s3_endpoint)
-        .output()
-        .expect("running aws");
-    let stdout =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    Validation {
-        code: out.status.code().unwrap_or(-1),
-        stdout,
+    let (code, stdout) = AwsValidateLogs {
+        trail_arn: &format!("arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/audited"),
+        bucket,
+        prefix: Some("audit"),
+        chain,
+        start,
+        env: &[],
     }
+    .run(s, PORT);
+    Validation { code, stdout }
 }
 
 fn trailpipe_validate(cfg: &std::path::Path, chain: &(String, String), start: &str) -> Validation {
@@ -230,10 +194,10 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     }
     // Every chain has at least three digests (empty periods included).
     let enough = wait_until(Duration::from_secs(90), || {
-        let d = digests(&s3, &bucket);
+        let d = digest_chains(&s3, &bucket);
         !d.is_empty() && d.values().all(|v| v.len() >= 3)
     });
-    let chains = digests(&s3, &bucket);
+    let chains = digest_chains(&s3, &bucket);
     assert!(
         enough,
         "digests per chain: {:?}\n{}",
@@ -309,6 +273,34 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     sig.replace_range(0..1, flipped);
     put(&s3, &bucket, &d, body, meta);
 
+    // 6. Another writer's digest beside the chain (what two replicas that disagree leave): a
+    // copy of the sixth chain's head under a key ending 1 s before the head's end. The
+    // restarted daemon names it (metric, /readyz) and the chain still validates.
+    let head = chains[&names[5]].last().expect("head").clone();
+    let (body, meta) = get(&s3, &bucket, &head);
+    let (dir_part, file) = head.rsplit_once('/').expect("key");
+    let stamp = file
+        .rsplit('_')
+        .next()
+        .and_then(|s| s.strip_suffix(".json.gz"))
+        .expect("digest stamp");
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let end =
+        time::PrimitiveDateTime::parse(stamp, &fmt).expect("stamp") - time::Duration::seconds(1);
+    let (date_dir, _) = dir_part
+        .rsplit_once('/')
+        .and_then(|(d, _)| d.rsplit_once('/'))
+        .and_then(|(d, _)| d.rsplit_once('/'))
+        .expect("date folders");
+    let planted = format!(
+        "{date_dir}/{:04}/{:02}/{:02}/{}",
+        end.year(),
+        end.month() as u8,
+        end.day(),
+        file.replace(stamp, &end.format(&fmt).expect("format"))
+    );
+    put(&s3, &bucket, &planted, body, meta);
+
     let expect = [
         (0, "hash value doesn't match"),
         (1, "not found"),
@@ -339,7 +331,26 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
         );
         eprintln!("tamper case {i} ({what}) caught by both");
     }
-    // The untouched sixth chain is still valid.
+    // The sixth chain is still valid, and the digest beside it was seen and counted once.
     assert_eq!(aws_validate(&s, &bucket, &names[5], &start).code, 0);
+    assert!(
+        wait_until(Duration::from_secs(30), || metric_sum(
+            PORT,
+            "trailpipe_digest_chain_conflicts_total"
+        ) >= 1.0),
+        "{}",
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        metric_sum(PORT, "trailpipe_digest_chain_conflicts_total"),
+        1.0
+    );
+    let (_, ready) = http_get(PORT, "/readyz").expect("/readyz");
+    let ready: serde_json::Value = serde_json::from_str(&ready).expect("json");
+    let detail = ready["digests"]["audited"]["ChainConflict"]["Detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ChainConflict in /readyz: {ready}"));
+    assert!(detail.contains(&planted), "{detail}");
     assert_eq!(daemon.terminate(Duration::from_secs(30)), Some(0));
 }

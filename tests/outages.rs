@@ -68,20 +68,6 @@ fn ids(messages: &[(String, Vec<u8>)]) -> Vec<String> {
         .collect()
 }
 
-/// The sum of every series of a counter on `/metrics` (0 when absent).
-fn counter(port: u16, name: &str) -> f64 {
-    let Some((_, text)) = http_get(port, "/metrics") else {
-        return 0.0;
-    };
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Runs `script` with the test venv's Python (boto3, from moto's dependencies) and parses what
 /// it prints as JSON.
 fn python(script: &str, args: &[&str]) -> serde_json::Value {
@@ -379,7 +365,7 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
         before.len(),
         "every record in the log group before the outage (through the proxy)"
     );
-    let errors_before = counter(port, "trailpipe_cwl_errors_total");
+    let errors_before = metric_sum(port, "trailpipe_cwl_errors_total");
     let files_before = bucket_keys(&s3, &bucket).len();
 
     // /readyz says so while it lasts: offsets are held back, as for an S3 outage.
@@ -405,7 +391,7 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
         "/readyz never reported the CloudWatch Logs outage\n{}",
         daemon.log_text()
     );
-    let errors = counter(port, "trailpipe_cwl_errors_total") - errors_before;
+    let errors = metric_sum(port, "trailpipe_cwl_errors_total") - errors_before;
     let files_during = bucket_keys(&s3, &bucket).len() - files_before;
     held.assert_held("CloudWatch Logs");
     assert!(
@@ -508,7 +494,7 @@ fn an_sns_outage_holds_offsets_until_every_file_is_notified_once() {
         "notifications before the outage"
     );
     assert!(first.values().all(|&n| n == 1), "{first:?}");
-    let errors_before = counter(port, "trailpipe_sns_errors_total");
+    let errors_before = metric_sum(port, "trailpipe_sns_errors_total");
 
     let held = outage(
         &s,
@@ -520,7 +506,7 @@ fn an_sns_outage_holds_offsets_until_every_file_is_notified_once() {
         &during,
         || {},
     );
-    let errors = counter(port, "trailpipe_sns_errors_total") - errors_before;
+    let errors = metric_sum(port, "trailpipe_sns_errors_total") - errors_before;
     let files_during = bucket_keys(&s3, &bucket).len() - files_before.len();
     held.assert_held("SNS");
     assert!(
@@ -570,21 +556,6 @@ fn an_sns_outage_holds_offsets_until_every_file_is_notified_once() {
 
 const KMS_ACCOUNT: &str = "123456789012";
 
-/// `(account, region)` → the chain's digest keys, oldest first (backfills after the normal
-/// digest of the same end).
-fn digest_chains(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<(String, String), Vec<String>> {
-    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for key in bucket_keys(s3, bucket) {
-        let parts: Vec<&str> = key.split('/').collect();
-        if parts.len() == 9 && parts[3] == "CloudTrail-Digest" {
-            out.entry((parts[2].to_string(), parts[4].to_string()))
-                .or_default()
-                .push(key);
-        }
-    }
-    out
-}
-
 fn gunzip(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(b)
@@ -633,46 +604,6 @@ fn read_chain(s3: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Chain {
     }
     chain.normal.sort_by_key(|d| d.2);
     chain
-}
-
-/// The real aws CLI's `cloudtrail validate-logs` on one chain: S3 from moto, DescribeTrails and
-/// ListPublicKeys from the daemon. `(exit code, output)`.
-fn aws_validate(
-    s: &Services,
-    port: u16,
-    bucket: &str,
-    chain: &(String, String),
-    start: &str,
-) -> (i32, String) {
-    let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
-    let out = Command::new(aws)
-        .args([
-            "cloudtrail",
-            "validate-logs",
-            "--trail-arn",
-            &format!("arn:aws:cloudtrail:us-east-1:{KMS_ACCOUNT}:trail/everything"),
-            "--start-time",
-            start,
-            "--account-id",
-            &chain.0,
-            "--region",
-            &chain.1,
-            "--s3-bucket",
-            bucket,
-            "--s3-prefix",
-            "audit",
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--verbose",
-        ])
-        .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
-        .env("AWS_ENDPOINT_URL", &s.s3_endpoint)
-        .output()
-        .expect("running aws");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
 }
 
 /// The trail's `LatestDigestDeliveryError` from the daemon's GetTrailStatus (null when none).
@@ -761,7 +692,7 @@ account_id = "{KMS_ACCOUNT}"
         digest_error(&s, port)
     };
     assert_eq!(status(), serde_json::Value::Null);
-    let errors_before = counter(port, "trailpipe_digest_errors_total");
+    let errors_before = metric_sum(port, "trailpipe_digest_errors_total");
 
     // While KMS is down: delivery goes on, digests stop, the failure is reported.
     let at_stop = digest_chains(&s3, &bucket);
@@ -790,7 +721,7 @@ account_id = "{KMS_ACCOUNT}"
     );
     let stalled_at = stalled_at.expect("sampled");
     let at_resume = counts();
-    let errors = counter(port, "trailpipe_digest_errors_total") - errors_before;
+    let errors = metric_sum(port, "trailpipe_digest_errors_total") - errors_before;
     assert_eq!(
         stalled_at,
         at_resume,
@@ -905,7 +836,15 @@ account_id = "{KMS_ACCOUNT}"
             listed.values().all(|&n| n == 1),
             "{chain:?}: a log file in two digests"
         );
-        let (code, out) = aws_validate(&s, port, &bucket, chain, &start);
+        let (code, out) = AwsValidateLogs {
+            trail_arn: &format!("arn:aws:cloudtrail:us-east-1:{KMS_ACCOUNT}:trail/everything"),
+            bucket: &bucket,
+            prefix: Some("audit"),
+            chain,
+            start: &start,
+            env: &[],
+        }
+        .run(&s, port);
         assert_eq!(code, 0, "aws validate-logs on {chain:?}:\n{out}");
         assert!(!out.contains("INVALID"), "{out}");
         assert!(out.contains("digest files valid"), "{out}");
@@ -1363,7 +1302,7 @@ fn a_full_disk_under_the_event_history_stalls_only_the_history_which_recovers() 
         "the history never held the first records\n{}",
         daemon.log_text()
     );
-    let errors_before = counter(port, "trailpipe_history_errors_total");
+    let errors_before = metric_sum(port, "trailpipe_history_errors_total");
     let filled = disk.fill(16 * 1024);
     produce(&s.brokers, &topic, &during);
     // Delivery does not wait for the history.
@@ -1379,7 +1318,7 @@ fn a_full_disk_under_the_event_history_stalls_only_the_history_which_recovers() 
     );
     let delivered = delivered.elapsed();
     assert!(
-        wait_until(Duration::from_secs(30), || counter(
+        wait_until(Duration::from_secs(30), || metric_sum(
             port,
             "trailpipe_history_errors_total"
         ) > errors_before),

@@ -91,11 +91,7 @@ fn delivered(
         wait_until(Duration::from_secs(60), || ids
             .is_subset(&ids_in(s3, bucket))),
         "{}",
-        daemons
-            .iter()
-            .map(Daemon::log_text)
-            .collect::<Vec<_>>()
-            .join("\n----\n")
+        daemon_logs(daemons)
     );
 }
 
@@ -128,13 +124,6 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         )
         .is_some()));
     }
-    let logs = |daemons: &[Daemon]| -> String {
-        daemons
-            .iter()
-            .map(Daemon::log_text)
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    };
     let started_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(2))
         .format(&time::format_description::well_known::Rfc3339)
         .expect("time");
@@ -153,7 +142,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         assert!(
             wait_until(Duration::from_secs(10), || !is_logging(&s, port, "main")),
             "replica {port} still logging main\n{}",
-            logs(&daemons)
+            daemon_logs(&daemons)
         );
     }
     eprintln!(
@@ -167,7 +156,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
             .count()
             >= 1)),
         "{}",
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
     let stopped = generated_messages(300, 152);
     produce(&s.brokers, &topic, &stopped);
@@ -193,7 +182,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
             .count()
             >= 2)),
         "{}",
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
     let after = generated_messages(300, 153);
     produce(&s.brokers, &topic, &after);
@@ -250,7 +239,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
     assert!(
         all_committed(&s.brokers, &group, &topic, 3, Duration::from_secs(90)),
         "{}",
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
 
     let all: Vec<_> = [before.clone(), stopped.clone(), after.clone()].concat();
@@ -260,7 +249,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         wait_until(Duration::from_secs(60), || ids_of(&all)
             .is_subset(&ids_in(&s3, &other))),
         "{}",
-        logs(&daemons)
+        daemon_logs(&daemons)
     );
     assert_delivered_once(&s, &s3, &other, &topic, 3, &all);
     let in_main = ids_in(&s3, &bucket);
@@ -306,38 +295,9 @@ fn a_change_through_any_replica_applies_on_every_replica() {
     }
     let chain = digest_chain(&s3, &other, &daemons);
     for port in PORTS {
-        let out = std::process::Command::new(
-            std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI"),
-        )
-        .args([
-            "cloudtrail",
-            "validate-logs",
-            "--trail-arn",
-            "arn:aws:cloudtrail:us-east-1:000000000000:trail/other",
-            "--start-time",
-            &started_at,
-            "--account-id",
-            &chain.0,
-            "--region",
-            &chain.1,
-            "--s3-bucket",
-            &other,
-            "--endpoint-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--region",
-            "us-east-1",
-        ])
-        .env("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
-        .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
-        .output()
-        .expect("aws validate-logs");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
+        let (code, text) = validate_other(&s, &other, &chain, &started_at, port);
         assert!(
-            out.status.success()
-                && text.contains("digest files valid")
-                && !text.contains("INVALID"),
+            code == 0 && text.contains("digest files valid") && !text.contains("INVALID"),
             "validate-logs through replica {port}: {text}"
         );
     }
@@ -354,38 +314,35 @@ fn a_change_through_any_replica_applies_on_every_replica() {
 fn digest_chain(s3: &aws_sdk_s3::Client, bucket: &str, daemons: &[Daemon]) -> (String, String) {
     let mut found = None;
     let ok = wait_until(Duration::from_secs(60), || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        let keys: Vec<String> = rt.block_on(async {
-            let mut out = Vec::new();
-            let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                for o in page.expect("list").contents() {
-                    out.push(o.key().unwrap_or_default().to_string());
-                }
-            }
-            out
-        });
-        let mut counts: std::collections::HashMap<(String, String), usize> = Default::default();
-        for k in keys.iter().filter(|k| k.contains("/CloudTrail-Digest/")) {
-            let parts: Vec<&str> = k.split('/').collect();
-            *counts
-                .entry((parts[1].to_string(), parts[3].to_string()))
-                .or_default() += 1;
-        }
-        found = counts.into_iter().find(|(_, n)| *n >= 2).map(|(c, _)| c);
+        found = digest_chains(s3, bucket)
+            .into_iter()
+            .find(|(_, keys)| keys.len() >= 2)
+            .map(|(c, _)| c);
         found.is_some()
     });
-    assert!(
-        ok,
-        "no chain with two digests\n{}",
-        daemons
-            .iter()
-            .map(Daemon::log_text)
-            .collect::<Vec<_>>()
-            .join("\n----\n")
-    );
+    assert!(ok, "no chain with two digests\n{}", daemon_logs(daemons));
     found.expect("found")
+}
+
+/// The real `aws cloudtrail validate-logs` over one chain of trail `other` through the replica
+/// at `port`: `(exit code, output)`.
+fn validate_other(
+    s: &Services,
+    bucket: &str,
+    chain: &(String, String),
+    start: &str,
+    port: u16,
+) -> (i32, String) {
+    AwsValidateLogs {
+        trail_arn: "arn:aws:cloudtrail:us-east-1:000000000000:trail/other",
+        bucket,
+        prefix: None,
+        chain,
+        start,
+        env: &[
+            ("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
+        ],
+    }
+    .run(s, port)
 }

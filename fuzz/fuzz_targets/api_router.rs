@@ -91,13 +91,13 @@ impl ApiBackend for Backend {
         &self,
         _start: Option<OffsetDateTime>,
         _end: Option<OffsetDateTime>,
-    ) -> Vec<PublicKey> {
-        vec![PublicKey {
+    ) -> Result<Vec<PublicKey>, ApiError> {
+        Ok(vec![PublicKey {
             value_der: vec![0x30, 0x03, 0x02, 0x01, 0x03],
             validity_start: at(1_453_076_702),
             validity_end: at(1_455_668_702),
             fingerprint: "7f3f401420072e50a65a141430817ab3".into(),
-        }]
+        }])
     }
     async fn lookup_events(
         &self,

@@ -999,3 +999,112 @@ pub fn assert_delivered_once(
         "{report}"
     );
 }
+
+/// Every digest key of `bucket` by chain `(account, region)`, in key (= end time) order.
+pub fn digest_chains(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let mut out: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    rt.block_on(async {
+        let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            for o in page.expect("list").contents() {
+                let key = o.key().expect("key");
+                let parts: Vec<&str> = key.split('/').collect();
+                if let Some(i) = parts.iter().position(|p| *p == "CloudTrail-Digest") {
+                    if i > 0 && i + 1 < parts.len() {
+                        out.entry((parts[i - 1].to_string(), parts[i + 1].to_string()))
+                            .or_default()
+                            .push(key.to_string());
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// One run of the real `aws cloudtrail validate-logs` over a chain: S3 from moto,
+/// DescribeTrails and ListPublicKeys from the daemon at `port`.
+pub struct AwsValidateLogs<'a> {
+    /// The trail's ARN.
+    pub trail_arn: &'a str,
+    /// The trail's bucket.
+    pub bucket: &'a str,
+    /// The trail's key prefix.
+    pub prefix: Option<&'a str>,
+    /// The chain: (account, region).
+    pub chain: &'a (String, String),
+    /// `--start-time`.
+    pub start: &'a str,
+    /// Extra environment (credentials for an authenticated API).
+    pub env: &'a [(&'a str, &'a str)],
+}
+
+impl AwsValidateLogs<'_> {
+    /// Runs it (verbose) through the daemon at `port`: `(exit code, stdout + stderr)`.
+    pub fn run(&self, s: &Services, port: u16) -> (i32, String) {
+        let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let mut args = vec![
+            "cloudtrail",
+            "validate-logs",
+            "--trail-arn",
+            self.trail_arn,
+            "--start-time",
+            self.start,
+            "--account-id",
+            &self.chain.0,
+            "--region",
+            &self.chain.1,
+            "--s3-bucket",
+            self.bucket,
+            "--endpoint-url",
+            &endpoint,
+            "--verbose",
+        ];
+        if let Some(p) = self.prefix {
+            args.extend(["--s3-prefix", p]);
+        }
+        let out = std::process::Command::new(aws)
+            .args(args)
+            .env("AWS_ENDPOINT_URL_S3", &s.s3_endpoint)
+            .env("AWS_ENDPOINT_URL", &s.s3_endpoint)
+            .envs(self.env.iter().copied())
+            .output()
+            .expect("running aws cloudtrail validate-logs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+}
+
+/// The logs of several daemons, separated, for a failed assertion's message.
+pub fn daemon_logs(daemons: &[Daemon]) -> String {
+    daemons
+        .iter()
+        .map(Daemon::log_text)
+        .collect::<Vec<_>>()
+        .join("\n----\n")
+}
+
+/// The sum of every series of a metric on the daemon's `/metrics` at `port` (0 when absent).
+pub fn metric_sum(port: u16, name: &str) -> f64 {
+    let Some((_, text)) = http_get(port, "/metrics") else {
+        return 0.0;
+    };
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

@@ -152,12 +152,13 @@ pub trait ApiBackend {
     fn event_selectors(&self, trail: &str) -> impl Future<Output = Option<SelectorsInfo>> + Send;
 
     /// Public keys valid at any time in `[start, end]`; both `None` = the current key(s).
-    /// The API has already checked `start <= end`.
+    /// The API has already checked `start <= end`. An error when the keys cannot be known yet
+    /// (an empty list would tell `validate-logs` that no key signed anything).
     fn public_keys(
         &self,
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
-    ) -> impl Future<Output = Vec<PublicKey>> + Send;
+    ) -> impl Future<Output = Result<Vec<PublicKey>, ApiError>> + Send;
 
     /// Answers `LookupEvents` for `region` from the raw JSON request body; returns the whole
     /// response body (`{"Events":[...],"NextToken":...}`).

@@ -13,6 +13,12 @@
 //!   `backfill-generation-timestamp` = the current head's `digestEndTime`. So backfill keys are
 //!   deterministic (a replay rewrites the same object) and in chain order; at most one backfill
 //!   per head — late files found after it wait for the next window's run.
+//! - Two writers that disagree (replicas with different intervals, or one racing with a stale
+//!   head) are caught both ways: a 412 on a window whose digest has another start or previous
+//!   digest is a [`DigestError::ChainConflict`] (nothing written over it), and a re-checked
+//!   digest the chain from the head does not reach is reported in
+//!   [`DigestRunReport::off_chain`] (create-only keys cannot stop two different windows; the
+//!   chain goes on from the newest head, so validation still passes over one chain).
 //! - A head that cannot be parsed (tampered) starts a new chain (previous* null) at its key time;
 //!   store errors are returned untouched so a transient failure never forks the chain.
 
@@ -46,6 +52,23 @@ pub struct DigestRunReport {
     pub warnings: Vec<String>,
     /// Objects named like log files left out because their `trailpipe-mac` did not verify.
     pub unverified_files: u64,
+    /// Digests of the re-checked windows that the chain from the head does not reach (a
+    /// writer with another interval, or with a stale head, wrote them).
+    /// Validation follows the chain and passes; these say the replicas disagree.
+    pub off_chain: Vec<String>,
+}
+
+/// A chain as one writer read it from the bucket: [`Digester::read_chain`], then
+/// [`Digester::run_from`].
+pub struct ChainView {
+    /// Normal digests (key, end), by end time.
+    normals: Vec<(String, OffsetDateTime)>,
+    /// Backfill digests (key, end), by end time.
+    backfills: Vec<(String, OffsetDateTime)>,
+    head: Option<Link>,
+    /// Start of the next window (`None` while the chain has no log file).
+    next_start: Option<OffsetDateTime>,
+    warnings: Vec<String>,
 }
 
 /// A digest as the next one in its chain needs it.
@@ -104,8 +127,15 @@ impl Digester {
     /// Digests every window that has settled by `now`, then backfills late files. Idempotent:
     /// a second call with the same `now` writes nothing.
     pub async fn run_once(&self, now: OffsetDateTime) -> Result<DigestRunReport, DigestError> {
+        let view = self.read_chain(now).await?;
+        self.run_from(view, now).await
+    }
+
+    /// The first half of a run: the chain as the bucket has it now (its digests and head).
+    /// Two writers that read the chain before either writes race exactly here.
+    pub async fn read_chain(&self, now: OffsetDateTime) -> Result<ChainView, DigestError> {
         self.signer.maintain(now)?;
-        let mut report = DigestRunReport::default();
+        let mut warnings = Vec::new();
         let recent = self.list_digests(Some(self.recent_marker(now))).await?;
         let all;
         let digests = if recent.iter().any(|d| !d.2) {
@@ -114,7 +144,7 @@ impl Digester {
             all = self.list_digests(None).await?;
             &all
         };
-        let mut normals: Vec<(String, OffsetDateTime)> = digests
+        let normals: Vec<(String, OffsetDateTime)> = digests
             .iter()
             .filter(|d| !d.2)
             .map(|d| (d.0.clone(), d.1))
@@ -127,30 +157,61 @@ impl Digester {
 
         // Chain head: previous pointer and next window start.
         let mut head: Option<Link> = None;
-        let mut next_start = match normals.last() {
+        let next_start = match normals.last() {
             Some((key, key_end)) => match self.load(key).await {
                 Ok(Some(l)) => {
                     let end = l.link.end;
                     head = Some(l.link);
-                    end
+                    Some(end)
                 }
                 Ok(None) | Err(DigestError::Malformed { .. }) => {
-                    report.warnings.push(format!(
+                    warnings.push(format!(
                         "chain head s3://{}/{key} is unreadable or unsigned; starting a new chain",
                         self.cfg.bucket
                     ));
-                    *key_end
+                    Some(*key_end)
                 }
                 Err(e) => return Err(e),
             },
             None => {
                 let found =
                     list_delivered(&self.store, &self.cfg, now - self.cfg.lookback, now).await?;
-                match found.iter().map(|d| d.last_modified).min() {
-                    Some(t) => t.replace_nanosecond(0).expect("0 is a valid nanosecond"),
-                    None => return Ok(report),
-                }
+                found
+                    .iter()
+                    .map(|d| d.last_modified)
+                    .min()
+                    .map(|t| t.replace_nanosecond(0).expect("0 is a valid nanosecond"))
             }
+        };
+        Ok(ChainView {
+            normals,
+            backfills,
+            head,
+            next_start,
+            warnings,
+        })
+    }
+
+    /// The second half of a run: writes the windows settled by `now` after `view`'s head,
+    /// then backfills late files.
+    pub async fn run_from(
+        &self,
+        view: ChainView,
+        now: OffsetDateTime,
+    ) -> Result<DigestRunReport, DigestError> {
+        let ChainView {
+            mut normals,
+            backfills,
+            mut head,
+            next_start,
+            warnings,
+        } = view;
+        let mut report = DigestRunReport {
+            warnings,
+            ..Default::default()
+        };
+        let Some(mut next_start) = next_start else {
+            return Ok(report);
         };
 
         // Settled windows.
@@ -160,7 +221,7 @@ impl Digester {
             next_start += self.interval;
         }
         report.next_window_start = Some(next_start);
-        let mut listed_now: Vec<(String, Vec<String>)> = Vec::new();
+        let mut listed_now: Vec<Window> = Vec::new();
         let mut unverified_now: HashSet<String> = HashSet::new();
         if let (Some(first), Some(last)) = (windows.first(), windows.last()) {
             let delivered = list_delivered(&self.store, &self.cfg, first.0, last.1).await?;
@@ -181,7 +242,12 @@ impl Digester {
                     }
                     PutOutcome::AlreadyExists => report.adopted.push(link.key.clone()),
                 }
-                listed_now.push((link.key.clone(), objects(&file)));
+                listed_now.push(Window {
+                    key: link.key.clone(),
+                    start: ta,
+                    previous: file.previous_digest_s3_object.clone(),
+                    objects: objects(&file),
+                });
                 normals.push((link.key.clone(), link.end));
                 head = Some(link);
             }
@@ -401,7 +467,7 @@ impl Digester {
         head: &Link,
         normals: &[(String, OffsetDateTime)],
         backfills: &[(String, OffsetDateTime)],
-        listed_now: Vec<(String, Vec<String>)>,
+        listed_now: Vec<Window>,
         unverified_now: HashSet<String>,
         report: &mut DigestRunReport,
     ) -> Result<(), DigestError> {
@@ -412,23 +478,31 @@ impl Digester {
         let checked = &normals[normals.len().saturating_sub(n)..];
         let mut digested: HashSet<String> = unverified_now;
         let mut oldest_start = head.end;
-        for (key, _) in checked {
-            let file = match listed_now.iter().find(|(k, _)| k == key) {
-                Some((_, objs)) => {
-                    digested.extend(objs.iter().cloned());
-                    None
+        // Each re-checked window whose digest could be read: (key, start, end, previous).
+        let mut spans: Vec<(&str, OffsetDateTime, OffsetDateTime, Option<String>)> = Vec::new();
+        for (key, end) in checked {
+            let file = match listed_now.iter().find(|w| &w.key == key) {
+                Some(w) => {
+                    digested.extend(w.objects.iter().cloned());
+                    spans.push((key, w.start, *end, w.previous.clone()));
+                    oldest_start = oldest_start.min(w.start);
+                    continue;
                 }
                 None => self.load(key).await.ok().flatten().map(|l| l.file),
             };
-            if let Some(file) = file {
-                digested.extend(objects(&file));
-                if let Some(s) = format::parse_time(&file.digest_start_time) {
-                    oldest_start = oldest_start.min(s);
+            match file
+                .as_ref()
+                .and_then(|f| Some((f, format::parse_time(&f.digest_start_time)?)))
+            {
+                Some((file, start)) => {
+                    digested.extend(objects(file));
+                    spans.push((key, start, *end, file.previous_digest_s3_object.clone()));
+                    oldest_start = oldest_start.min(start);
                 }
-            } else if let Some((_, end)) = normals.iter().find(|(k, _)| k == key) {
-                oldest_start = oldest_start.min(*end - self.interval);
+                None => oldest_start = oldest_start.min(*end - self.interval),
             }
         }
+        report.off_chain = off_chain(&head.key, &spans);
         for (key, end) in backfills {
             if *end >= oldest_start {
                 if let Some(l) = self.load(key).await.ok().flatten() {
@@ -485,6 +559,44 @@ impl Digester {
         }
         Ok(())
     }
+}
+
+/// A window digested by this run, as the backfill re-check needs it.
+struct Window {
+    key: String,
+    start: OffsetDateTime,
+    previous: Option<String>,
+    objects: Vec<String>,
+}
+
+/// The digests of `spans` (key, start, end, previous) that the chain from `head` does not
+/// reach although they end after the oldest start it reaches: another writer's windows. Older
+/// digests before a restarted chain (an unreadable head) are not counted.
+fn off_chain(
+    head: &str,
+    spans: &[(&str, OffsetDateTime, OffsetDateTime, Option<String>)],
+) -> Vec<String> {
+    let mut on = HashSet::new();
+    let mut oldest = None;
+    let mut at = Some(head);
+    while let Some(key) = at {
+        let Some((_, start, _, prev)) = spans.iter().find(|s| s.0 == key) else {
+            break;
+        };
+        if !on.insert(key) {
+            break;
+        }
+        oldest = Some(*start);
+        at = prev.as_deref();
+    }
+    let Some(oldest) = oldest else {
+        return Vec::new();
+    };
+    spans
+        .iter()
+        .filter(|(key, _, end, _)| !on.contains(key) && *end > oldest)
+        .map(|(key, ..)| key.to_string())
+        .collect()
 }
 
 fn objects(file: &DigestFile) -> Vec<String> {

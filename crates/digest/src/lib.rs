@@ -20,6 +20,6 @@ mod listing;
 pub mod validate;
 
 pub use chain::{discover_chains, ChainId, DigestChainConfig};
-pub use digester::{DigestRunReport, Digester};
+pub use digester::{ChainView, DigestRunReport, Digester};
 pub use error::DigestError;
 pub use keys::{DigestSigner, KeyRing, KmsSigner, PublicKeyInfo, StaticKey};

@@ -188,6 +188,106 @@ async fn racing_digesters_write_one_chain() {
     assert_eq!(report.summary.valid_logs, 3);
 }
 
+/// Two writers of one chain configured with different intervals read the chain before either
+/// wrote (the race of two replicas). Their windows have different keys, so both are written;
+/// the next run of either catches it: the digests the newest chain does not reach are
+/// reported, and nothing more is forked. Validation follows the newest chain and passes.
+/// (The fuller check, two daemons in one group with different intervals validated by the real
+/// `aws cloudtrail validate-logs`, is in the workspace's `tests/replicas.rs`.)
+#[tokio::test]
+async fn writers_with_different_intervals_are_caught_and_the_chain_still_validates() {
+    let b = Bucket::new();
+    let (signer, keys) = signer();
+    three_windows(&b, None).await;
+    let (t0, now) = (t(T0), t(T0) + secs(34));
+    // Every window is re-checked here (a daemon re-checks each within its next runs).
+    let mut ten = chain(None);
+    ten.backfill_windows = 10;
+    let mut seven = ten.clone();
+    seven.interval = std::time::Duration::from_secs(7);
+    let a = Digester::new(ten, b.store.clone(), signer.clone(), file_mac());
+    let c = Digester::new(seven, b.store.clone(), signer, file_mac());
+    let (va, vc) = (
+        a.read_chain(now).await.expect("a reads"),
+        c.read_chain(now).await.expect("c reads"),
+    );
+    let ra = a.run_from(va, now).await.expect("a");
+    assert_eq!(ra.written.len(), 3, "windows ending T0+11, 21, 31");
+    let rc = c.run_from(vc, now).await.expect("c");
+    assert_eq!(rc.written.len(), 4, "windows ending T0+8, 15, 22, 29");
+
+    // a's next run continues from the newest head (its own T0+31) and names c's four.
+    let again = a.run_once(now).await.expect("a again");
+    assert!(again.written.is_empty(), "{again:?}");
+    let mut off = again.off_chain.clone();
+    off.sort();
+    let mut expected = rc.written.clone();
+    expected.sort();
+    assert_eq!(off, expected);
+    // So does c's: the chain it follows is the newest one, whoever wrote it.
+    let again = c.run_once(now).await.expect("c again");
+    assert!(again.written.is_empty(), "{again:?}");
+    assert_eq!(again.off_chain.len(), 4);
+    // One more window, written by c from a's head: the chain goes on, unforked.
+    let later = c.run_once(now + secs(7)).await.expect("c later");
+    assert_eq!(later.written.len(), 1);
+    assert_eq!(
+        b.digest(&later.written[0]).previous_digest_s3_object,
+        Some(ra.written[2].clone())
+    );
+
+    let report = validate_all(&b, None, &keys, t0, now + secs(7)).await;
+    // The newest chain validates back to its start; the other writer's digests before it read
+    // as one gap (awscli reports it and exits 0), their own chain valid too.
+    let sum = &report.summary;
+    assert_eq!(
+        (sum.invalid_digests, sum.invalid_logs, sum.gaps),
+        (0, 0, 1),
+        "{sum:?}"
+    );
+    assert_eq!(
+        sum.valid_digests, 5,
+        "the chain's four and the other's T0+8"
+    );
+}
+
+/// A 412 on a window whose digest another writer made from a different start or previous
+/// digest is a chain conflict: nothing is written over it and the run stops there.
+#[tokio::test]
+async fn a_window_written_from_another_chain_view_is_a_conflict() {
+    let b = Bucket::new();
+    let (signer, _) = signer();
+    three_windows(&b, None).await;
+    let now = t(T0) + secs(24);
+    let mut twenty = chain(None);
+    twenty.interval = std::time::Duration::from_secs(20);
+    let a = Digester::new(chain(None), b.store.clone(), signer.clone(), file_mac());
+    let c = Digester::new(twenty, b.store.clone(), signer, file_mac());
+    let (va, vc) = (
+        a.read_chain(now).await.expect("a reads"),
+        c.read_chain(now).await.expect("c reads"),
+    );
+    // c writes [T0+1, T0+21); a writes [T0+1, T0+11), then meets c's T0+21 with another start.
+    let rc = c.run_from(vc, now).await.expect("c");
+    assert_eq!(rc.written.len(), 1);
+    let before = (
+        std::fs::read(b.object_path(&rc.written[0])).expect("c's digest"),
+        b.metadata(&rc.written[0]),
+    );
+    match a.run_from(va, now).await {
+        Err(trailpipe_digest::DigestError::ChainConflict { key, detail }) => {
+            assert_eq!(key, rc.written[0]);
+            assert!(detail.contains("differ"), "{detail}");
+        }
+        other => panic!("expected a chain conflict, got {other:?}"),
+    }
+    let after = (
+        std::fs::read(b.object_path(&rc.written[0])).expect("c's digest"),
+        b.metadata(&rc.written[0]),
+    );
+    assert!(before == after, "nothing written over it");
+}
+
 #[tokio::test]
 async fn late_files_go_into_chained_backfill_digests() {
     let b = Bucket::new();

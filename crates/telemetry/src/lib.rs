@@ -102,6 +102,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Digest runs that failed (retried on the next round).",
     ),
     (
+        DIGEST_CHAIN_CONFLICTS,
+        "trail",
+        "Digest chain conflicts: a window another writer (a replica) digested from a different start or previous digest (nothing is written over it), or a digest the chain does not reach (each counted once). The replicas disagree: configure them alike.",
+    ),
+    (
         OFFSET_GAPS,
         "",
         "Assignments whose resume point was no longer readable (deleted by topic retention).",
@@ -285,6 +290,8 @@ pub const HISTORY_INDEXER_LAG: &str = "trailpipe_history_indexer_lag";
 pub const DIGESTS_WRITTEN: &str = "trailpipe_digests_written_total";
 /// Failed digest runs.
 pub const DIGEST_ERRORS: &str = "trailpipe_digest_errors_total";
+/// Digest windows another writer had written from a different chain view (not forked).
+pub const DIGEST_CHAIN_CONFLICTS: &str = "trailpipe_digest_chain_conflicts_total";
 /// Unreadable resume points.
 pub const OFFSET_GAPS: &str = "trailpipe_offset_gaps_total";
 /// Partitions sought back after reading nothing below the high watermark.

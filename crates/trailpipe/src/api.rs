@@ -2,7 +2,10 @@
 //! configuration and the sinks' health, public keys from the digest signer, lifecycle changes
 //! persisted in [`TrailStates`] and applied by restarting the pipeline (drain, commit, rebuild).
 
-use std::sync::{Arc, RwLock};
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -59,6 +62,9 @@ pub struct Backend {
 
 /// The control topic and this replica's name, set once the topic was read at start.
 pub type GroupSlot = Arc<std::sync::OnceLock<(Arc<crate::control_topic::ControlTopic>, String)>>;
+/// How long `ListPublicKeys` waits for the signer's keys at start before a retriable error.
+const KEYS_WAIT: Duration = Duration::from_secs(10);
+
 /// The digest signer, set once its keys were read at start (never without validated trails).
 pub type SignerSlot = Arc<std::sync::OnceLock<Arc<dyn DigestSigner>>>;
 
@@ -359,12 +365,31 @@ impl ApiBackend for Backend {
         &self,
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
-    ) -> Vec<PublicKey> {
-        let Some(signer) = self.signer.get() else {
-            return Vec::new();
+    ) -> Result<Vec<PublicKey>, ApiError> {
+        if !self
+            .config()
+            .trails
+            .iter()
+            .any(|t| t.enable_log_file_validation)
+        {
+            return Ok(Vec::new());
+        }
+        // The signer is set once its keys were read (the control topic, at start): wait a
+        // little for it, then answer a retriable error, never an empty list.
+        let deadline = tokio::time::Instant::now() + KEYS_WAIT;
+        let signer = loop {
+            if let Some(s) = self.signer.get() {
+                break s;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Internal(
+                    "the digest signing keys are still being read (control topic); retry".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let now = OffsetDateTime::now_utc();
-        signer
+        Ok(signer
             .public_keys(start.unwrap_or(now), end.unwrap_or(now))
             .into_iter()
             .map(|k| PublicKey {
@@ -373,7 +398,7 @@ impl ApiBackend for Backend {
                 validity_end: k.validity_end,
                 fingerprint: k.fingerprint,
             })
-            .collect()
+            .collect())
     }
 
     async fn lookup_events(

@@ -80,6 +80,31 @@ async fn ready(State(s): State<AppState>) -> (StatusCode, Json<serde_json::Value
             "LatestDeliveryErrorTime": epoch(h.last_error.as_ref().map(|e| e.0)),
         });
     }
+    // Digest chains: informative (a chain conflict means the replicas are configured
+    // differently; taking this pod out of service would not fix it, and delivery goes on).
+    let digests: serde_json::Map<String, serde_json::Value> = s
+        .digests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(trail, d)| {
+            (
+                trail.clone(),
+                serde_json::json!({
+                    "healthy": d.latest_error.is_none(),
+                    "LatestDigestDeliveryTime": d.latest_delivery.map(|t| t.unix_timestamp()),
+                    "LatestDigestDeliveryError": d.latest_error,
+                    "ChainConflict": d.chain_conflict.as_ref().map(|(at, detail)| serde_json::json!({
+                        "Time": at.unix_timestamp(),
+                        "Detail": detail,
+                    })),
+                }),
+            )
+        })
+        .collect();
+    if !digests.is_empty() {
+        body["digests"] = serde_json::Value::Object(digests);
+    }
     // What the other replicas of the group last published: informative only, readiness stays
     // this pod's own (one failing replica must not take the others out of service).
     if let Some((topic, replica)) = s.group.get() {

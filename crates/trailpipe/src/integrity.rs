@@ -31,6 +31,9 @@ pub struct DigestStatus {
     pub latest_delivery: Option<OffsetDateTime>,
     /// The last digest error, if it came after the last success.
     pub latest_error: Option<String>,
+    /// The latest chain conflict this replica saw (a digest of another writer's different
+    /// window or chain view), with its time; kept, as a record of the disagreement.
+    pub chain_conflict: Option<(OffsetDateTime, String)>,
 }
 
 /// Digest statuses by trail name, shared with the API.
@@ -353,6 +356,8 @@ pub async fn run_digests(
         return;
     };
     let tick = Duration::from_secs((shortest / 4).clamp(1, 30));
+    // Off-chain digests already counted (each is seen again while it is re-checked).
+    let mut off_chain_seen: std::collections::HashSet<String> = Default::default();
     loop {
         let now = OffsetDateTime::now_utc();
         if let Err(e) = signer.maintain(now) {
@@ -360,10 +365,13 @@ pub async fn run_digests(
         }
         for t in &trails {
             let (org, prefix) = (t.key_organization_id(), t.key_prefix());
-            let outcome = match discover_chains(&store, &t.s3_bucket_name, prefix, org).await {
-                Err(e) => Err(e.to_string()),
+            let (outcome, conflict) = match discover_chains(&store, &t.s3_bucket_name, prefix, org)
+                .await
+            {
+                Err(e) => (Err(e.to_string()), None),
                 Ok(chains) => {
                     let mut result = Ok(false);
+                    let mut conflict = None;
                     for c in chains {
                         let d = Digester::new(
                             chain(&config, t, &c.account, &c.region),
@@ -373,6 +381,17 @@ pub async fn run_digests(
                         );
                         match d.run_once(now).await {
                             Ok(r) => {
+                                for key in &r.off_chain {
+                                    if off_chain_seen.len() > 100_000 {
+                                        off_chain_seen.clear();
+                                    }
+                                    if off_chain_seen.insert(key.clone()) {
+                                        metrics::counter!(trailpipe_telemetry::DIGEST_CHAIN_CONFLICTS, "trail" => t.name.clone()).increment(1);
+                                        let detail = format!("digest chain conflict: s3://{}/{key} is off the chain (another writer digested a different window: are all replicas configured alike?)", t.s3_bucket_name);
+                                        tracing::error!(trail = %t.name, "{detail}");
+                                        conflict = Some(detail);
+                                    }
+                                }
                                 if r.unverified_files > 0 {
                                     metrics::counter!(names::DIGEST_UNVERIFIED_FILES, "trail" => t.name.clone())
                                         .increment(r.unverified_files);
@@ -390,16 +409,24 @@ pub async fn run_digests(
                             }
                             Err(e) => {
                                 metrics::counter!(trailpipe_telemetry::DIGEST_ERRORS, "trail" => t.name.clone()).increment(1);
+                                if matches!(e, trailpipe_digest::DigestError::ChainConflict { .. })
+                                {
+                                    metrics::counter!(trailpipe_telemetry::DIGEST_CHAIN_CONFLICTS, "trail" => t.name.clone()).increment(1);
+                                    conflict = Some(e.to_string());
+                                }
                                 tracing::warn!(trail = %t.name, account = %c.account, region = %c.region, error = %e, "digest run failed; retrying next round");
                                 result = Err(e.to_string());
                             }
                         }
                     }
-                    result
+                    (result, conflict)
                 }
             };
             let mut s = statuses.lock().unwrap_or_else(|p| p.into_inner());
             let st = s.entry(t.name.clone()).or_default();
+            if let Some(c) = conflict {
+                st.chain_conflict = Some((now, c));
+            }
             match outcome {
                 Ok(true) => {
                     st.latest_delivery = Some(now);

@@ -133,7 +133,7 @@ pub(super) async fn list_public_keys<S: ApiBackend>(
             ));
         }
     }
-    let keys = backend.public_keys(req.start_time, req.end_time).await;
+    let keys = backend.public_keys(req.start_time, req.end_time).await?;
     let b64 = base64::engine::general_purpose::STANDARD;
     let list: Vec<Value> = keys
         .iter()

@@ -158,14 +158,14 @@ impl ApiBackend for TestBackend {
         &self,
         start: Option<OffsetDateTime>,
         end: Option<OffsetDateTime>,
-    ) -> Vec<PublicKey> {
+    ) -> Result<Vec<PublicKey>, ApiError> {
         self.state().key_queries.push((start, end));
-        vec![PublicKey {
+        Ok(vec![PublicKey {
             value_der: KEY_DER.to_vec(),
             validity_start: at(1_453_076_702, 0),
             validity_end: at(1_455_668_702, 0),
             fingerprint: "7f3f401420072e50a65a141430817ab3".into(),
-        }]
+        }])
     }
 
     /// Answers from two fixed events, filtered by an `EventName` attribute; more than one
