@@ -351,7 +351,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
         daemons[2]
             .log_text()
             .lines()
-            .find(|l| l.contains("history indexer caught up"))
+            .find(|l| l.contains("reader caught up with the source"))
             .unwrap_or("(no caught-up line)")
     );
     // Nothing was committed under the indexer's own group name: it reads outside the group.

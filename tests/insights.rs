@@ -56,12 +56,24 @@ fn record(id: &str, minute: i64, second: i64, source: &str, name: &str, read_onl
 /// Steady traffic every minute (2 CreateUser writes, 3 ListBuckets reads), and 40
 /// TerminateInstances calls a minute during the burst.
 fn messages(from: i64, to: i64, tag: &str) -> Vec<(String, Vec<u8>)> {
+    messages_with_burst(from, to, tag, BURST_AT, "TerminateInstances")
+}
+
+/// [`messages`] with the burst (of `burst_name`, an EC2 call) starting at minute `burst_at`.
+/// Keyed by event id: spread over every partition.
+fn messages_with_burst(
+    from: i64,
+    to: i64,
+    tag: &str,
+    burst_at: i64,
+    burst_name: &str,
+) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for m in from..to {
         let mut push = |i: usize, src: &str, name: &str, ro: bool| {
             let id = format!("{tag}-{m:04}-{name}-{i:02}");
             let r = record(&id, m, (i as i64 * 7) % 60, src, name, ro);
-            out.push((format!("{ACCOUNT}/us-east-1"), r.into_bytes()));
+            out.push((id, r.into_bytes()));
         };
         for i in 0..2 {
             push(i, "iam.amazonaws.com", "CreateUser", false);
@@ -69,9 +81,9 @@ fn messages(from: i64, to: i64, tag: &str) -> Vec<(String, Vec<u8>)> {
         for i in 0..3 {
             push(i, "s3.amazonaws.com", "ListBuckets", true);
         }
-        if (BURST_AT..BURST_AT + BURST_MINUTES).contains(&m) {
+        if (burst_at..burst_at + BURST_MINUTES).contains(&m) {
             for i in 0..40 {
-                push(i, "ec2.amazonaws.com", "TerminateInstances", false);
+                push(i, "ec2.amazonaws.com", burst_name, false);
             }
         }
     }
@@ -130,8 +142,8 @@ cloud_watch_logs_log_group = "{log_group}"
         "no Start and End Insights files\n{}",
         daemon.log_text()
     );
-    // Insights are tapped at the router; the records themselves are in history and CloudWatch
-    // Logs once their offsets are committed.
+    // Insights read the stream on their own; the records themselves are in history and
+    // CloudWatch Logs once their offsets are committed.
     assert!(
         wait_until(Duration::from_secs(60), || committed_total(
             &s.brokers, &group, &topic, 1
@@ -298,4 +310,183 @@ cloud_watch_logs_log_group = "{log_group}"
         "{}",
         daemon.log_text()
     );
+}
+
+const REPLICA_PORTS: [u16; 2] = [19621, 19622];
+
+/// Insights records in `bucket`, parsed.
+fn insight_records(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<serde_json::Value> {
+    insight_files(s3, bucket)
+        .iter()
+        .flat_map(|d| d.records.iter())
+        .map(|r| serde_json::from_str(r).expect("json"))
+        .collect()
+}
+
+/// The event ids `lookup-events --event-category insight` returns through the replica at `port`.
+fn insight_lookup(s: &Services, port: u16) -> Vec<String> {
+    let found = aws(
+        s,
+        Some(&format!("http://127.0.0.1:{port}")),
+        &["cloudtrail", "lookup-events", "--event-category", "insight"],
+    );
+    let mut ids: Vec<String> = found["Events"]
+        .as_array()
+        .expect("Events")
+        .iter()
+        .map(|e| e["EventId"].as_str().expect("id").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Whether the daemon's last word on the Insights leader group is that it writes.
+fn is_insights_writer(d: &Daemon) -> bool {
+    d.log_text()
+        .lines()
+        .rfind(|l| l.contains("Insights writer for the group") && l.contains("\"leading\":"))
+        .is_some_and(|l| l.contains("\"leading\":true"))
+}
+
+/// Many replicas, one Insights (issue 17): two daemons in one group over a 4-partition topic
+/// whose records are spread by event id. Each replica's detectors read the whole stream, so the
+/// burst's statistics are the account's (40 calls a minute, not a replica's share); only the
+/// group's Insights writer (the owner of partition 0) writes, so there is one Start and one
+/// End; `lookup-events` through either replica returns both. Then the writer is killed
+/// (`kill -9`): once the group gives its partitions to the other replica, that one writes the
+/// next insight, once.
+#[test]
+fn replicas_detect_over_the_whole_stream_and_write_each_insight_once() {
+    let Some(s) = Services::get("insights across replicas") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, s3) = fresh(&s, "insightsreplicas", 4);
+    let dirs = [
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    ];
+    let config = |port: u16, dir: &std::path::Path| {
+        format!(
+            r#"{head}
+[state]
+dir = "{state}"
+
+[history]
+path = "{history}"
+retention_days = 3650
+
+[insights]
+min_baseline_minutes = 60
+
+[[trails]]
+name = "watched"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}]
+"#,
+            head = kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+            state = dir.join("state").display(),
+            history = dir.join("history").display(),
+        )
+    };
+    let mut daemons: Vec<Daemon> = REPLICA_PORTS
+        .iter()
+        .zip(&dirs)
+        .map(|(port, dir)| Daemon::start(dir.path(), &config(*port, dir.path())))
+        .collect();
+    produce(&s.brokers, &topic, &messages(0, TOTAL_MINUTES, "r"));
+    assert!(
+        wait_until(Duration::from_secs(120), || insight_records(&s3, &bucket)
+            .len()
+            >= 2),
+        "no Start and End Insights files\n{}",
+        daemon_logs(&daemons)
+    );
+    // Both replicas detected it; a duplicate would have been written by now.
+    std::thread::sleep(Duration::from_secs(5));
+    let records = insight_records(&s3, &bucket);
+    assert_eq!(records.len(), 2, "one Start and one End: {records:#?}");
+    let start = records
+        .iter()
+        .find(|r| r["insightDetails"]["state"] == "Start")
+        .expect("Start");
+    let average = &start["insightDetails"]["insightContext"]["statistics"]["insight"]["average"];
+    assert_eq!(
+        average.as_f64(),
+        Some(40.0),
+        "the whole stream's rate, not a replica's share: {start}"
+    );
+    let mut ids: Vec<String> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().expect("eventID").to_string())
+        .collect();
+    ids.sort();
+    for port in REPLICA_PORTS {
+        assert!(
+            wait_until(Duration::from_secs(30), || insight_lookup(&s, port) == ids),
+            "lookup-events through {port}: {:?}, want {ids:?}",
+            insight_lookup(&s, port)
+        );
+    }
+    let writers: Vec<usize> = (0..2)
+        .filter(|i| is_insights_writer(&daemons[*i]))
+        .collect();
+    assert_eq!(writers.len(), 1, "one writer\n{}", daemon_logs(&daemons));
+
+    // The writer dies; the other replica, which detected all along, takes over once the group
+    // notices (the session timeout).
+    let mut leaving = daemons.remove(writers[0]);
+    leaving.child.kill().expect("kill -9");
+    let _ = leaving.child.wait();
+    let killed = std::time::Instant::now();
+    let stays = REPLICA_PORTS[1 - writers[0]];
+    assert!(
+        wait_until(Duration::from_secs(120), || is_insights_writer(&daemons[0])),
+        "no takeover\n{}",
+        daemons[0].log_text()
+    );
+    let takeover = killed.elapsed();
+    produce(
+        &s.brokers,
+        &topic,
+        &messages_with_burst(
+            TOTAL_MINUTES,
+            TOTAL_MINUTES + 40,
+            "t",
+            TOTAL_MINUTES + 10,
+            "StopInstances",
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(120), || insight_records(&s3, &bucket)
+            .len()
+            >= 4),
+        "the new writer wrote no Insights\n{}",
+        daemons[0].log_text()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let records = insight_records(&s3, &bucket);
+    let stop: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["insightDetails"]["eventName"] == "StopInstances")
+        .collect();
+    assert_eq!(
+        (records.len(), stop.len()),
+        (4, 2),
+        "the second insight's Start and End, once: {records:#?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || insight_lookup(&s, stays).len()
+            == 4),
+        "lookup-events through {stays}: {:?}",
+        insight_lookup(&s, stays)
+    );
+    eprintln!(
+        "2 replicas: one Start/End pair at the whole stream's rate (average {average}), written once; the writer was killed, the other took over after {:.1} s and wrote the next pair",
+        takeover.as_secs_f64()
+    );
+    for d in daemons {
+        assert_eq!(d.terminate(Duration::from_secs(30)), Some(0));
+    }
 }

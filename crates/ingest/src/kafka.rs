@@ -28,7 +28,7 @@
 //!   was acknowledged before the grace period ends.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -65,6 +65,9 @@ pub struct KafkaSettings {
     pub properties: Vec<(String, String)>,
     /// Answers OAUTHBEARER refreshes (MSK IAM) and records client errors for `/readyz`.
     pub context: SecureContext,
+    /// Kept up to date with the partitions the group assigned to this consumer (revoked ones
+    /// leave before their revocation completes), for stages that elect a writer by ownership.
+    pub assignment: Option<watch::Sender<BTreeSet<(String, i32)>>>,
 }
 
 impl std::fmt::Debug for KafkaSettings {
@@ -144,6 +147,8 @@ struct GroupContext {
     committable: Mutex<HashMap<(String, i32), i64>>,
     /// Token refreshes, client errors and health (shared with the dead-letter producer's).
     client: SecureContext,
+    /// See [`KafkaSettings::assignment`].
+    assignment: Option<watch::Sender<BTreeSet<(String, i32)>>>,
 }
 
 impl ClientContext for GroupContext {
@@ -191,6 +196,13 @@ impl ConsumerContext for GroupContext {
                     tracing::warn!(error = %e, "commit of revoked partitions failed");
                 }
             }
+            if let Some(a) = &self.assignment {
+                a.send_modify(|owned| {
+                    for p in partitions(tpl) {
+                        owned.remove(&p);
+                    }
+                });
+            }
             self.events
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -200,6 +212,9 @@ impl ConsumerContext for GroupContext {
 
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            if let Some(a) = &self.assignment {
+                a.send_modify(|owned| owned.extend(partitions(tpl)));
+            }
             self.events
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -721,6 +736,7 @@ pub async fn run_kafka_source(
             events: Mutex::new(Vec::new()),
             committable: Mutex::new(HashMap::new()),
             client: settings.context.clone(),
+            assignment: settings.assignment.clone(),
         })?;
     let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;

@@ -149,12 +149,12 @@ pub const METRICS: &[(&str, &str, &str)] = &[
     (
         INSIGHTS_ACTIVE,
         "trail",
-        "Insights in progress (a Start emitted, its End not yet).",
+        "Insights in progress (a Start emitted, its End not yet); every replica's detectors see the whole stream, so all replicas show the same.",
     ),
     (
         INSIGHTS_EVENTS,
         "trail, state",
-        "Insights events emitted (state Start or End).",
+        "Insights events written (state Start or End); with several replicas, by the group's Insights writer only.",
     ),
     (
         CWL_EVENTS_DELIVERED,

@@ -12,6 +12,12 @@
 //! - **One order.** The topic has one partition: every replica applies the same records in the
 //!   same order, and the last write of a field wins, as compaction keeps it.
 //!
+//! - **Insights for every history.** Records under `insight/<eventID>` are the Insights events
+//!   the group's Insights leader wrote; every replica's reader appends them to its own event
+//!   history (idempotent, so re-reading the topic at start is harmless), so `lookup-events
+//!   --event-category insight` answers the same through any replica. They are not kept in
+//!   memory: a failed append is retried from a bounded queue.
+//!
 //! The topic is created when missing (1 partition, `cleanup.policy=compact`, the broker's
 //! replication factor); when it cannot be created, or exists but is not compacted, the daemon
 //! refuses to start and says how to fix it.
@@ -44,6 +50,56 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// Records other than trail changes (shared keys), by key: `(offset, value)`.
 type Extras = Arc<std::sync::Mutex<std::collections::BTreeMap<String, (i64, Vec<u8>)>>>;
 
+/// Key prefix of Insights events published for every replica's history.
+pub const INSIGHT_PREFIX: &str = "insight/";
+/// Insights events waiting for a failed history append to succeed (beyond: dropped, loudly).
+const MAX_PENDING_INSIGHTS: usize = 100_000;
+
+/// Where the reader puts `insight/` records: the event history, through a queue that survives
+/// failed appends.
+#[derive(Clone, Default)]
+struct InsightSink {
+    history: Option<Arc<trailpipe_history::HistoryStore>>,
+    pending: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl InsightSink {
+    fn push(&self, value: &[u8]) {
+        if self.history.is_none() {
+            return;
+        }
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if p.len() >= MAX_PENDING_INSIGHTS {
+            tracing::error!("event history unwritable: an Insights event from the control topic is dropped from this replica's history");
+            return;
+        }
+        p.push(value.to_vec());
+    }
+
+    /// Appends what is queued; kept for the next call when the append fails.
+    fn append(&self) {
+        let Some(h) = &self.history else {
+            return;
+        };
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if p.is_empty() {
+            return;
+        }
+        let refs: Vec<&[u8]> = p.iter().map(Vec::as_slice).collect();
+        match h.append(&refs) {
+            Ok(summary) => {
+                metrics::counter!(trailpipe_telemetry::HISTORY_EVENTS_STORED)
+                    .increment(summary.stored as u64);
+                p.clear();
+            }
+            Err(e) => {
+                metrics::counter!(trailpipe_telemetry::HISTORY_ERRORS).increment(1);
+                tracing::warn!(error = %e, queued = p.len(), "Insights events from the control topic not stored in the history; retrying");
+            }
+        }
+    }
+}
+
 /// The control topic: a producer for changes and a reader applying them to [`TrailStates`]
 /// (records under `trail/`) or keeping them for [`ControlTopic::records`] (everything else:
 /// `signing-key/…`, `file-mac-key/…`).
@@ -72,6 +128,7 @@ impl ControlTopic {
         context: SecureContext,
         states: &TrailStates,
         changed: mpsc::UnboundedSender<()>,
+        history: Option<Arc<trailpipe_history::HistoryStore>>,
     ) -> anyhow::Result<Arc<Self>> {
         let name = k.control_topic_name();
         ensure_topic(k, &name, context.clone()).await?;
@@ -106,9 +163,18 @@ impl ControlTopic {
         let seed = states.all_records();
         states.clear();
         let extras = Extras::default();
-        let (topic, st, ex) = (name.clone(), states.clone(), extras.clone());
+        let insights = InsightSink {
+            history,
+            ..Default::default()
+        };
+        let (topic, st, ex, ins) = (
+            name.clone(),
+            states.clone(),
+            extras.clone(),
+            insights.clone(),
+        );
         let (consumer, end, applied_records) =
-            tokio::task::spawn_blocking(move || catch_up(consumer, &topic, &st, &ex))
+            tokio::task::spawn_blocking(move || catch_up(consumer, &topic, &st, &ex, &ins))
                 .await?
                 .map_err(|e| anyhow::anyhow!("reading the control topic {name}: {e}"))?;
         tracing::info!(topic = %name, records = applied_records, end, "control topic applied");
@@ -119,6 +185,7 @@ impl ControlTopic {
             consumer,
             states: states.clone(),
             extras: extras.clone(),
+            insights,
             applied: applied_tx,
             changed,
             stop: stop.clone(),
@@ -200,6 +267,7 @@ fn catch_up(
     topic: &str,
     states: &TrailStates,
     extras: &Extras,
+    insights: &InsightSink,
 ) -> Result<(BaseConsumer<SecureContext>, i64, usize), String> {
     let (_, high) = consumer
         .fetch_watermarks(topic, 0, START_TIMEOUT)
@@ -215,7 +283,7 @@ fn catch_up(
         }
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
-                apply(states, extras, topic, &m);
+                apply(states, extras, insights, topic, &m);
                 next = m.offset() + 1;
                 read += 1;
             }
@@ -239,10 +307,17 @@ fn catch_up(
 fn apply(
     states: &TrailStates,
     extras: &Extras,
+    insights: &InsightSink,
     topic: &str,
     m: &rdkafka::message::BorrowedMessage<'_>,
 ) -> bool {
     let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+    if key.starts_with(INSIGHT_PREFIX) {
+        if let Some(v) = m.payload() {
+            insights.push(v);
+        }
+        return false;
+    }
     if !key.starts_with("trail/") {
         let mut extras = extras.lock().unwrap_or_else(|p| p.into_inner());
         match m.payload() {
@@ -265,6 +340,7 @@ struct Reader {
     consumer: BaseConsumer<SecureContext>,
     states: TrailStates,
     extras: Extras,
+    insights: InsightSink,
     applied: watch::Sender<i64>,
     changed: mpsc::UnboundedSender<()>,
     stop: Arc<AtomicBool>,
@@ -274,9 +350,10 @@ struct Reader {
 impl Reader {
     fn run(self) {
         while !self.stop.load(Ordering::Relaxed) {
+            self.insights.append();
             match self.consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(m)) => {
-                    if apply(&self.states, &self.extras, &self.topic, &m) {
+                    if apply(&self.states, &self.extras, &self.insights, &self.topic, &m) {
                         tracing::info!(topic = %self.topic, offset = m.offset(), key = %String::from_utf8_lossy(m.key().unwrap_or_default()), "trail change applied");
                         let _ = self.changed.send(());
                     }

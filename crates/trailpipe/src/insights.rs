@@ -1,14 +1,18 @@
-//! CloudTrail Insights in the pipeline: the router hands every record routed to a trail with
-//! `insight_selectors` to this stage (a bounded channel: a slow stage slows the router), one
-//! [`Detector`] per such trail turns them into Start/End Insights records, and each batch of
-//! records is delivered like CloudTrail does: a log file under
+//! CloudTrail Insights in the pipeline: every record routed to a trail with
+//! `insight_selectors` comes to this stage on a bounded channel (a slow stage slows its
+//! feeder) — from the router's tap on a file source, from a whole-stream reader with Kafka
+//! ([`crate::insights_reader`]) — one [`Detector`] per such trail turns them into Start/End
+//! Insights records, and each is delivered like CloudTrail does: a log file under
 //! `AWSLogs/<acct>/CloudTrail-Insight/<region>/...`, the trail's CloudWatch Logs group when it
 //! has one, and the event history (`LookupEvents` with `EventCategory=insight`).
 //!
 //! Invariants:
-//! - Insights log files are named from their first record's `eventID`, which the detector
-//!   derives from the insight itself, and written create-only: re-emitting the same insight
-//!   after a restart finds its file and writes nothing new.
+//! - One Insights log file per record, named from its `eventID`, which the detector derives
+//!   from the insight itself, and written create-only: re-emitting the same insight after a
+//!   restart, or another replica writing it, finds its file and writes nothing new.
+//! - With several replicas only the group's leader writes (files, CloudWatch Logs, the
+//!   control-topic records that put them in every replica's history); the others keep what
+//!   their detectors emitted for [`HANDOVER`] and write it if they become the leader.
 //! - With a Kafka source each detector's state is snapshotted (atomically, with the next offset
 //!   it has observed per partition) to `<state.dir>/insights/<trail>.snapshot` every minute and
 //!   when the pipeline stops; records replayed below those offsets are not counted twice. A
@@ -25,7 +29,7 @@ use std::{
 
 use anyhow::Context;
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use trailpipe_config::Config;
 use trailpipe_insights::{Detector, InsightRecord};
 use trailpipe_logfile::{insight_file_key, unique_string, KeyParts, LogFileWriter};
@@ -43,6 +47,9 @@ const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
 pub const TAP_CHANNEL: usize = 1024;
 /// First bytes of a snapshot file (then a u32 length and the offsets, then the detector's own).
 const FILE_MAGIC: &[u8; 8] = b"TPINSv1\n";
+/// How long a replica that is not the group's Insights writer keeps what its detectors emitted,
+/// to write it if it takes over (longer than the leader group needs to notice a dead leader).
+pub const HANDOVER: Duration = Duration::from_secs(300);
 
 /// Next offset not yet observed, per `source/partition`.
 type Positions = BTreeMap<String, i64>;
@@ -76,6 +83,10 @@ pub struct InsightSinks {
     pub cwl: Option<Arc<CwlStage>>,
     /// Sink health for `/readyz`.
     pub health: SinkHealth,
+    /// Whether this replica writes (`None`: always, a single process).
+    pub leading: Option<watch::Receiver<bool>>,
+    /// With Kafka: Insights events go to every replica's history through the control topic.
+    pub control: Option<Arc<crate::control_topic::ControlTopic>>,
 }
 
 /// The Insights stage of one pipeline.
@@ -84,6 +95,11 @@ pub struct InsightsStage {
     sinks: InsightSinks,
     /// Latest `eventTime` observed (a file run closes its last minutes from it at the end).
     latest_event_time: i64,
+    /// What the detectors emitted while this replica was not the writer: (when, trail, records).
+    held: std::collections::VecDeque<(Instant, usize, Vec<InsightRecord>)>,
+    /// Records the feeder holds back (merging partitions by event time): while any are held,
+    /// the wall clock closes no minute, or they would arrive late.
+    upstream_held: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl InsightsStage {
@@ -151,9 +167,44 @@ impl InsightsStage {
                 trails,
                 sinks,
                 latest_event_time: i64::MIN,
+                held: Default::default(),
+                upstream_held: None,
             },
             mask,
         )))
+    }
+
+    /// Where a whole-stream reader resumes: per `(topic, partition)`, the lowest next offset any
+    /// trail's snapshot records; a partition some trail has no position for is not listed
+    /// (read from its start).
+    pub fn resume_positions(&self) -> HashMap<(String, i32), i64> {
+        let mut out: HashMap<(String, i32), i64> = HashMap::new();
+        let Some(first) = self.trails.first() else {
+            return out;
+        };
+        for key in first.positions.keys() {
+            let all: Option<Vec<i64>> = self
+                .trails
+                .iter()
+                .map(|t| t.positions.get(key).copied())
+                .collect();
+            if let (Some(all), Some((topic, partition))) = (all, key.rsplit_once('/')) {
+                if let (Some(min), Ok(p)) = (all.into_iter().min(), partition.parse()) {
+                    out.insert((topic.to_string(), p), min);
+                }
+            }
+        }
+        out
+    }
+
+    /// Counts what the feeder holds back (see [`crate::insights_reader::InsightsFeed`]).
+    pub fn with_upstream(mut self, held: Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        self.upstream_held = Some(held);
+        self
+    }
+
+    fn leading(&self) -> bool {
+        self.sinks.leading.as_ref().is_none_or(|l| *l.borrow())
     }
 
     /// Runs until the router's side of the channel closes (the pipeline drains), then
@@ -164,8 +215,17 @@ impl InsightsStage {
         let mut tick = tokio::time::interval(SNAPSHOT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_input = Instant::now();
+        let mut leading = self.sinks.leading.clone();
         loop {
             tokio::select! {
+                changed = async { leading.as_mut().expect("checked").changed().await }, if leading.is_some() => {
+                    match changed {
+                        Ok(()) if self.leading() => self.take_over().await,
+                        Ok(()) => {}
+                        // The election stopped (the pipeline is ending).
+                        Err(_) => leading = None,
+                    }
+                }
                 t = rx.recv() => match t {
                     Some(t) => {
                         last_input = Instant::now();
@@ -174,7 +234,11 @@ impl InsightsStage {
                     None => break,
                 },
                 _ = tick.tick() => {
-                    if last_input.elapsed() >= IDLE_ADVANCE {
+                    let held = self
+                        .upstream_held
+                        .as_ref()
+                        .is_some_and(|h| h.load(std::sync::atomic::Ordering::Relaxed) > 0);
+                    if last_input.elapsed() >= IDLE_ADVANCE && !held {
                         let now = time::OffsetDateTime::now_utc().unix_timestamp();
                         for i in 0..self.trails.len() {
                             let out = self.trails[i].detector.advance(now);
@@ -227,12 +291,42 @@ impl InsightsStage {
         }
     }
 
-    /// Delivers one batch of a trail's Insights records: a file per (account, region) in the
-    /// bucket, then CloudWatch Logs and the history; each retried until it succeeds.
-    async fn deliver(&self, i: usize, records: Vec<InsightRecord>) {
+    /// Delivers what a trail's detector emitted, if this replica is the writer; keeps it for
+    /// [`HANDOVER`] otherwise.
+    async fn deliver(&mut self, i: usize, records: Vec<InsightRecord>) {
         if records.is_empty() {
             return;
         }
+        set_active(&self.trails[i].active, &self.trails[i].detector);
+        if self.leading() {
+            self.write(i, records).await;
+            return;
+        }
+        while self.held.front().is_some_and(|h| h.0.elapsed() > HANDOVER) {
+            self.held.pop_front();
+        }
+        self.held.push_back((Instant::now(), i, records));
+    }
+
+    /// This replica became the writer: what its detectors emitted within [`HANDOVER`] is
+    /// written (what the old writer wrote is found and left as it is).
+    async fn take_over(&mut self) {
+        let held: Vec<_> = self.held.drain(..).collect();
+        let records: usize = held.iter().map(|h| h.2.len()).sum();
+        tracing::info!(
+            records,
+            "Insights writer for the group: writing what was held"
+        );
+        for (at, i, records) in held {
+            if at.elapsed() <= HANDOVER {
+                self.write(i, records).await;
+            }
+        }
+    }
+
+    /// Writes one batch of a trail's Insights records: a file per record in the bucket, then
+    /// CloudWatch Logs and the history; each retried until it succeeds.
+    async fn write(&self, i: usize, records: Vec<InsightRecord>) {
         let trail = &self.trails[i];
         for r in &records {
             let state = r.state.as_str();
@@ -240,7 +334,6 @@ impl InsightsStage {
                 .increment(1);
             tracing::info!(trail = %trail.name, state, insight_type = r.insight_type.as_str(), event_source = %r.event_source, event_name = %r.event_name, account = %r.account_id, region = %r.aws_region, "Insights event");
         }
-        set_active(&trail.active, &trail.detector);
         let mut groups: BTreeMap<(&str, &str), Vec<&InsightRecord>> = BTreeMap::new();
         for r in &records {
             groups
@@ -248,9 +341,10 @@ impl InsightsStage {
                 .or_default()
                 .push(r);
         }
-        let trail = &self.trails[i];
         for ((account, region), group) in &groups {
-            self.put_file(trail, account, region, group).await;
+            for r in group {
+                self.put_file(trail, account, region, r).await;
+            }
             if let Some(cwl) = &self.sinks.cwl {
                 let batch: Vec<(i64, Bytes)> = group
                     .iter()
@@ -261,8 +355,13 @@ impl InsightsStage {
             }
         }
         if let Some(h) = &self.sinks.history {
-            let raw: Vec<Bytes> = records.iter().map(|r| r.json.clone()).collect();
-            trailpipe_sink_s3::append_history(h, &raw, &self.sinks.health).await;
+            match &self.sinks.control {
+                Some(control) => publish_for_history(control, &records).await,
+                None => {
+                    let raw: Vec<Bytes> = records.iter().map(|r| r.json.clone()).collect();
+                    trailpipe_sink_s3::append_history(h, &raw, &self.sinks.health).await;
+                }
+            }
         }
     }
 
@@ -271,13 +370,10 @@ impl InsightsStage {
         trail: &InsightTrail,
         account: &str,
         region: &str,
-        group: &[&InsightRecord],
+        first: &InsightRecord,
     ) {
-        let first = group[0];
         let mut w = LogFileWriter::new(trailpipe_logfile::DEFAULT_COMPRESSION_LEVEL, 4096);
-        for r in group {
-            w.push(&r.json);
-        }
+        w.push(&first.json);
         let body = w.finish();
         let unique = unique_string(&trail.name, &first.event_id, 0, 0);
         let key = insight_file_key(&KeyParts {
@@ -308,7 +404,7 @@ impl InsightsStage {
                 .await
             {
                 Ok(outcome) => {
-                    tracing::info!(trail = %trail.name, key, ?outcome, records = group.len(), "Insights log file");
+                    tracing::info!(trail = %trail.name, key, ?outcome, "Insights log file");
                     return;
                 }
                 Err(e) => {
@@ -328,6 +424,29 @@ impl InsightsStage {
                 }
             }
         }
+    }
+}
+
+/// Puts `records` in the control topic under `insight/<eventID>`, for every replica's reader to
+/// store in its history; retried until the broker has them.
+async fn publish_for_history(
+    control: &crate::control_topic::ControlTopic,
+    records: &[InsightRecord],
+) {
+    let batch: Vec<crate::lifecycle::ControlRecord> = records
+        .iter()
+        .map(|r| {
+            (
+                format!("{}{}", crate::control_topic::INSIGHT_PREFIX, r.event_id),
+                Some(r.json.to_vec()),
+            )
+        })
+        .collect();
+    let mut delay = Duration::from_millis(200);
+    while let Err(e) = control.publish(batch.clone()).await {
+        tracing::warn!(error = %e, "Insights events not yet in the control topic (for the history); retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
     }
 }
 

@@ -51,6 +51,7 @@ pub fn settings(k: &KafkaSource, context: SecureContext) -> KafkaSettings {
         limits: k.parse_limits(),
         properties: k.client_properties(),
         context,
+        assignment: None,
     }
 }
 

@@ -11,12 +11,14 @@ mod group_status;
 mod history_indexer;
 mod http;
 mod insights;
+mod insights_reader;
 mod integrity;
 mod kafka_check;
 mod lifecycle;
 mod listener;
 mod lookup;
 mod run;
+mod stream_reader;
 mod validate_logs;
 
 use std::path::PathBuf;

@@ -267,6 +267,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                     kafka.context(k)?,
                     &states,
                     changed_tx.clone(),
+                    history.clone(),
                 );
                 tokio::select! {
                     r = opened => match r {
@@ -358,6 +359,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
                 states: states.clone(),
                 cwl_health: cwl_health.clone(),
                 file_mac: file_mac.clone(),
+                control: control_topic.clone(),
             },
             &config,
             &effective,
@@ -599,6 +601,8 @@ struct Shared<'a> {
     cwl_health: crate::cwl::CwlHealthSlot,
     /// Signs every log file's metadata.
     file_mac: Arc<trailpipe_logfile::FileMac>,
+    /// The group's control topic (Kafka sources).
+    control: Option<Arc<crate::control_topic::ControlTopic>>,
 }
 
 async fn run_pipeline(
@@ -661,6 +665,18 @@ async fn run_pipeline(
     let (routed_tx, routed_rx) = mpsc::channel(FLOW_CHANNEL);
     let (seg_tx, seg_rx) = mpsc::channel(SEGMENT_CHANNEL);
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
+    // With Kafka, Insights see the whole stream through a reader of their own, and the
+    // group's leader writes (see `insights_reader`); a file run taps the router.
+    let leader = match (
+        &config.source,
+        config
+            .trails
+            .iter()
+            .any(|t| config.insight_config(t).is_some()),
+    ) {
+        (SourceConfig::Kafka(k), true) => Some(crate::insights_reader::InsightsLeader::start(k)),
+        _ => None,
+    };
     let insights = crate::insights::InsightsStage::open(
         config,
         crate::insights::InsightSinks {
@@ -668,15 +684,35 @@ async fn run_pipeline(
             history: history.clone(),
             cwl: cwl.clone(),
             health: health.clone(),
+            leading: leader.as_ref().map(|l| l.leading.clone()),
+            control: shared.control.clone(),
         },
         matches!(config.source, SourceConfig::Kafka(_)),
     )
     .context("setting up Insights")?;
-    let mut router = Router::new(selectors).with_updates(routes_rx);
+    let mut router = Router::new(selectors).with_updates(routes_rx.clone());
     let mut insights_task = None;
-    if let Some((stage, mask)) = insights {
+    let mut insights_reader = None;
+    if let Some((mut stage, mask)) = insights {
         let (tap_tx, tap_rx) = mpsc::channel(crate::insights::TAP_CHANNEL);
-        router = router.with_tap(mask, tap_tx);
+        match &config.source {
+            SourceConfig::Kafka(k) => {
+                let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let feed = crate::insights_reader::InsightsFeed::new(
+                    mask,
+                    routes_rx,
+                    stage.resume_positions(),
+                    tap_tx,
+                    held.clone(),
+                );
+                stage = stage.with_upstream(held);
+                insights_reader = Some(
+                    feed.start(k, shared.kafka.context(k)?)
+                        .context("starting the Insights reader")?,
+                );
+            }
+            SourceConfig::File(_) => router = router.with_tap(mask, tap_tx),
+        }
         insights_task = Some(tokio::spawn(stage.run(tap_rx)));
     }
     // Ends when the source's side closes, and with it the Insights stage's input.
@@ -725,7 +761,8 @@ async fn run_pipeline(
         SourceConfig::Kafka(k) => {
             let (stop_tx, stop_rx) = watch::channel(false);
             let (barrier_tx, barrier_rx) = mpsc::unbounded_channel();
-            let settings = crate::kafka_check::settings(k, shared.kafka.context(k)?);
+            let mut settings = crate::kafka_check::settings(k, shared.kafka.context(k)?);
+            settings.assignment = leader.as_ref().map(|l| l.assignment());
             let mut source = tokio::spawn(run_kafka_source(
                 settings, budget, src_tx, ack_rx, barrier_rx, stop_rx, grace,
             ));
@@ -788,9 +825,12 @@ async fn run_pipeline(
             // The source has drained and committed; let deliveries still in flight finish
             // before the next pipeline's replay looks at the store.
             let _ = tokio::time::timeout(grace, &mut delivery).await;
+            // The Insights reader stops (dropping its sender), then the stage snapshots.
+            drop(insights_reader);
             if let Some(t) = insights_task {
                 let _ = tokio::time::timeout(grace, t).await;
             }
+            drop(leader);
             if let Some(c) = &cwl {
                 let _ = tokio::time::timeout(grace, c.publish_metric_data()).await;
             }

@@ -100,7 +100,7 @@ pub async fn run(args: ValidateLogsArgs) -> anyhow::Result<i32> {
             );
             let states = crate::lifecycle::TrailStates::in_memory();
             let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            Some(crate::control_topic::ControlTopic::open(k, context, &states, tx).await?)
+            Some(crate::control_topic::ControlTopic::open(k, context, &states, tx, None).await?)
         }
         _ => None,
     };

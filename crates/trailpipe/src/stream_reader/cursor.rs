@@ -1,4 +1,4 @@
-//! Offset continuity of one partition of the history indexer, as decisions only
+//! Offset continuity of one partition of a whole-stream reader, as decisions only
 //! ([`Cursor::on_message`] → [`Verdict`], [`Cursor::on_check`] → a seek target), which the
 //! reader loop executes.
 //!
@@ -108,6 +108,11 @@ impl Cursor {
             self.seek_back = None;
         }
         Some(self.next_seek(e))
+    }
+
+    /// One periodic check while the partition is paused on purpose: not a stall.
+    pub(super) fn on_paused(&mut self) {
+        self.idle_checks = 0;
     }
 
     /// 0, then [`SEEK_BACK_FIRST`], then doubling, before `e`.
