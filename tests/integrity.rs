@@ -346,6 +346,7 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
         metric_sum(PORT, "trailpipe_digest_chain_conflicts_total"),
         1.0
     );
+    // /readyz names it from the moment it is counted.
     let (_, ready) = http_get(PORT, "/readyz").expect("/readyz");
     let ready: serde_json::Value = serde_json::from_str(&ready).expect("json");
     let detail = ready["digests"]["audited"]["ChainConflict"]["Detail"]

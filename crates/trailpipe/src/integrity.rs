@@ -330,6 +330,19 @@ fn chain(config: &Config, t: &TrailConfig, account: &str, region: &str) -> Diges
     c
 }
 
+/// Records a chain conflict in the trail's status, then counts it: `/readyz` names a conflict
+/// from the moment its metric counts it, not at the end of the round.
+fn note_conflict(statuses: &DigestStatuses, trail: &str, at: OffsetDateTime, detail: String) {
+    statuses
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(trail.to_string())
+        .or_default()
+        .chain_conflict = Some((at, detail));
+    metrics::counter!(trailpipe_telemetry::DIGEST_CHAIN_CONFLICTS, "trail" => trail.to_string())
+        .increment(1);
+}
+
 /// The trail's home region (its own, else the storage region).
 pub fn home_region<'a>(config: &'a Config, t: &'a TrailConfig) -> &'a str {
     t.home_region
@@ -365,13 +378,10 @@ pub async fn run_digests(
         }
         for t in &trails {
             let (org, prefix) = (t.key_organization_id(), t.key_prefix());
-            let (outcome, conflict) = match discover_chains(&store, &t.s3_bucket_name, prefix, org)
-                .await
-            {
-                Err(e) => (Err(e.to_string()), None),
+            let outcome = match discover_chains(&store, &t.s3_bucket_name, prefix, org).await {
+                Err(e) => Err(e.to_string()),
                 Ok(chains) => {
                     let mut result = Ok(false);
-                    let mut conflict = None;
                     for c in chains {
                         let d = Digester::new(
                             chain(&config, t, &c.account, &c.region),
@@ -386,10 +396,9 @@ pub async fn run_digests(
                                         off_chain_seen.clear();
                                     }
                                     if off_chain_seen.insert(key.clone()) {
-                                        metrics::counter!(trailpipe_telemetry::DIGEST_CHAIN_CONFLICTS, "trail" => t.name.clone()).increment(1);
                                         let detail = format!("digest chain conflict: s3://{}/{key} is off the chain (another writer digested a different window: are all replicas configured alike?)", t.s3_bucket_name);
                                         tracing::error!(trail = %t.name, "{detail}");
-                                        conflict = Some(detail);
+                                        note_conflict(&statuses, &t.name, now, detail);
                                     }
                                 }
                                 if r.unverified_files > 0 {
@@ -411,22 +420,18 @@ pub async fn run_digests(
                                 metrics::counter!(trailpipe_telemetry::DIGEST_ERRORS, "trail" => t.name.clone()).increment(1);
                                 if matches!(e, trailpipe_digest::DigestError::ChainConflict { .. })
                                 {
-                                    metrics::counter!(trailpipe_telemetry::DIGEST_CHAIN_CONFLICTS, "trail" => t.name.clone()).increment(1);
-                                    conflict = Some(e.to_string());
+                                    note_conflict(&statuses, &t.name, now, e.to_string());
                                 }
                                 tracing::warn!(trail = %t.name, account = %c.account, region = %c.region, error = %e, "digest run failed; retrying next round");
                                 result = Err(e.to_string());
                             }
                         }
                     }
-                    (result, conflict)
+                    result
                 }
             };
             let mut s = statuses.lock().unwrap_or_else(|p| p.into_inner());
             let st = s.entry(t.name.clone()).or_default();
-            if let Some(c) = conflict {
-                st.chain_conflict = Some((now, c));
-            }
             match outcome {
                 Ok(true) => {
                     st.latest_delivery = Some(now);
