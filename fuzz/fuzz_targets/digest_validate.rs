@@ -18,7 +18,7 @@ use trailpipe_digest::{
     DigestSigner, PublicKeyInfo, StaticKey,
 };
 use trailpipe_fuzz::{runtime, scratch_dir, split_nul};
-use trailpipe_sink_s3::Store;
+use trailpipe_store::Store;
 
 pub const BUCKET: &str = "fuzz-bucket";
 const START: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);

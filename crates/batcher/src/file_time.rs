@@ -29,9 +29,6 @@ pub const MAX_PAST_SECS: i64 = 3 * 86_400;
 /// Newest accepted anchor time, relative to the read clock (producers' clock skew).
 pub const MAX_FUTURE_SECS: i64 = 15 * 60;
 
-/// Object metadata key on every log file: where its time came from ([`FileTimeSource`]).
-pub const META_FILE_TIME: &str = "trailpipe-file-time";
-
 /// Where a segment's file time came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileTimeSource {
@@ -45,7 +42,7 @@ pub enum FileTimeSource {
 }
 
 impl FileTimeSource {
-    /// The value of [`META_FILE_TIME`].
+    /// The value recorded under `trailpipe_store::meta::FILE_TIME`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::KafkaTimestamp => "kafka-timestamp",

@@ -10,7 +10,7 @@
 //!    plausible, else recorded (see [`file_time`]).
 //! 2. **Cut points are a pure function of the input, or recorded.** Size and count cuts depend
 //!    only on the records; a wall-clock cut (`delivery_interval_secs`) is recorded in every file's
-//!    metadata ([`META_END`]). After a restart (`Flow::Assigned { replay: true }`) the batcher
+//!    metadata (`trailpipe_store::meta::END`). After a restart (`Flow::Assigned { replay: true }`) the batcher
 //!    looks up the anchor file of each new segment; if it exists, the segment is cut exactly where
 //!    the recorded cut says, so the replay rebuilds byte-identical files. The first missing anchor
 //!    ends the replay: delivery writes a segment's anchor file first and a partition's segments
@@ -26,18 +26,10 @@ mod segment;
 
 pub use build::{LogFile, Segment};
 pub use cwl_feed::{CwlFeed, CwlMessage, CwlPending, CwlRecord};
-pub use file_time::{FileTimeSource, META_FILE_TIME};
+pub use file_time::FileTimeSource;
 pub use inflight::InFlight;
-pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, RecordedCut, TrailOutput};
-
-/// Object metadata key: the segment's anchor offset (first routed record).
-pub const META_FIRST: &str = "trailpipe-first-offset";
-/// Object metadata key: one past the segment's last offset — the recorded cut point.
-pub const META_END: &str = "trailpipe-end-offset";
-/// Object metadata key: the segment's first offset.
-pub const META_START: &str = "trailpipe-start-offset";
-/// Object metadata key: `topic/partition` (or file path) the segment was read from.
-pub const META_SOURCE: &str = "trailpipe-source";
+pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, TrailOutput};
+pub use trailpipe_store::RecordedCut;
 
 /// Why a segment was cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

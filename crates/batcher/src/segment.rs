@@ -15,7 +15,7 @@ use trailpipe_telemetry as names;
 use crate::{
     build::{build_files, file_key, GroupInput},
     file_time::{self, FileTimeSource},
-    CutReason, CwlFeed, CwlMessage, CwlRecord, InFlight, Segment,
+    CutReason, CwlFeed, CwlMessage, CwlRecord, InFlight, RecordedCut, Segment,
 };
 
 /// What the batcher needs to know about a trail.
@@ -59,15 +59,6 @@ pub struct BatcherConfig {
     pub compression_level: u32,
     /// Whether segments carry their management and Insights events for the event history.
     pub history: bool,
-}
-
-/// A cut recorded in an existing file's metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordedCut {
-    /// The segment's anchor offset.
-    pub first: i64,
-    /// One past its last offset.
-    pub end: i64,
 }
 
 /// What the batcher reads from (and records in) the object store: the cut recorded on an

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use trailpipe_sink_s3::Store;
+use trailpipe_store::Store;
 
 use crate::{format::KeyLayout, DigestError};
 

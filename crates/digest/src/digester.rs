@@ -26,7 +26,7 @@ use std::{collections::HashSet, sync::Arc};
 
 use time::OffsetDateTime;
 use trailpipe_logfile::FileMac;
-use trailpipe_sink_s3::{PutOutcome, Store};
+use trailpipe_store::{PutOutcome, Store};
 
 use crate::{
     format::{self, DigestFile, LogFileEntry},

@@ -1,6 +1,6 @@
 //! The crate's error type. Store errors keep their retry class so a caller can back off.
 
-use trailpipe_sink_s3::StoreError;
+use trailpipe_store::StoreError;
 
 /// What went wrong while producing or validating digests.
 #[derive(Debug, thiserror::Error)]

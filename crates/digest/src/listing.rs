@@ -6,16 +6,16 @@
 
 use futures::{stream, StreamExt, TryStreamExt};
 use time::OffsetDateTime;
-use trailpipe_logfile::{FileMac, MacCheck, MacInput, META_MAC};
-use trailpipe_sink_s3::Store;
+use trailpipe_logfile::{FileMac, MacCheck, MacInput};
+use trailpipe_store::{
+    meta::{MAC, NEWEST, OLDEST, SHA256},
+    Store,
+};
 
 use crate::{
     format::{self, LogFileEntry, HASH_ALGORITHM},
     DigestChainConfig, DigestError,
 };
-
-/// Metadata the delivery stage writes on each log file, which digests list.
-pub use trailpipe_sink_s3::{META_NEWEST, META_OLDEST, META_SHA256};
 
 /// How many HEAD/GET requests run at once while describing a window's files.
 const DESCRIBE_CONCURRENCY: usize = 16;
@@ -153,9 +153,7 @@ async fn describe(
         )));
     };
     let get = |k: &str| meta.get(k).map(String::as_str);
-    let (Some(hash), Some(oldest), Some(newest)) =
-        (get(META_SHA256), get(META_OLDEST), get(META_NEWEST))
-    else {
+    let (Some(hash), Some(oldest), Some(newest)) = (get(SHA256), get(OLDEST), get(NEWEST)) else {
         return Ok(Described::Unverified(format!(
             "s3://{bucket}/{key} is named like a log file but has no trailpipe metadata: not written by trailpipe, not digested"
         )));
@@ -168,7 +166,7 @@ async fn describe(
         newest,
     };
     let times = (format::parse_time(oldest), format::parse_time(newest));
-    match (mac.verify(&input, get(META_MAC)), times) {
+    match (mac.verify(&input, get(MAC)), times) {
         (MacCheck::Valid, (Some(o), Some(n))) if is_sha256_hex(hash) => {
             Ok(Described::Listed(LogFileEntry {
                 s3_bucket: bucket.to_string(),

@@ -540,7 +540,7 @@ async fn objects_without_a_valid_mac_are_never_listed() {
     let mut meta = b.metadata(&made_up);
     let id = file_mac().id().to_string();
     meta.insert(
-        "trailpipe-mac".into(),
+        trailpipe_store::meta::MAC.into(),
         format!("v1:{id}:{}", "0".repeat(64)),
     );
     b.set_metadata(&made_up, &meta);
@@ -549,13 +549,13 @@ async fn objects_without_a_valid_mac_are_never_listed() {
     let mut meta = b.metadata(&other);
     let other_key = trailpipe_logfile::FileMac::new(&[7; 32]).expect("key");
     meta.insert(
-        "trailpipe-mac".into(),
+        trailpipe_store::meta::MAC.into(),
         other_key.sign(&trailpipe_logfile::MacInput {
             bucket: BUCKET,
             key: &other,
             sha256_hex: &hash,
-            oldest: &meta["trailpipe-oldest-event-time"],
-            newest: &meta["trailpipe-newest-event-time"],
+            oldest: &meta[trailpipe_store::meta::OLDEST],
+            newest: &meta[trailpipe_store::meta::NEWEST],
         }),
     );
     b.set_metadata(&other, &meta);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use trailpipe_digest::{format, keys::KmsSigner, validate, DigestSigner, Digester};
-use trailpipe_sink_s3::Store;
+use trailpipe_store::Store;
 
 fn endpoint() -> Option<String> {
     std::env::var("AWS_ENDPOINT_URL").ok()
@@ -91,10 +91,10 @@ async fn digests_on_moto_s3_signed_by_moto_kms_validate() {
             newest: &time,
         });
         let metadata = std::collections::HashMap::from([
-            ("trailpipe-sha256".to_string(), hash),
-            ("trailpipe-oldest-event-time".to_string(), time.clone()),
-            ("trailpipe-newest-event-time".to_string(), time),
-            ("trailpipe-mac".to_string(), mac),
+            (trailpipe_store::meta::SHA256.to_string(), hash),
+            (trailpipe_store::meta::OLDEST.to_string(), time.clone()),
+            (trailpipe_store::meta::NEWEST.to_string(), time),
+            (trailpipe_store::meta::MAC.to_string(), mac),
         ]);
         store
             .put_new(

@@ -35,15 +35,15 @@ async fn validate_10k_log_files_on_the_local_store() {
         std::fs::write(&path, &gz).expect("write");
         let meta = HashMap::from([
             (
-                "trailpipe-sha256".to_string(),
+                trailpipe_store::meta::SHA256.to_string(),
                 format::sha256_hex(body.as_bytes()),
             ),
             (
-                "trailpipe-oldest-event-time".to_string(),
+                trailpipe_store::meta::OLDEST.to_string(),
                 "2026-03-01T09:59:00Z".to_string(),
             ),
             (
-                "trailpipe-newest-event-time".to_string(),
+                trailpipe_store::meta::NEWEST.to_string(),
                 "2026-03-01T09:59:49Z".to_string(),
             ),
         ]);

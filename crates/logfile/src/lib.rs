@@ -15,4 +15,4 @@ pub use body::{LogFileBody, LogFileWriter, DEFAULT_COMPRESSION_LEVEL};
 pub use key::{
     format_file_timestamp, insight_file_key, log_file_key, unique_string, KeyParts, UNIQUE_LEN,
 };
-pub use mac::{FileMac, MacCheck, MacInput, META_MAC};
+pub use mac::{FileMac, MacCheck, MacInput};

@@ -1,6 +1,6 @@
 //! Proof that trailpipe wrote a log file: an HMAC-SHA256, under a key only trailpipe holds,
 //! over the file's bucket, key, body SHA-256 and event-time range, stored in the object's
-//! metadata ([`META_MAC`]) when the file is written.
+//! metadata (`trailpipe_store::meta::MAC`) when the file is written.
 //!
 //! Digests list only files whose MAC verifies, so whoever can write to the bucket cannot get a
 //! forged file certified by naming it like a log file: without the key, no metadata they write
@@ -14,9 +14,6 @@
 
 use hmac::{KeyInit, Mac};
 use sha2::Digest;
-
-/// Object metadata key holding the MAC.
-pub const META_MAC: &str = "trailpipe-mac";
 
 /// Shortest accepted key, in bytes.
 pub const MIN_KEY_BYTES: usize = 32;

@@ -15,13 +15,15 @@ use std::{collections::HashMap, sync::Arc};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
-use trailpipe_batcher::{
-    InFlight, LogFile, PendingSegment, Segment, META_END, META_FIRST, META_SOURCE, META_START,
-};
+use trailpipe_batcher::{InFlight, LogFile, PendingSegment, Segment};
 use trailpipe_event::{DeadLetter, Epoch, Feedback, PartitionId, SegmentAck};
+use trailpipe_store::{
+    meta::{Cut, Listed, LogFileMeta},
+    Backoff, ErrorClass, PutOutcome, RecordedCut, Store,
+};
 use trailpipe_telemetry as names;
 
-use crate::{retry::Backoff, ErrorClass, PutOutcome, SinkHealth, Store};
+use crate::SinkHealth;
 
 /// Another destination of a segment's records (CloudWatch Logs), written after the log files
 /// and before the acknowledgement. Returns records it refused for good (they go to the
@@ -79,13 +81,6 @@ pub struct DeliveryTrail {
     /// SNS topic told about each delivered log file.
     pub sns_topic_arn: Option<Arc<str>>,
 }
-
-/// Object metadata key: lowercase hex SHA-256 of the uncompressed log file (digests list it).
-pub const META_SHA256: &str = "trailpipe-sha256";
-/// Object metadata key: oldest `eventTime` in the file (`YYYY-MM-DDTHH:MM:SSZ`).
-pub const META_OLDEST: &str = "trailpipe-oldest-event-time";
-/// Object metadata key: newest `eventTime` in the file.
-pub const META_NEWEST: &str = "trailpipe-newest-event-time";
 
 fn event_time(secs: i64) -> String {
     let t =
@@ -314,25 +309,22 @@ impl Delivery {
             oldest: &oldest,
             newest: &newest,
         });
-        let mut metadata = HashMap::from([
-            (META_FIRST.to_string(), anchor.to_string()),
-            (META_END.to_string(), seg.end.to_string()),
-            (META_START.to_string(), seg.start.to_string()),
-            (META_SHA256.to_string(), sha256),
-            (META_OLDEST.to_string(), oldest),
-            (META_NEWEST.to_string(), newest),
-            (trailpipe_logfile::META_MAC.to_string(), mac),
-            (
-                META_SOURCE.to_string(),
-                format!("{}/{}", seg.partition.source, seg.partition.partition),
-            ),
-        ]);
-        if let Some(source) = seg.file_time {
-            metadata.insert(
-                trailpipe_batcher::META_FILE_TIME.to_string(),
-                source.as_str().to_string(),
-            );
+        let metadata = LogFileMeta {
+            source: format!("{}/{}", seg.partition.source, seg.partition.partition),
+            sha256_hex: sha256,
+            cut: Some(Cut {
+                anchor,
+                end: seg.end,
+                start: seg.start,
+            }),
+            listed: Some(Listed {
+                oldest,
+                newest,
+                mac,
+            }),
+            file_time: seg.file_time.map(|s| s.as_str()),
         }
+        .into_map();
         let mut backoff = Backoff::new();
         loop {
             match self
@@ -388,11 +380,13 @@ impl Delivery {
                 Err(e) => tokio::time::sleep(backoff.next_delay(e.class)).await,
             }
         };
-        let recorded = (
-            meta.get(META_FIRST).and_then(|v| v.parse::<i64>().ok()),
-            meta.get(META_END).and_then(|v| v.parse::<i64>().ok()),
-        );
-        if recorded != (Some(anchor), Some(seg.end)) {
+        let recorded = RecordedCut::from_metadata(&meta);
+        if recorded
+            != Some(RecordedCut {
+                first: anchor,
+                end: seg.end,
+            })
+        {
             metrics::counter!(names::SEGMENT_CONFLICTS).increment(1);
             tracing::error!(bucket = %f.bucket, key = %f.key, ?recorded, anchor, end = seg.end, "existing log file records a different cut");
             false

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use trailpipe_batcher::{CutLookup, RecordedCut, META_END, META_FIRST};
+use trailpipe_batcher::CutLookup;
 use trailpipe_event::DeadLetter;
 use trailpipe_ingest::DeadLetterWriter;
-use trailpipe_sink_s3::{DeadLetterSink, PutOutcome, Store};
+use trailpipe_sink_s3::DeadLetterSink;
+use trailpipe_store::{PutOutcome, RecordedCut, Store};
 
 /// Reads recorded cuts from log files' metadata.
 pub struct StoreCutLookup(pub Store);
@@ -22,11 +23,7 @@ impl CutLookup for StoreCutLookup {
         let store = self.0.clone();
         Box::pin(async move {
             let meta = store.head(&bucket, &key).await.map_err(|e| e.to_string())?;
-            Ok(meta.and_then(|m| {
-                let first = m.get(META_FIRST)?.parse().ok()?;
-                let end = m.get(META_END)?.parse().ok()?;
-                Some(RecordedCut { first, end })
-            }))
+            Ok(meta.as_ref().and_then(RecordedCut::from_metadata))
         })
     }
 

@@ -34,7 +34,8 @@ use trailpipe_config::Config;
 use trailpipe_insights::{Detector, InsightRecord};
 use trailpipe_logfile::{insight_file_key, unique_string, KeyParts, LogFileWriter};
 use trailpipe_router::Tapped;
-use trailpipe_sink_s3::{Backoff, SinkHealth, Store};
+use trailpipe_sink_s3::SinkHealth;
+use trailpipe_store::{meta::LogFileMeta, Backoff, Store};
 use trailpipe_telemetry as names;
 
 use crate::cwl::CwlStage;
@@ -384,10 +385,12 @@ impl InsightsStage {
             timestamp: first.event_time,
             unique: &unique,
         });
-        let metadata = HashMap::from([
-            ("trailpipe-source".to_string(), "insights".to_string()),
-            ("trailpipe-sha256".to_string(), body.sha256_hex()),
-        ]);
+        let metadata = LogFileMeta {
+            source: "insights".into(),
+            sha256_hex: body.sha256_hex(),
+            ..Default::default()
+        }
+        .into_map();
         let gzip = Bytes::from(body.gzip);
         let mut backoff = Backoff::new();
         loop {

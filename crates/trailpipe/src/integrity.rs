@@ -21,7 +21,7 @@ use trailpipe_digest::{
 
 use crate::control_topic::ControlTopic;
 use trailpipe_logfile::FileMac;
-use trailpipe_sink_s3::Store;
+use trailpipe_store::Store;
 use trailpipe_telemetry as names;
 
 /// Latest digest outcome of a trail, for `GetTrailStatus`.

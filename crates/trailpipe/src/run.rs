@@ -28,7 +28,8 @@ use trailpipe_ingest::{
     run_file_source, run_kafka_source, DeadLetterWriter, KafkaHealth, MskIamAuth, SecureContext,
 };
 use trailpipe_router::Router;
-use trailpipe_sink_s3::{Delivery, DeliveryTrail, SinkHealth, Store};
+use trailpipe_sink_s3::{Delivery, DeliveryTrail, SinkHealth};
+use trailpipe_store::Store;
 
 use crate::{
     adapters::{DeadLetters, StoreCutLookup},

@@ -18,7 +18,7 @@ const MAX_DIGEST_BYTES: usize = 64 * 1024 * 1024;
 use futures::{stream, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;
-use trailpipe_sink_s3::{ErrorClass, Store};
+use trailpipe_store::{ErrorClass, Store};
 
 use crate::{
     format::{self, KeyLayout},

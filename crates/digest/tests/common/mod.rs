@@ -10,7 +10,7 @@ use trailpipe_digest::{
     validate::{self, ValidateRequest, ValidationReport},
     DigestChainConfig, DigestSigner, StaticKey,
 };
-use trailpipe_sink_s3::{PutOutcome, Store};
+use trailpipe_store::{PutOutcome, Store};
 
 pub const BUCKET: &str = "audit-logs";
 pub const ACCOUNT: &str = "111122223333";
@@ -111,10 +111,10 @@ impl Bucket {
                 newest: &newest,
             });
             HashMap::from([
-                ("trailpipe-sha256".to_string(), hash.clone()),
-                ("trailpipe-oldest-event-time".to_string(), oldest),
-                ("trailpipe-newest-event-time".to_string(), newest),
-                ("trailpipe-mac".to_string(), mac),
+                (trailpipe_store::meta::SHA256.to_string(), hash.clone()),
+                (trailpipe_store::meta::OLDEST.to_string(), oldest),
+                (trailpipe_store::meta::NEWEST.to_string(), newest),
+                (trailpipe_store::meta::MAC.to_string(), mac),
             ])
         } else {
             HashMap::new()
