@@ -133,6 +133,13 @@ pub trait ApiBackend {
         true
     }
 
+    /// Waits until the state the API answers from is complete (a starting replica has applied
+    /// its group's control topic), or answers the error that is returned instead of running the
+    /// operation (retriable: the caller's SDK tries again). The default is complete at once.
+    fn ready(&self) -> impl Future<Output = Result<(), ApiError>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     /// Stores the self-record of an API call (a CloudTrail record, see [`crate::audit`])
     /// durably, so that it reaches the trails like any consumed record; the call is answered
     /// only after this returns `Ok`.

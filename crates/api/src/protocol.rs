@@ -175,14 +175,7 @@ pub fn epoch_seconds(t: OffsetDateTime) -> serde_json::Value {
 /// The deprecated string forms of GetTrailStatus (`"2016-01-28T23:02:24Z"`); `""` when unset,
 /// as CloudTrail does.
 pub(crate) fn legacy_time_string(t: Option<OffsetDateTime>) -> String {
-    const FORMAT: &[time::format_description::FormatItem<'static>] =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    t.map(|t| {
-        t.to_offset(time::UtcOffset::UTC)
-            .format(FORMAT)
-            .expect("formatting a UTC date with a fixed description cannot fail")
-    })
-    .unwrap_or_default()
+    t.map(trailpipe_event::format_time).unwrap_or_default()
 }
 
 /// Serde helper for optional epoch-second timestamps (number, integer or float) in requests.

@@ -62,8 +62,26 @@ pub struct Backend {
 
 /// The control topic and this replica's name, set once the topic was read at start.
 pub type GroupSlot = Arc<std::sync::OnceLock<(Arc<crate::control_topic::ControlTopic>, String)>>;
-/// How long `ListPublicKeys` waits for the signer's keys at start before a retriable error.
-const KEYS_WAIT: Duration = Duration::from_secs(10);
+/// How long a call waits at start for the control topic to be applied (and `ListPublicKeys`
+/// for the signer's keys) before it is answered a retriable error.
+const STATE_WAIT: Duration = Duration::from_secs(10);
+
+/// The value of `slot` once it is set, waiting up to [`STATE_WAIT`]; else a retriable error
+/// saying what is `still` being read.
+async fn wait_for<'a, T>(slot: &'a std::sync::OnceLock<T>, still: &str) -> Result<&'a T, ApiError> {
+    let deadline = tokio::time::Instant::now() + STATE_WAIT;
+    loop {
+        if let Some(v) = slot.get() {
+            return Ok(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Internal(format!(
+                "{still} is still being read; retry"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// The digest signer, set once its keys were read at start (never without validated trails).
 pub type SignerSlot = Arc<std::sync::OnceLock<Arc<dyn DigestSigner>>>;
@@ -292,6 +310,18 @@ impl ApiBackend for Backend {
         self.unverified.admit(source_ip)
     }
 
+    /// A Kafka source's replica answers only once it applied the group's control topic (what
+    /// the API changed through any replica); a file source has no control topic.
+    async fn ready(&self) -> Result<(), ApiError> {
+        if matches!(
+            self.config().source,
+            trailpipe_config::SourceConfig::File(_)
+        ) {
+            return Ok(());
+        }
+        wait_for(&self.group, "the control topic").await.map(|_| ())
+    }
+
     async fn record_call(&self, record: serde_json::Value) -> Result<(), ApiError> {
         let sink = self.audit.read().unwrap_or_else(|p| p.into_inner()).clone();
         match sink {
@@ -376,18 +406,7 @@ impl ApiBackend for Backend {
         }
         // The signer is set once its keys were read (the control topic, at start): wait a
         // little for it, then answer a retriable error, never an empty list.
-        let deadline = tokio::time::Instant::now() + KEYS_WAIT;
-        let signer = loop {
-            if let Some(s) = self.signer.get() {
-                break s;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ApiError::Internal(
-                    "the digest signing keys are still being read (control topic); retry".into(),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let signer = wait_for(&self.signer, "the digest signing keys (control topic)").await?;
         let now = OffsetDateTime::now_utc();
         Ok(signer
             .public_keys(start.unwrap_or(now), end.unwrap_or(now))

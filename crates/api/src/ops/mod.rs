@@ -75,7 +75,11 @@ pub(crate) async fn handle<S: ApiBackend + Clone + Send + Sync + 'static>(
                 Ok(op) => match authorize_trails(&access, &caller, op.name(), &body) {
                     Ok(()) => {
                         tracing::info!(operation = op.name(), caller = %who, %region, "CloudTrail API call");
-                        dispatch(&backend, op, &region, &body).await
+                        // Never an answer from a state not yet complete (a stale trail).
+                        match backend.ready().await {
+                            Ok(()) => dispatch(&backend, op, &region, &body).await,
+                            Err(e) => Err(e),
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(operation = op.name(), caller = %who, code = e.code(), "CloudTrail API call denied");
