@@ -47,7 +47,11 @@ use trailpipe_event::{
 };
 use trailpipe_telemetry as names;
 
-use crate::{client::SecureContext, IngestError, Watermarks};
+use crate::{
+    client::SecureContext,
+    cursor::{Check, PartitionCursor, StallChecks, Verdict},
+    IngestError, Watermarks,
+};
 
 /// What the Kafka source needs from the configuration.
 #[derive(Clone)]
@@ -120,18 +124,8 @@ impl KafkaSettings {
 
 /// How often the loop checks for stalled partitions (and counts towards a re-commit).
 const CHECK_EVERY: Duration = Duration::from_secs(1);
-/// Checks in a row with nothing read while the broker's high watermark is above the expected
-/// offset before a partition counts as stalled. Counted in checks, not wall time, so a loop
-/// blocked by a full pipeline (no checks run) does not mistake backpressure for a stall.
-const STALL_TICKS: u32 = 3;
-/// Checks with nothing read of a partition after which it counts as stalled even while other
-/// partitions are read (a prefetch queue holding only others' records never lasts this long).
-const STARVED_TICKS: u32 = 30;
 /// Checks between re-commits of every owned partition's watermark.
 const RECOMMIT_EVERY: u32 = 5;
-
-/// First distance of a corrective seek before a resume point (doubled on each retry).
-const SEEK_BACK_FIRST: i64 = 512;
 
 #[derive(Debug)]
 enum GroupEvent {
@@ -226,22 +220,12 @@ impl ConsumerContext for GroupContext {
 struct Assigned {
     id: Arc<PartitionId>,
     epoch: Epoch,
-    /// Where the first message of this epoch must be (committed offset or rewind point).
-    expect: Option<i64>,
-    /// How far before `expect` the last corrective seek went (see `handle_message`).
-    seek_back: Option<i64>,
-    /// Whether a message before `expect` arrived since the last corrective seek.
-    reread: bool,
+    /// Offset continuity: where the next message must be (from the committed offset or a
+    /// rewind point), and the corrective seeks that verify jumps and stalls.
+    cursor: PartitionCursor,
     /// One past the last offset read under this epoch.
     read_end: Option<i64>,
     committed: Option<i64>,
-    /// Stall checks in a row during which nothing of this partition was read.
-    idle_checks: u32,
-    /// A high watermark a stall check found to have nothing readable between the expected
-    /// offset and it (the seek back re-read earlier offsets and still nothing came at or after
-    /// the expected one: transaction markers or compaction at the tail). No more seeks until
-    /// the high watermark moves.
-    quiet_high: Option<i64>,
 }
 
 /// A request to bring every record read so far to delivery, then run `then` before reading on
@@ -307,13 +291,9 @@ impl Loop {
                             Assigned {
                                 id: id.clone(),
                                 epoch: self.next_epoch,
-                                expect,
-                                seek_back: None,
-                                reread: false,
+                                cursor: PartitionCursor::new(expect, StallChecks::GROUP),
                                 read_end: None,
                                 committed: None,
-                                idle_checks: 0,
-                                quiet_high: None,
                             },
                         );
                         self.send(Flow::Assigned {
@@ -356,33 +336,22 @@ impl Loop {
             // A message of a partition no longer assigned: it will be read again by its owner.
             return Ok(());
         };
-        a.idle_checks = 0;
-        if let Some(e) = a.expect {
-            if offset < e {
-                // Re-read after a corrective seek (or queued before a rewind's seek): skip.
-                a.reread = true;
+        // Re-reads after a corrective seek (or queued before a rewind's seek) are skipped;
+        // a jump is verified by seeking back before it is believed (see `crate::cursor`).
+        let expected = a.cursor.expect();
+        match a.cursor.on_message(offset) {
+            Verdict::Accept => {}
+            Verdict::Skip => return Ok(()),
+            Verdict::SeekBack(target) => {
+                seek(&self.consumer, &a.id, target);
+                tracing::info!(partition = %a.id, ?expected, offset, target, "offsets missing before this message; seeking back to verify");
                 return Ok(());
             }
-            if offset > e {
-                // Offsets [e, offset) were not returned. Real Kafka skips offsets only where
-                // none exist (compaction, transaction markers, retention), but some compatible
-                // brokers (tansu 0.6) answer a fetch from inside a record batch with a later
-                // batch, silently dropping records. So verify: seek to `e`, then further back
-                // (doubling), skipping what precedes `e`, until a message before `e` shows the
-                // broker returned the neighbourhood of `e` — only then is the gap real.
-                let exhausted = a.seek_back.is_some_and(|b| b >= e);
-                if !a.reread && !exhausted {
-                    let target = seek_back(&self.consumer, a, e);
-                    tracing::info!(partition = %a.id, expected = e, offset, target, "offsets missing before this message; seeking back to verify");
-                    return Ok(());
-                }
+            Verdict::Gap { expected } => {
                 metrics::counter!(names::OFFSET_GAPS).increment(1);
-                tracing::warn!(partition = %a.id, expected = e, offset, "offsets do not exist (compaction, transaction markers or retention); continuing");
+                tracing::warn!(partition = %a.id, expected, offset, "offsets do not exist (compaction, transaction markers or retention); continuing");
             }
         }
-        a.expect = Some(offset + 1);
-        a.seek_back = None;
-        a.reread = false;
         if a.read_end.is_none() {
             tracing::info!(partition = %a.id, epoch = a.epoch, offset, "first message of this assignment");
             self.marks.begin(&a.id, a.epoch, offset);
@@ -449,39 +418,20 @@ impl Loop {
         // means the consumer really had nothing to hand out.
         let consumer_idle = !std::mem::take(&mut self.received);
         for a in self.parts.values_mut() {
-            a.idle_checks += 1;
             let high = cached_high_watermark(&self.consumer, &a.id);
             report_lag(a, high);
-            let Some(e) = a.expect else { continue };
-            let threshold = if consumer_idle {
-                STALL_TICKS
-            } else {
-                STARVED_TICKS
-            };
-            if a.idle_checks < threshold {
-                continue;
+            let expected = a.cursor.expect();
+            match a.cursor.on_check(high, consumer_idle) {
+                Check::Wait => {}
+                Check::Quiet => {
+                    tracing::info!(partition = %a.id, ?expected, high_watermark = ?high, "no records between the expected offset and the high watermark (transaction markers or compaction)");
+                }
+                Check::Seek(target) => {
+                    seek(&self.consumer, &a.id, target);
+                    metrics::counter!(names::FETCH_STALLS).increment(1);
+                    tracing::info!(partition = %a.id, ?expected, high_watermark = ?high, target, "nothing read below the high watermark; seeking back to re-read");
+                }
             }
-            let Some(high) = high else {
-                continue;
-            };
-            if high <= e || a.quiet_high == Some(high) {
-                continue;
-            }
-            a.idle_checks = 0;
-            if a.reread {
-                // The last seek back re-read offsets before `e` and nothing at or after it
-                // came: [e, high) holds nothing to read.
-                tracing::info!(partition = %a.id, expected = e, high_watermark = high, "no records between the expected offset and the high watermark (transaction markers or compaction)");
-                (a.quiet_high, a.seek_back, a.reread) = (Some(high), None, false);
-                continue;
-            }
-            if a.seek_back.is_some_and(|b| b >= e) {
-                // Already back at the start of the partition: begin the escalation again.
-                a.seek_back = None;
-            }
-            let target = seek_back(&self.consumer, a, e);
-            metrics::counter!(names::FETCH_STALLS).increment(1);
-            tracing::info!(partition = %a.id, expected = e, high_watermark = high, target, "nothing read below the high watermark; seeking back to re-read");
         }
         if n.is_multiple_of(RECOMMIT_EVERY) {
             let mut tpl = TopicPartitionList::new();
@@ -539,9 +489,7 @@ impl Loop {
         }
         self.next_epoch += 1;
         a.epoch = self.next_epoch;
-        a.expect = Some(start);
-        a.seek_back = None;
-        a.reread = false;
+        a.cursor.restart(start);
         a.read_end = None;
         let id = a.id.clone();
         tracing::warn!(partition = %id, start, epoch = self.next_epoch, "rewinding partition");
@@ -653,33 +601,23 @@ impl Loop {
     }
 }
 
-/// Seeks `a` back before its expected offset `e`, one step further than the last corrective
-/// seek (0, then [`SEEK_BACK_FIRST`], then doubling); returns the target offset.
-fn seek_back(consumer: &StreamConsumer<GroupContext>, a: &mut Assigned, e: i64) -> i64 {
-    let back = match a.seek_back {
-        None => 0,
-        Some(0) => SEEK_BACK_FIRST,
-        Some(b) => b * 2,
-    };
-    a.seek_back = Some(back);
-    a.reread = false;
-    let target = (e - back).max(0);
+/// Executes a corrective seek the partition's cursor decided on.
+fn seek(consumer: &StreamConsumer<GroupContext>, id: &PartitionId, target: i64) {
     if let Err(err) = consumer.seek(
-        &a.id.source,
-        a.id.partition,
+        &id.source,
+        id.partition,
         Offset::Offset(target),
         Duration::from_secs(10),
     ) {
-        tracing::warn!(partition = %a.id, error = %err, "corrective seek failed");
+        tracing::warn!(partition = %id, error = %err, "corrective seek failed");
     }
-    target
 }
 
 /// Sets the partition's lag: records up to the broker's high watermark (as of the last fetch,
 /// else what was read) not yet committed, so a consumer that reads nothing still shows the
 /// backlog growing.
 fn report_lag(a: &Assigned, high: Option<i64>) {
-    let Some(base) = a.committed.or(a.expect) else {
+    let Some(base) = a.committed.or(a.cursor.expect()) else {
         return;
     };
     let Some(top) = high.or(a.read_end) else {

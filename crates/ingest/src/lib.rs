@@ -7,6 +7,7 @@
 //! log file or in the dead-letter destination.
 
 mod client;
+mod cursor;
 mod dead_letter;
 mod file;
 mod kafka;
@@ -14,6 +15,7 @@ mod msk_iam;
 mod watermark;
 
 pub use client::{ClientErrorKind, KafkaHealth, KafkaStatus, SecureContext, STATS_INTERVAL_MS};
+pub use cursor::{Check, PartitionCursor, StallChecks, Verdict, SEEK_BACK_FIRST};
 pub use dead_letter::{
     capped_reason, pointer_letter, producer_config, DeadLetterError, DeadLetterWriter,
     MAX_REASON_BYTES,

@@ -14,7 +14,7 @@
 //! - **The pipeline's records.** Messages are parsed with `trailpipe_event::parse_message`
 //!   under the source's parse limits, so exactly the records the pipeline accepts are fed.
 //! - **Every offset in order.** Each message must be at its partition's expected offset
-//!   ([`Cursor`], the same checks the group consumer makes): a jump is verified by seeking
+//!   ([`PartitionCursor`], the same type the group consumer decides with): a jump is verified by seeking
 //!   back before it is accepted, and a partition that reads nothing below the high watermark
 //!   is sought back, because tansu 0.6 answers fetches from inside a record batch with the
 //!   next batch or with nothing.
@@ -43,11 +43,9 @@ use rdkafka::{
 use trailpipe_config::KafkaSource;
 use trailpipe_event::{parse_message, ParseLimits, Parsed};
 use trailpipe_history::PartitionProgress;
-use trailpipe_ingest::SecureContext;
-
-use cursor::{Cursor, Verdict, SEEK_BACK_FIRST};
-
-mod cursor;
+use trailpipe_ingest::{
+    Check, PartitionCursor, SecureContext, StallChecks, Verdict, SEEK_BACK_FIRST,
+};
 
 /// Longest a record waits in a feed before it is flushed.
 pub const FLUSH_AFTER: Duration = Duration::from_millis(200);
@@ -154,7 +152,7 @@ impl StreamReader {
 
 /// What the reader knows of one partition.
 struct Part {
-    cursor: Cursor,
+    cursor: PartitionCursor,
     /// Next offset last flushed (progress not yet flushed is in `Reader::progress`).
     stored: Option<i64>,
 }
@@ -306,7 +304,7 @@ impl<F: Feed> Reader<F> {
                 self.parts.insert(
                     key.clone(),
                     Part {
-                        cursor: Cursor::new(expect),
+                        cursor: PartitionCursor::new(expect, StallChecks::READER),
                         stored: recorded.get(&key).copied(),
                     },
                 );
@@ -329,7 +327,7 @@ impl<F: Feed> Reader<F> {
         match part.cursor.on_message(offset) {
             Verdict::Skip => return,
             Verdict::SeekBack(target) => {
-                tracing::info!(reader = F::NAME, %topic, partition, expected = ?part.cursor.expect, offset, target, "offsets missing before this message; seeking back to verify");
+                tracing::info!(reader = F::NAME, %topic, partition, expected = ?part.cursor.expect(), offset, target, "offsets missing before this message; seeking back to verify");
                 self.seek(&topic, partition, target);
                 return;
             }
@@ -385,7 +383,7 @@ impl<F: Feed> Reader<F> {
     }
 
     /// Fetches every partition's high watermark: reports the lag and seeks back partitions
-    /// that read nothing below it (see [`Cursor::on_check`]).
+    /// that read nothing below it (see [`PartitionCursor::on_check`]).
     fn check(&mut self, flushed_total: u64) {
         let consumer_idle = !std::mem::take(&mut self.received);
         let mut lag = 0i64;
@@ -410,10 +408,10 @@ impl<F: Feed> Reader<F> {
                 None
             };
             // `expect` is one past the last record read (flushed or not).
-            if let (Some(high), Some(next)) = (high, part.cursor.expect) {
+            if let (Some(high), Some(next)) = (high, part.cursor.expect()) {
                 lag += (high - next).max(0);
                 by_partition.insert(key.clone(), (high - next).max(0));
-            } else if let (Some(high), None) = (high, part.cursor.expect) {
+            } else if let (Some(high), None) = (high, part.cursor.expect()) {
                 by_partition.insert(key.clone(), high);
             }
             // A paused partition reads nothing on purpose: that is no stall.
@@ -421,7 +419,7 @@ impl<F: Feed> Reader<F> {
                 part.cursor.on_paused();
                 continue;
             }
-            if let Some(target) = part.cursor.on_check(high, consumer_idle) {
+            if let Check::Seek(target) = part.cursor.on_check(high, consumer_idle) {
                 seeks.push((topic.clone(), *partition, target, high));
             }
         }
