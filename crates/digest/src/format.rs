@@ -23,21 +23,14 @@ pub const META_SIGNATURE_ALGORITHM: &str = "signature-algorithm";
 /// User-metadata key present on backfill digests only.
 pub const META_BACKFILL_GENERATION: &str = "backfill-generation-timestamp";
 
-const ISO: &[BorrowedFormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 const KEY_TS: &[BorrowedFormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 
-/// Formats a UTC time as CloudTrail's `YYYY-MM-DDTHH:MM:SSZ` (sub-seconds dropped).
-pub fn format_time(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(ISO)
-        .expect("a UTC date in range formats")
-}
+pub use trailpipe_event::format_time;
 
 /// Parses `YYYY-MM-DDTHH:MM:SSZ`, also accepting RFC 3339 with fractions (record `eventTime`s).
 pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    time::PrimitiveDateTime::parse(s, ISO)
+    time::PrimitiveDateTime::parse(s, trailpipe_event::CLOUDTRAIL_TIME)
         .map(|p| p.assume_utc())
         .ok()
         .or_else(|| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())

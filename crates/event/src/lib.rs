@@ -11,6 +11,7 @@ mod fields;
 mod flow;
 mod parse;
 mod reject;
+mod time_format;
 
 pub use budget::{Held, MemoryBudget, RECORD_OVERHEAD_BYTES};
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
@@ -20,6 +21,7 @@ pub use parse::{
     DEFAULT_MAX_RECORD_BYTES,
 };
 pub use reject::{RejectReason, Rejected};
+pub use time_format::{format_epoch_secs, format_time, CLOUDTRAIL_TIME};
 
 use bytes::Bytes;
 

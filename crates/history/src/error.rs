@@ -18,13 +18,6 @@ pub enum HistoryError {
 }
 
 impl HistoryError {
-    /// Whether retrying the same call may succeed. Engine errors are treated as permanent: fjall
-    /// poisons itself after a failed fsync, and the safe recovery is a restart (journal replay)
-    /// — which [`crate::HistoryStore::append`] does itself, reopening the engine.
-    pub fn is_retriable(&self) -> bool {
-        false
-    }
-
     /// Whether the engine has poisoned itself (or is closed after that): it refuses every write
     /// until it is opened again.
     pub fn is_poisoned(&self) -> bool {

@@ -82,20 +82,6 @@ pub struct DeliveryTrail {
     pub sns_topic_arn: Option<Arc<str>>,
 }
 
-fn event_time(secs: i64) -> String {
-    let t =
-        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 impl Delivery {
     /// A delivery stage writing to `store`, acknowledging on `acks`. `inflight` is the
     /// batcher's: every received segment is marked done once it settles. `mac` signs each
@@ -299,8 +285,8 @@ impl Delivery {
         let anchor = seg.anchor.unwrap_or(seg.start);
         let (sha256, oldest, newest) = (
             f.body.sha256_hex(),
-            event_time(f.oldest_event_time),
-            event_time(f.newest_event_time),
+            trailpipe_event::format_epoch_secs(f.oldest_event_time),
+            trailpipe_event::format_epoch_secs(f.newest_event_time),
         );
         let mac = self.mac.sign(&trailpipe_logfile::MacInput {
             bucket: &f.bucket,
