@@ -158,6 +158,14 @@ kms_key_id = "{kms_key}"
         &["cloudtrail", "get-trail-status", "--name", "main"],
     );
     assert_eq!(st["IsLogging"], false);
+    // The notifications just received are in the trail's status, as CloudTrail reports them.
+    assert!(
+        st["LatestNotificationTime"]
+            .as_f64()
+            .is_some_and(|t| t > 0.0),
+        "{st}"
+    );
+    assert!(st.get("LatestNotificationError").is_none(), "{st}");
     std::thread::sleep(Duration::from_secs(3));
     let b2 = generated_messages(800, 32);
     send(&b2);

@@ -2,7 +2,7 @@
 //! all filters of a trail (user and CIS) share one [`FilterSet`], so a record costs one JSON
 //! pass whatever the number of filters.
 //!
-//! Export (through the `metrics` facade; names in [`crate::METRICS`]):
+//! Export (through the `metrics` facade; names in [`crate::metric_names`], help texts in `trailpipe-telemetry`):
 //! - `trailpipe_metric_filter_samples_total{namespace, metric, dim_<name>…}` — counter of values
 //!   emitted (CloudWatch's SampleCount; for `metric_value = "1"` filters, the match count).
 //! - `trailpipe_metric_filter_value_sum{namespace, metric, dim_<name>…}` — running sum of the

@@ -91,18 +91,3 @@ pub mod metric_names {
         CWL_REQUESTS, METRIC_DATA_PUBLISHED, METRIC_FILTER_SAMPLES, METRIC_FILTER_VALUE_SUM,
     };
 }
-
-use metric_names as m;
-
-/// `(name, labels, help)` for every metric of this crate, the shape of `trailpipe-telemetry`'s table.
-pub const METRICS: &[(&str, &str, &str)] = &[
-    (m::CWL_EVENTS_DELIVERED, "log_group", "Records accepted by CloudWatch Logs (PutLogEvents)."),
-    (m::CWL_EVENTS_REJECTED, "reason", "Records CloudWatch Logs cannot take (too_old, too_new, expired, too_large, empty, not_utf8, refused); they go to the dead letters."),
-    (m::CWL_REQUESTS, "operation", "CloudWatch Logs API calls made (PutLogEvents, CreateLogGroup, CreateLogStream, PutMetricFilter)."),
-    (m::CWL_ERRORS, "error_type", "Failed CloudWatch Logs / CloudWatch calls by class (retriable, throttled, not_found, rejected, permanent)."),
-    (m::METRIC_FILTER_SAMPLES, "namespace, metric, dim_<dimension>...", "Values emitted by metric filters (CloudWatch SampleCount; match count for metric_value 1)."),
-    (m::METRIC_FILTER_VALUE_SUM, "namespace, metric, dim_<dimension>...", "Gauge: running sum of metric filter values (CloudWatch Sum); use increase()."),
-    (m::ALARM_STATE, "alarm", "Gauge: alarm state, 0 OK, 1 ALARM, 2 INSUFFICIENT_DATA."),
-    (m::ALARM_NOTIFICATIONS, "result", "Alarm state changes sent to SNS (published, failed)."),
-    (m::METRIC_DATA_PUBLISHED, "", "Metric datums sent with PutMetricData."),
-];

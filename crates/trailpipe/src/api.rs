@@ -58,6 +58,8 @@ pub struct Backend {
     /// The control topic, when there is one, and this replica's name: the other replicas'
     /// statuses are read from it (set once the topic was read).
     pub group: GroupSlot,
+    /// SNS notification health per topic (this replica's), when a trail notifies.
+    pub notifications: Option<trailpipe_sink_sns::NotifierHealth>,
 }
 
 /// The control topic and this replica's name, set once the topic was read at start.
@@ -340,7 +342,12 @@ impl ApiBackend for Backend {
 
     async fn trail_status(&self, trail: &str) -> Option<TrailStatus> {
         let c = self.effective();
-        c.trails.iter().find(|t| t.name == trail)?;
+        let sns_topic = c
+            .trails
+            .iter()
+            .find(|t| t.name == trail)?
+            .sns_topic_arn
+            .clone();
         // This replica's status combined with what the others published (group_status).
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let (replica, others) = match self.group.get() {
@@ -354,7 +361,16 @@ impl ApiBackend for Backend {
         let g = crate::group_status::combine(&own, &others, trail, now);
         let st = self.states.get(trail);
         let at = |t: Option<i64>| t.and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
+        // Notifications as this replica made them (its own files' messages).
+        let sns = match (sns_topic.as_deref(), &self.notifications) {
+            (Some(topic), Some(h)) => h.status(topic),
+            _ => Default::default(),
+        };
+        let system = |t: Option<std::time::SystemTime>| t.map(OffsetDateTime::from);
         Some(TrailStatus {
+            latest_notification_time: system(sns.latest_notification),
+            latest_notification_attempt_time: system(sns.latest_attempt),
+            latest_notification_error: sns.latest_error,
             is_logging: !st.stopped,
             latest_delivery_time: at(g.latest_delivery),
             latest_delivery_attempt_time: at(g.latest_delivery.max(g.latest_error_time)),

@@ -202,7 +202,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         }
         None => None,
     };
-    let notifier = open_notifier(&config).await?;
+    let (notifier, notifications) = open_notifier(&config).await?.unzip();
     let ctl_again = ctl_tx.clone();
     let shared = Arc::new(RwLock::new(Arc::new(config.clone())));
     let access = Arc::new(RwLock::new(Arc::new(api_access(&config)?)));
@@ -225,6 +225,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
             config.api.max_unverified_calls_per_sec,
         )),
         group: group_slot.clone(),
+        notifications,
     };
     let api_tls = match (&config.api.tls, config.api.listen) {
         (Some(t), Some(_)) => Some(Arc::new(RwLock::new(crate::listener::load_tls(t)?))),
@@ -429,10 +430,15 @@ fn warn_restart_only(old: &Config, new: &Config) {
 }
 
 /// The SNS notifier when a trail has `sns_topic_arn` (one client and rate limit for all topics:
-/// the publish quota is per account and region).
+/// the publish quota is per account and region), with its per-topic health for GetTrailStatus.
 async fn open_notifier(
     config: &Config,
-) -> anyhow::Result<Option<trailpipe_sink_sns::BatchingNotifier>> {
+) -> anyhow::Result<
+    Option<(
+        trailpipe_sink_sns::BatchingNotifier,
+        trailpipe_sink_sns::NotifierHealth,
+    )>,
+> {
     let topics: Vec<(&str, &str)> = config
         .trails
         .iter()
@@ -451,9 +457,10 @@ async fn open_notifier(
     for (topic, trail) in topics {
         n = n.with_trail(topic, trail);
     }
-    Ok(Some(trailpipe_sink_sns::BatchingNotifier::new(
-        Arc::new(n),
-        Duration::from_millis(500),
+    let health = n.health();
+    Ok(Some((
+        trailpipe_sink_sns::BatchingNotifier::new(Arc::new(n), Duration::from_millis(500)),
+        health,
     )))
 }
 
