@@ -49,7 +49,8 @@ pub const TAP_CHANNEL: usize = 1024;
 /// First bytes of a snapshot file (then a u32 length and the offsets, then the detector's own).
 const FILE_MAGIC: &[u8; 8] = b"TPINSv1\n";
 /// How long a replica that is not the group's Insights writer keeps what its detectors emitted,
-/// to write it if it takes over (longer than the leader group needs to notice a dead leader).
+/// to write it if it takes over (longer than the consumer group needs to hand a dead writer's
+/// partition 0 to another replica: session timeout plus rebalance, 47 s in the replicas test).
 pub const HANDOVER: Duration = Duration::from_secs(300);
 
 /// Next offset not yet observed, per `source/partition`.
@@ -445,11 +446,10 @@ async fn publish_for_history(
             )
         })
         .collect();
-    let mut delay = Duration::from_millis(200);
+    let mut backoff = Backoff::new();
     while let Err(e) = control.publish(batch.clone()).await {
         tracing::warn!(error = %e, "Insights events not yet in the control topic (for the history); retrying");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
+        tokio::time::sleep(backoff.next_delay(trailpipe_store::ErrorClass::Retriable)).await;
     }
 }
 
