@@ -25,6 +25,7 @@ mod progress;
 mod query;
 mod record;
 mod request;
+mod sink;
 mod store;
 mod table;
 mod token;
@@ -38,6 +39,7 @@ pub use record::{
     NotKept, MAX_INDEXED_RESOURCES,
 };
 pub use request::{weighted_len, AttributeKey, LookupError, LookupRequest, MAX_RESULTS};
+pub use sink::{append_durably, HistorySink};
 pub use store::{
     AppendSummary, HistoryRecord, HistoryStore, PruneSummary, JOURNAL_BYTES, MAX_FUTURE_SECS,
 };

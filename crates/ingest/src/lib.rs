@@ -9,6 +9,7 @@
 mod client;
 mod cursor;
 mod dead_letter;
+mod dead_letter_sink;
 mod file;
 mod kafka;
 mod msk_iam;
@@ -20,6 +21,7 @@ pub use dead_letter::{
     capped_reason, pointer_letter, producer_config, DeadLetterError, DeadLetterWriter,
     MAX_REASON_BYTES,
 };
+pub use dead_letter_sink::DeadLetters;
 pub use file::{run_file_source, FileSourceSummary};
 pub use kafka::{run_kafka_source, Barrier, KafkaSettings};
 pub use msk_iam::{MskIamAuth, MskIamError, MskToken};

@@ -15,6 +15,7 @@ mod message;
 pub mod metrics;
 mod notifier;
 mod retry;
+mod segment;
 
 pub use batch::{BatchingNotifier, NotificationSink};
 pub use config::{NotifierConfig, SNS_MAX_MESSAGE_BYTES};
@@ -22,3 +23,4 @@ pub use health::{NotificationStatus, NotifierHealth};
 pub use message::notification_message;
 pub use notifier::Notifier;
 pub use retry::{ErrorClass, NotifyError, PublishFailure};
+pub use segment::FileNotifications;

@@ -1,14 +1,11 @@
 //! Glue between stage crates: the batcher's cut lookup (and file-time markers) over the object
-//! store, and delivery's dead-letter sink over ingest's writer.
+//! store.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use trailpipe_batcher::CutLookup;
-use trailpipe_event::DeadLetter;
-use trailpipe_ingest::DeadLetterWriter;
-use trailpipe_sink_s3::DeadLetterSink;
 use trailpipe_store::{PutOutcome, RecordedCut, Store};
 
 /// Reads recorded cuts from log files' metadata.
@@ -50,14 +47,5 @@ impl CutLookup for StoreCutLookup {
                 .map(|o| o == PutOutcome::Created)
                 .map_err(|e| e.to_string())
         })
-    }
-}
-
-/// Dead letters through ingest's writer.
-pub struct DeadLetters(pub DeadLetterWriter);
-
-impl DeadLetterSink for DeadLetters {
-    fn write<'a>(&'a self, letters: &'a [DeadLetter]) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move { self.0.write(letters).await.map_err(|e| e.to_string()) })
     }
 }

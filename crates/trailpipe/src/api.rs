@@ -15,11 +15,11 @@ use trailpipe_api::{
     ReadWriteType as ApiRw, SelectorsInfo, Tag, TrailInfo, TrailStatus,
 };
 use trailpipe_config::{Config, TrailConfig};
+use trailpipe_delivery::SinkHealth;
 use trailpipe_digest::DigestSigner;
 use trailpipe_selectors::{
     AdvancedEventSelector, DataResource, EventSelector, FieldSelector, ReadWriteType,
 };
-use trailpipe_sink_s3::SinkHealth;
 
 use crate::{
     integrity::{home_region, DigestStatuses},

@@ -21,12 +21,12 @@ use futures::{future::BoxFuture, FutureExt};
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use trailpipe_batcher::{CwlFeed, CwlMessage, CwlPending, Segment};
 use trailpipe_config::Config;
+use trailpipe_delivery::{Ledger, Sink, Step};
 use trailpipe_event::{DeadLetter, Epoch, PartitionId, RejectReason, Rejected};
 use trailpipe_sink_cwl::{
     AlarmEvaluator, AlarmNotifier, CwlBatch, CwlSink, CwlSinkConfig, CwlTrailConfig,
     MetricEvaluator, MetricPublisher,
 };
-use trailpipe_sink_s3::SegmentSink;
 use trailpipe_telemetry as names;
 
 /// A trail's log group, filters and alarms.
@@ -468,12 +468,20 @@ fn event_id(raw: &[u8]) -> String {
 /// The segment side of the fast path: a segment is acknowledged only once every CloudWatch
 /// Logs record in its offsets is settled; the records refused for good come back as its dead
 /// letters.
-impl SegmentSink for CwlStage {
-    fn deliver<'a>(&'a self, seg: &'a Segment) -> BoxFuture<'a, Vec<DeadLetter>> {
-        Box::pin(
-            self.pending
-                .wait_through(&seg.partition, seg.epoch, seg.end),
-        )
+impl Sink for CwlStage {
+    fn name(&self) -> &'static str {
+        "cloudwatch_logs"
+    }
+
+    fn deliver<'a>(&'a self, seg: &'a Segment, ledger: &'a mut Ledger) -> BoxFuture<'a, Step> {
+        Box::pin(async move {
+            let refused = self
+                .pending
+                .wait_through(&seg.partition, seg.epoch, seg.end)
+                .await;
+            ledger.refused.extend(refused);
+            Step::Durable
+        })
     }
 }
 

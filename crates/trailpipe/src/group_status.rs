@@ -10,7 +10,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
-use trailpipe_sink_s3::SinkHealth;
+use trailpipe_delivery::SinkHealth;
 
 use crate::{control_topic::ControlTopic, integrity::DigestStatuses};
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
+use trailpipe_delivery::SinkHealth;
 use trailpipe_ingest::KafkaHealth;
-use trailpipe_sink_s3::SinkHealth;
 
 use crate::listener::{self, Limits, TlsSlot};
 

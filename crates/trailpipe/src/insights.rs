@@ -31,10 +31,10 @@ use anyhow::Context;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use trailpipe_config::Config;
+use trailpipe_delivery::SinkHealth;
 use trailpipe_insights::{Detector, InsightRecord};
 use trailpipe_logfile::{insight_file_key, unique_string, KeyParts, LogFileWriter};
 use trailpipe_router::Tapped;
-use trailpipe_sink_s3::SinkHealth;
 use trailpipe_store::{meta::LogFileMeta, Backoff, Store};
 use trailpipe_telemetry as names;
 
@@ -361,7 +361,7 @@ impl InsightsStage {
                 Some(control) => publish_for_history(control, &records).await,
                 None => {
                     let raw: Vec<Bytes> = records.iter().map(|r| r.json.clone()).collect();
-                    trailpipe_sink_s3::append_history(h, &raw, &self.sinks.health).await;
+                    trailpipe_history::append_durably(h, &raw, &self.sinks.health).await;
                 }
             }
         }

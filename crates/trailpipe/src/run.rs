@@ -24,18 +24,15 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use trailpipe_batcher::{Batcher, BatcherConfig, InFlight, TrailOutput};
 use trailpipe_config::{Config, SourceConfig, StorageKind};
+use trailpipe_delivery::{Delivery, Sink, SinkHealth};
 use trailpipe_ingest::{
     run_file_source, run_kafka_source, DeadLetterWriter, KafkaHealth, MskIamAuth, SecureContext,
 };
 use trailpipe_router::Router;
-use trailpipe_sink_s3::{Delivery, DeliveryTrail, SinkHealth};
+use trailpipe_sink_s3::{FileTrail, LogFiles};
 use trailpipe_store::Store;
 
-use crate::{
-    adapters::{DeadLetters, StoreCutLookup},
-    integrity::DigestStatuses,
-    lifecycle::TrailStates,
-};
+use crate::{adapters::StoreCutLookup, integrity::DigestStatuses, lifecycle::TrailStates};
 
 /// What the Kafka clients of successive pipelines share: the connection health `/readyz`
 /// shows, and the MSK IAM token source the last successful preflight made.
@@ -659,13 +656,12 @@ async fn run_pipeline(
         .collect();
     // Lifecycle changes swap the router's selectors in place (see the Kafka control loop).
     let (routes_tx, routes_rx) = watch::channel(selectors.iter().map(|s| s.1.clone()).collect());
-    let trail_names = config
+    let file_trails = config
         .trails
         .iter()
-        .map(|t| DeliveryTrail {
+        .map(|t| FileTrail {
             name: t.name.as_str().into(),
             kms_key_id: t.kms_key_id.as_deref().map(Into::into),
-            sns_topic_arn: t.sns_topic_arn.as_deref().map(Into::into),
         })
         .collect();
 
@@ -742,25 +738,40 @@ async fn run_pipeline(
         .with_cwl(cwl_feed)
         .with_budget(budget.clone());
     tokio::spawn(batcher.run(routed_rx));
-    let dead = Arc::new(DeadLetters(dead));
-    let delivery = Delivery::new(
-        store.clone(),
-        dead,
-        ack_tx,
-        health.clone(),
-        trail_names,
-        inflight,
-        shared.file_mac.clone(),
-    )
-    .with_history(match config.source {
-        SourceConfig::File(_) => history,
-        SourceConfig::Kafka(_) => None,
-    })
-    .with_notifier(shared.notifier.clone())
-    .with_sink(
-        cwl.clone()
-            .map(|c| c as Arc<dyn trailpipe_sink_s3::SegmentSink>),
-    );
+    // The sinks every segment visits, in this order (see trailpipe_delivery): the log files
+    // (their anchor decides whether the segment may be written), CloudWatch Logs (which may
+    // refuse records), the dead letters (the segment's and those refused), SNS, the history.
+    let delivery = Delivery::new(ack_tx, inflight, health.clone())
+        .register(Arc::new(LogFiles::new(
+            store.clone(),
+            file_trails,
+            shared.file_mac.clone(),
+            health.clone(),
+        )))
+        .register_some(cwl.clone().map(|c| c as Arc<dyn Sink>))
+        .register(Arc::new(trailpipe_ingest::DeadLetters::new(
+            dead,
+            health.clone(),
+        )))
+        .register_some(shared.notifier.clone().map(|n| {
+            let topics = config
+                .trails
+                .iter()
+                .map(|t| t.sns_topic_arn.as_deref().map(Into::into))
+                .collect();
+            Arc::new(trailpipe_sink_sns::FileNotifications::new(
+                n,
+                topics,
+                health.clone(),
+            )) as Arc<dyn Sink>
+        }))
+        .register_some(match config.source {
+            // With Kafka every replica's history indexer reads the whole stream instead.
+            SourceConfig::File(_) => history.map(|h| {
+                Arc::new(trailpipe_history::HistorySink::new(h, health.clone())) as Arc<dyn Sink>
+            }),
+            SourceConfig::Kafka(_) => None,
+        });
     let mut delivery = tokio::spawn(delivery.run(seg_rx));
     let grace = Duration::from_secs(config.delivery.shutdown_grace_secs);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
