@@ -4,14 +4,12 @@
 //! notifications ([`AlarmEvaluator`], [`AlarmNotifier`]), optional PutMetricData
 //! ([`MetricPublisher`]) and the `test-filter` subcommand ([`test_filter`]).
 //!
-//! How the lead wires it, per trail with `cloud_watch_logs_log_group`:
-//! 1. at start: `CwlTrailConfig::validate`, `CwlSink::provision`, `MetricEvaluator::new`,
-//!    `AlarmEvaluator::new`;
-//! 2. per record routed to the trail: `evaluator.observe(raw)` → `alarms.observe(points, eventID, now)`;
-//! 3. once a second: `alarms.tick(now)` → `notifier.notify(&t)` for each transition; every
-//!    minute with `publish_metric_data`: `publisher.publish(evaluator.take_statistics())`;
-//! 4. per segment: one [`CwlBatch`] per (account, region) → `sink.deliver(batch)`; send
-//!    `outcome.rejected` to the dead letters, then ack the segment.
+//! [`CwlStage`] is the pipeline's CloudWatch Logs stage built from these parts: it provisions
+//! each trail's filters at start ([`CwlStage::open`]), takes the batcher's records on the fast
+//! path ([`CwlStage::start_feed`]: batched per stream, put, settled in the batcher's
+//! `CwlPending`, accepted records evaluated by the filters and alarms), ticks alarms and
+//! publishes metric data ([`CwlStage::run_alarms`]), and as a `trailpipe_delivery::Sink` holds a
+//! segment's acknowledgement until its CloudWatch Logs records are settled.
 //!
 //! Delivery guarantees: **at-least-once** (CloudWatch Logs has no dedupe key; a replay after a
 //! crash re-sends what was not committed). `deliver` retries until done; `deliver_until` bounds
@@ -23,13 +21,16 @@ mod alarm;
 mod batch;
 mod config;
 mod evaluator;
+mod fast_path;
 mod notify;
 mod provision;
 mod publish;
 mod request;
 mod retry;
 mod sink;
+mod stage;
 mod test_filter;
+mod tuning;
 
 pub use alarm::{AlarmEvaluator, AlarmState, AlarmTransition, MAX_EVENT_IDS};
 pub use batch::{
@@ -46,10 +47,12 @@ pub use provision::{cis_filter_name, ProvisionOutcome, MAX_PROVISION_ATTEMPTS};
 pub use publish::{MetricPublisher, MAX_DATUMS_PER_CALL};
 pub use retry::{classify_code, Backoff, ErrorClass};
 pub use sink::{
-    default_max_concurrent_puts, default_max_requests_per_sec, stream_name, CwlBatch, CwlHealth,
-    CwlOutcome, CwlSink, CwlSinkConfig,
+    default_max_requests_per_sec, stream_name, CwlBatch, CwlHealth, CwlOutcome, CwlSink,
+    CwlSinkConfig, PUTS_PER_DELIVER,
 };
+pub use stage::{CwlHealthSlot, CwlStage};
 pub use test_filter::{test_filter, TestFilterError};
+pub use tuning::CloudWatchLogsConfig;
 
 /// The crate's one error type.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -10,7 +10,7 @@
 //!   response was lost, or a segment replayed after a crash before its offsets were committed,
 //!   writes its events again. Readers deduplicate on `eventID` if they must.
 //! - No sequence tokens and no DescribeLogStreams per batch: the requests of one call run in
-//!   parallel (`max_concurrent_puts`), across calls too, all under one rate limiter per sink.
+//!   parallel (`puts_per_deliver`), across calls too, all under one rate limiter per sink.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
@@ -38,30 +38,27 @@ pub const fn default_max_requests_per_sec() -> u32 {
     800
 }
 
-/// Default for [`CwlSinkConfig::max_concurrent_puts`].
-pub const fn default_max_concurrent_puts() -> usize {
-    4
-}
+/// Default for [`CwlSinkConfig::puts_per_deliver`].
+pub const PUTS_PER_DELIVER: usize = 4;
 
 /// Known (region, group, stream) triples kept before the cache is cleared (bounds memory with
 /// many accounts/regions; forgetting only costs an idempotent CreateLogStream).
 const MAX_KNOWN_STREAMS: usize = 10_000;
 
-/// How the sink connects; one sink per set of credentials (account).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// How the sink connects; one sink per set of credentials (account). Not a configuration
+/// section: the daemon builds it from `[storage]` and `[cloudwatch_logs]`
+/// ([`crate::CloudWatchLogsConfig`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CwlSinkConfig {
     /// Region of log groups given by name (an ARN names its own region).
     pub region: String,
     /// Endpoint override (tests); `AWS_ENDPOINT_URL` is honoured by the SDK as well.
-    #[serde(default)]
     pub endpoint_url: Option<String>,
     /// Requests per second over all CloudWatch Logs calls of this sink.
-    #[serde(default = "default_max_requests_per_sec")]
     pub cloudwatch_logs_max_requests_per_sec: u32,
-    /// PutLogEvents requests in flight per `deliver` call.
-    #[serde(default = "default_max_concurrent_puts")]
-    pub max_concurrent_puts: usize,
+    /// PutLogEvents requests in flight per `deliver` call (a batch larger than one request is
+    /// split; the fast path's own limit over all streams is `max_concurrent_puts`).
+    pub puts_per_deliver: usize,
 }
 
 impl CwlSinkConfig {
@@ -71,7 +68,7 @@ impl CwlSinkConfig {
             region: region.into(),
             endpoint_url: None,
             cloudwatch_logs_max_requests_per_sec: default_max_requests_per_sec(),
-            max_concurrent_puts: default_max_concurrent_puts(),
+            puts_per_deliver: PUTS_PER_DELIVER,
         }
     }
 }
@@ -289,7 +286,7 @@ impl CwlSink {
                     deadline,
                 )
             })
-            .buffer_unordered(self.inner.cfg.max_concurrent_puts.max(1))
+            .buffer_unordered(self.inner.cfg.puts_per_deliver.max(1))
             .collect()
             .await;
         for r in results {

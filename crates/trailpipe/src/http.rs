@@ -21,7 +21,7 @@ struct AppState {
     /// The group's statuses (`group_status`), when there is a control topic.
     group: crate::api::GroupSlot,
     digests: crate::integrity::DigestStatuses,
-    cwl: crate::cwl::CwlHealthSlot,
+    cwl: trailpipe_sink_cwl::CwlHealthSlot,
 }
 
 fn epoch(t: Option<std::time::SystemTime>) -> serde_json::Value {
@@ -144,7 +144,7 @@ pub async fn start(
     prometheus: PrometheusHandle,
     s3: SinkHealth,
     kafka: KafkaHealth,
-    cwl: crate::cwl::CwlHealthSlot,
+    cwl: trailpipe_sink_cwl::CwlHealthSlot,
     api: crate::api::Backend,
     tls: Option<TlsSlot>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {

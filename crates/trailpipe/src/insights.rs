@@ -38,7 +38,7 @@ use trailpipe_router::Tapped;
 use trailpipe_store::{meta::LogFileMeta, Backoff, Store};
 use trailpipe_telemetry as names;
 
-use crate::cwl::CwlStage;
+use trailpipe_sink_cwl::CwlStage;
 
 /// Records observed with no new input for this long close the open minutes by the wall clock.
 pub const IDLE_ADVANCE: Duration = Duration::from_secs(60);

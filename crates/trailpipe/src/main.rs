@@ -5,7 +5,6 @@ mod adapters;
 mod api;
 mod audit;
 mod control_topic;
-mod cwl;
 mod generate;
 mod group_status;
 mod history_indexer;

@@ -232,7 +232,7 @@ pub async fn run(config_path: PathBuf, mut config: Config) -> anyhow::Result<()>
         (Some(slot), Some(t)) => Some(crate::listener::watch_tls(t.clone(), slot.clone())),
         _ => None,
     };
-    let cwl_health = crate::cwl::CwlHealthSlot::default();
+    let cwl_health = trailpipe_sink_cwl::CwlHealthSlot::default();
     let listeners = crate::http::start(
         &config,
         prometheus,
@@ -603,7 +603,7 @@ struct Shared<'a> {
     /// What the API changed about the trails (applied in place on a Kafka source).
     states: TrailStates,
     /// The pipeline's CloudWatch Logs sink, for `/readyz`.
-    cwl_health: crate::cwl::CwlHealthSlot,
+    cwl_health: trailpipe_sink_cwl::CwlHealthSlot,
     /// Signs every log file's metadata.
     file_mac: Arc<trailpipe_logfile::FileMac>,
     /// The group's control topic (Kafka sources).
@@ -629,7 +629,14 @@ async fn run_pipeline(
         ),
         _ => None,
     };
-    let cwl = crate::cwl::CwlStage::open(config)
+    let cwl_trails: Vec<_> = config
+        .trails
+        .iter()
+        .map(|t| (t.name.as_str(), t.cloud_watch_logs.as_ref()))
+        .collect();
+    let mut cwl_sink = trailpipe_sink_cwl::CwlSinkConfig::new(config.storage.region.clone());
+    cwl_sink.endpoint_url = config.storage.endpoint_url.clone();
+    let cwl = trailpipe_sink_cwl::CwlStage::open(&cwl_trails, &config.cloudwatch_logs, cwl_sink)
         .await
         .context("setting up CloudWatch Logs delivery")?;
     *shared.cwl_health.lock().unwrap_or_else(|p| p.into_inner()) = cwl.as_ref().map(|c| c.sink());
