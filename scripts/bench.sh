@@ -24,12 +24,14 @@ WITH=${WITH:-}
 RATE=${RATE:-}
 : "${TRAILPIPE_TEST_BROKERS:?source .test-services/env first (scripts/services.sh start)}"
 PY=${TRAILPIPE_TEST_PYTHON:-$REPO/.tools/venv/bin/python}
-BIN=$REPO/target/release/trailpipe
+# TRAILPIPE_BIN runs a binary built elsewhere (e.g. the commit before a change, for a before/after
+# comparison on the same machine); by default the release build of this checkout.
+BIN=${TRAILPIPE_BIN:-$REPO/target/release/trailpipe}
 WORK=$(mktemp -d /tmp/trailpipe-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 calc() { python3 -c "print($1)"; }
 
-cargo build --release --locked --bin trailpipe >/dev/null
+[[ -n ${TRAILPIPE_BIN:-} ]] || cargo build --release --locked --bin trailpipe >/dev/null
 run_id=$(date +%s)
 topic=bench-$run_id
 # The TLS listener's client settings (as librdkafka -X properties and as [source.tls]).

@@ -97,6 +97,8 @@ mod detector;
 mod record;
 pub(crate) mod series;
 mod signal;
+#[cfg(feature = "stage")]
+pub mod stage;
 mod stats;
 mod topk;
 

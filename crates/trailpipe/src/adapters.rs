@@ -1,5 +1,6 @@
 //! Glue between stage crates: the batcher's cut lookup (and file-time markers) over the object
-//! store.
+//! store, and the Insights stage's publication to every replica's history over the control
+//! topic.
 
 use std::sync::Arc;
 
@@ -47,5 +48,27 @@ impl CutLookup for StoreCutLookup {
                 .map(|o| o == PutOutcome::Created)
                 .map_err(|e| e.to_string())
         })
+    }
+}
+
+/// Insights events into the control topic under `insight/<eventID>`, for every replica's
+/// control-topic reader to store in its history.
+pub struct ControlInsights(pub Arc<crate::control_topic::ControlTopic>);
+
+impl trailpipe_insights::stage::PublishInsights for ControlInsights {
+    fn publish<'a>(
+        &'a self,
+        records: &'a [trailpipe_insights::InsightRecord],
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let batch: Vec<crate::lifecycle::ControlRecord> = records
+            .iter()
+            .map(|r| {
+                (
+                    format!("{}{}", crate::control_topic::INSIGHT_PREFIX, r.event_id),
+                    Some(r.json.to_vec()),
+                )
+            })
+            .collect();
+        Box::pin(async move { self.0.publish(batch).await.map_err(|e| e.to_string()) })
     }
 }

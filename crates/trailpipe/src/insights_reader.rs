@@ -13,7 +13,7 @@
 //! - **One replica writes.** [`InsightsLeader`]: the replica the consumer group gives partition
 //!   0 of the first source topic writes Insights files, CloudWatch Logs events and the
 //!   control-topic records that carry them to every replica's history. The others run the same detectors and keep what they
-//!   emit for [`crate::insights::HANDOVER`], so a replica that takes over writes what the old
+//!   emit for [`trailpipe_insights::stage::HANDOVER`], so a replica that takes over writes what the old
 //!   leader may not have (files are create-only and named from the insight's id: what both
 //!   wrote is one file).
 //!

@@ -9,7 +9,6 @@ mod generate;
 mod group_status;
 mod history_indexer;
 mod http;
-mod insights;
 mod insights_reader;
 mod integrity;
 mod kafka_check;

@@ -28,6 +28,7 @@ use trailpipe_delivery::{Delivery, Sink, SinkHealth};
 use trailpipe_ingest::{
     run_file_source, run_kafka_source, DeadLetterWriter, KafkaHealth, MskIamAuth, SecureContext,
 };
+use trailpipe_insights::stage::{InsightSinks, InsightTrailSpec, InsightsStage};
 use trailpipe_router::Router;
 use trailpipe_sink_s3::{FileTrail, LogFiles};
 use trailpipe_store::Store;
@@ -688,24 +689,46 @@ async fn run_pipeline(
         (SourceConfig::Kafka(k), true) => Some(crate::insights_reader::InsightsLeader::start(k)),
         _ => None,
     };
-    let insights = crate::insights::InsightsStage::open(
-        config,
-        crate::insights::InsightSinks {
+    let insight_trails = config
+        .trails
+        .iter()
+        .enumerate()
+        .filter_map(|(index, t)| {
+            Some(InsightTrailSpec {
+                index,
+                name: t.name.clone(),
+                bucket: t.s3_bucket_name.clone(),
+                prefix: t.key_prefix().map(str::to_string),
+                organization_id: t.key_organization_id().map(str::to_string),
+                kms_key_id: t.kms_key_id.clone(),
+                config: config.insight_config(t)?,
+            })
+        })
+        .collect();
+    let insights = InsightsStage::open(
+        insight_trails,
+        InsightSinks {
             store: store.clone(),
             history: history.clone(),
             cwl: cwl.clone(),
             health: health.clone(),
             leading: leader.as_ref().map(|l| l.leading.clone()),
-            control: shared.control.clone(),
+            publish: shared
+                .control
+                .clone()
+                .map(|c| Arc::new(crate::adapters::ControlInsights(c)) as _),
         },
-        matches!(config.source, SourceConfig::Kafka(_)),
+        // A file run reads its input once and starts fresh.
+        matches!(config.source, SourceConfig::Kafka(_))
+            .then(|| config.state.dir.join("insights"))
+            .as_deref(),
     )
     .context("setting up Insights")?;
     let mut router = Router::new(selectors).with_updates(routes_rx.clone());
     let mut insights_task = None;
     let mut insights_reader = None;
     if let Some((mut stage, mask)) = insights {
-        let (tap_tx, tap_rx) = mpsc::channel(crate::insights::TAP_CHANNEL);
+        let (tap_tx, tap_rx) = mpsc::channel(trailpipe_insights::stage::TAP_CHANNEL);
         match &config.source {
             SourceConfig::Kafka(k) => {
                 let held = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -1,7 +1,7 @@
 //! CloudTrail Insights in the pipeline: every record routed to a trail with
 //! `insight_selectors` comes to this stage on a bounded channel (a slow stage slows its
 //! feeder) — from the router's tap on a file source, from a whole-stream reader with Kafka
-//! ([`crate::insights_reader`]) — one [`Detector`] per such trail turns them into Start/End
+//! (the binary's `insights_reader`) — one [`Detector`] per such trail turns them into Start/End
 //! Insights records, and each is delivered like CloudTrail does: a log file under
 //! `AWSLogs/<acct>/CloudTrail-Insight/<region>/...`, the trail's CloudWatch Logs group when it
 //! has one, and the event history (`LookupEvents` with `EventCategory=insight`).
@@ -27,18 +27,21 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
-use trailpipe_config::Config;
 use trailpipe_delivery::SinkHealth;
-use trailpipe_insights::{Detector, InsightRecord};
 use trailpipe_logfile::{insight_file_key, unique_string, KeyParts, LogFileWriter};
 use trailpipe_router::Tapped;
+use trailpipe_sink_cwl::CwlStage;
 use trailpipe_store::{meta::LogFileMeta, Backoff, Store};
 use trailpipe_telemetry as names;
 
-use trailpipe_sink_cwl::CwlStage;
+use crate::{Detector, InsightConfig, InsightRecord};
+
+mod snapshot;
+
+use snapshot::{read_snapshot, write_snapshot, Positions};
 
 /// Records observed with no new input for this long close the open minutes by the wall clock.
 pub const IDLE_ADVANCE: Duration = Duration::from_secs(60);
@@ -46,15 +49,10 @@ pub const IDLE_ADVANCE: Duration = Duration::from_secs(60);
 const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
 /// Tapped messages buffered between the router and this stage.
 pub const TAP_CHANNEL: usize = 1024;
-/// First bytes of a snapshot file (then a u32 length and the offsets, then the detector's own).
-const FILE_MAGIC: &[u8; 8] = b"TPINSv1\n";
 /// How long a replica that is not the group's Insights writer keeps what its detectors emitted,
 /// to write it if it takes over (longer than the consumer group needs to hand a dead writer's
 /// partition 0 to another replica: session timeout plus rebalance, 47 s in the replicas test).
 pub const HANDOVER: Duration = Duration::from_secs(300);
-
-/// Next offset not yet observed, per `source/partition`.
-type Positions = BTreeMap<String, i64>;
 
 /// One trail with Insights.
 struct InsightTrail {
@@ -88,7 +86,34 @@ pub struct InsightSinks {
     /// Whether this replica writes (`None`: always, a single process).
     pub leading: Option<watch::Receiver<bool>>,
     /// With Kafka: Insights events go to every replica's history through the control topic.
-    pub control: Option<Arc<crate::control_topic::ControlTopic>>,
+    pub publish: Option<Arc<dyn PublishInsights>>,
+}
+
+/// Puts Insights records where every replica's event history reads them (the control topic),
+/// instead of this replica's history alone.
+pub trait PublishInsights: Send + Sync {
+    /// Publishes `records` durably; an error is retried by the stage.
+    fn publish<'a>(&'a self, records: &'a [InsightRecord]) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A trail with `insight_selectors`, as the stage needs it.
+#[derive(Debug, Clone)]
+pub struct InsightTrailSpec {
+    /// The trail's position in the configuration: its route bit, and how CloudWatch Logs
+    /// looks it up.
+    pub index: usize,
+    /// Trail name.
+    pub name: String,
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key prefix.
+    pub prefix: Option<String>,
+    /// Organization id of an organization trail (in the key layout).
+    pub organization_id: Option<String>,
+    /// SSE-KMS key of its files.
+    pub kms_key_id: Option<String>,
+    /// Its detector's settings.
+    pub config: InsightConfig,
 }
 
 /// The Insights stage of one pipeline.
@@ -105,27 +130,20 @@ pub struct InsightsStage {
 }
 
 impl InsightsStage {
-    /// The stage for the trails of `config` with `insight_selectors`, with the route mask they
-    /// occupy, or `None` when no trail has Insights. `persist` keeps detector state across
-    /// restarts (Kafka sources; a file run reads its input once and starts fresh).
+    /// The stage for `specs` (the trails with `insight_selectors`), with the route mask they
+    /// occupy, or `None` when there are none. With `snapshot_dir`, detector state is kept
+    /// across restarts in `<snapshot_dir>/<trail>.snapshot` (Kafka sources; a file run reads
+    /// its input once and starts fresh).
     pub fn open(
-        config: &Config,
+        specs: Vec<InsightTrailSpec>,
         sinks: InsightSinks,
-        persist: bool,
+        snapshot_dir: Option<&Path>,
     ) -> anyhow::Result<Option<(Self, u64)>> {
         let mut trails = Vec::new();
         let mut mask = 0u64;
-        for (i, t) in config.trails.iter().enumerate() {
-            let Some(cfg) = config.insight_config(t) else {
-                continue;
-            };
-            let snapshot_path = persist.then(|| {
-                config
-                    .state
-                    .dir
-                    .join("insights")
-                    .join(format!("{}.snapshot", t.name))
-            });
+        for t in specs {
+            let (i, cfg) = (t.index, t.config);
+            let snapshot_path = snapshot_dir.map(|d| d.join(format!("{}.snapshot", t.name)));
             let (detector, positions) = match snapshot_path.as_deref().map(read_snapshot) {
                 Some(Ok(Some((positions, body)))) => match Detector::restore(cfg.clone(), &body) {
                     Ok(d) => {
@@ -149,11 +167,11 @@ impl InsightsStage {
             set_active(&active, &detector);
             trails.push(InsightTrail {
                 bit,
-                name: t.name.clone(),
-                bucket: t.s3_bucket_name.clone(),
-                prefix: t.key_prefix().map(str::to_string),
-                organization_id: t.key_organization_id().map(str::to_string),
-                kms_key_id: t.kms_key_id.clone(),
+                name: t.name,
+                bucket: t.bucket,
+                prefix: t.prefix,
+                organization_id: t.organization_id,
+                kms_key_id: t.kms_key_id,
                 index: i,
                 detector,
                 positions,
@@ -199,7 +217,7 @@ impl InsightsStage {
         out
     }
 
-    /// Counts what the feeder holds back (see [`crate::insights_reader::InsightsFeed`]).
+    /// Counts what the feeder holds back (the binary's `insights_reader::InsightsFeed`).
     pub fn with_upstream(mut self, held: Arc<std::sync::atomic::AtomicUsize>) -> Self {
         self.upstream_held = Some(held);
         self
@@ -357,8 +375,8 @@ impl InsightsStage {
             }
         }
         if let Some(h) = &self.sinks.history {
-            match &self.sinks.control {
-                Some(control) => publish_for_history(control, &records).await,
+            match &self.sinks.publish {
+                Some(p) => publish_for_history(&**p, &records).await,
                 None => {
                     let raw: Vec<Bytes> = records.iter().map(|r| r.json.clone()).collect();
                     trailpipe_history::append_durably(h, &raw, &self.sinks.health).await;
@@ -431,23 +449,10 @@ impl InsightsStage {
     }
 }
 
-/// Puts `records` in the control topic under `insight/<eventID>`, for every replica's reader to
-/// store in its history; retried until the broker has them.
-async fn publish_for_history(
-    control: &crate::control_topic::ControlTopic,
-    records: &[InsightRecord],
-) {
-    let batch: Vec<crate::lifecycle::ControlRecord> = records
-        .iter()
-        .map(|r| {
-            (
-                format!("{}{}", crate::control_topic::INSIGHT_PREFIX, r.event_id),
-                Some(r.json.to_vec()),
-            )
-        })
-        .collect();
+/// Publishes `records` for every replica's history, retried until they are accepted.
+async fn publish_for_history(publish: &dyn PublishInsights, records: &[InsightRecord]) {
     let mut backoff = Backoff::new();
-    while let Err(e) = control.publish(batch.clone()).await {
+    while let Err(e) = publish.publish(records).await {
         tracing::warn!(error = %e, "Insights events not yet in the control topic (for the history); retrying");
         tokio::time::sleep(backoff.next_delay(trailpipe_store::ErrorClass::Retriable)).await;
     }
@@ -458,68 +463,4 @@ async fn publish_for_history(
 fn set_active(gauge: &metrics::Gauge, detector: &Detector) {
     let s = detector.stats();
     gauge.set(s.insights_started.saturating_sub(s.insights_ended) as f64);
-}
-
-/// Snapshot file: magic, u32 LE length of the JSON offsets, the offsets, the detector snapshot.
-/// Written to a temporary file, synced and renamed, so a crash leaves the old or the new one.
-fn write_snapshot(path: &Path, positions: &Positions, detector: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().context("snapshot path has a directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let offsets = serde_json::to_vec(positions)?;
-    let tmp = path.with_extension("snapshot.tmp");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(FILE_MAGIC)?;
-    f.write_all(&(offsets.len() as u32).to_le_bytes())?;
-    f.write_all(&offsets)?;
-    f.write_all(detector)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
-}
-
-/// The offsets and detector snapshot in `path`, `None` when there is no snapshot yet.
-fn read_snapshot(path: &Path) -> anyhow::Result<Option<(Positions, Vec<u8>)>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    let rest = bytes
-        .strip_prefix(FILE_MAGIC.as_slice())
-        .context("not an Insights snapshot (magic bytes)")?;
-    anyhow::ensure!(rest.len() >= 4, "truncated snapshot");
-    let n = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-    anyhow::ensure!(rest.len() >= 4 + n, "truncated snapshot");
-    let positions = serde_json::from_slice(&rest[4..4 + n]).context("snapshot offsets")?;
-    Ok(Some((positions, rest[4 + n..].to_vec())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshot_file_round_trips_and_refuses_garbage() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("insights").join("t.snapshot");
-        assert!(read_snapshot(&path).expect("missing is fine").is_none());
-        let positions = BTreeMap::from([("topic/0".to_string(), 42i64), ("topic/3".into(), 7)]);
-        write_snapshot(&path, &positions, b"DETECTOR").expect("written");
-        let (p, body) = read_snapshot(&path).expect("read").expect("present");
-        assert_eq!(p, positions);
-        assert_eq!(body, b"DETECTOR");
-        std::fs::write(&path, b"garbage").expect("overwrite");
-        assert!(read_snapshot(&path).is_err());
-        std::fs::write(
-            &path,
-            [FILE_MAGIC.as_slice(), &[200, 0, 0, 0], b"{}"].concat(),
-        )
-        .expect("overwrite");
-        assert!(
-            read_snapshot(&path).is_err(),
-            "length past the end is refused"
-        );
-    }
 }
