@@ -1,8 +1,10 @@
 //! The Kafka source: one consumer-group poll loop.
 //!
 //! Invariants:
-//! - auto-commit and auto offset store are off; the loop commits a partition only up to its
-//!   [`Watermarks`] value, i.e. the end of the acknowledged contiguous segments;
+//! - auto-commit and auto offset store are off; every commit (on an acknowledgement, the
+//!   periodic re-commit, a revoke, the shutdown) reads the partition's [`Watermarks`] value —
+//!   the end of the acknowledged contiguous segments — and nothing else records an offset to
+//!   commit;
 //! - each assignment of a partition gets a fresh epoch, announced downstream
 //!   (`Flow::Assigned { replay: true }`) before any of its messages, so the batcher recovers cut
 //!   points of segments an earlier owner may already have delivered; acknowledgements from a
@@ -137,8 +139,10 @@ enum GroupEvent {
 /// message is handled.
 struct GroupContext {
     events: Mutex<Vec<GroupEvent>>,
-    /// Latest watermark of each owned partition, committed synchronously when it is revoked.
-    committable: Mutex<HashMap<(String, i32), i64>>,
+    /// The partitions' watermarks: the only record of what may be committed. Here (not in the
+    /// loop) because a revoke commits them synchronously from inside `recv()`; the loop and
+    /// the callbacks run on the same task, so the lock is never contended.
+    marks: Mutex<Watermarks>,
     /// Token refreshes, client errors and health (shared with the dead-letter producer's).
     client: SecureContext,
     /// See [`KafkaSettings::assignment`].
@@ -178,9 +182,13 @@ impl ConsumerContext for GroupContext {
             // as little as possible (late completions after this are fenced by epoch).
             let mut commit = TopicPartitionList::new();
             {
-                let mut marks = self.committable.lock().unwrap_or_else(|p| p.into_inner());
+                let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
                 for (t, p) in partitions(tpl) {
-                    if let Some(w) = marks.remove(&(t.clone(), p)) {
+                    let id = PartitionId {
+                        source: t.as_str().into(),
+                        partition: p,
+                    };
+                    if let Some(w) = marks.watermark(&id) {
                         let _ = commit.add_partition_offset(&t, p, Offset::Offset(w));
                     }
                 }
@@ -225,7 +233,6 @@ struct Assigned {
     cursor: PartitionCursor,
     /// One past the last offset read under this epoch.
     read_end: Option<i64>,
-    committed: Option<i64>,
 }
 
 /// A request to bring every record read so far to delivery, then run `then` before reading on
@@ -244,7 +251,6 @@ struct Loop {
     /// assigned partition is paused.
     barriers: Vec<Barrier>,
     consumer: StreamConsumer<GroupContext>,
-    marks: Watermarks,
     parts: HashMap<(String, i32), Assigned>,
     next_epoch: Epoch,
     tx: mpsc::Sender<Flow>,
@@ -285,7 +291,7 @@ impl Loop {
                             partition,
                         });
                         tracing::info!(partition = %id, epoch = self.next_epoch, ?expect, "partition assigned");
-                        self.marks.assign(id.clone(), self.next_epoch);
+                        marks(&self.consumer).assign(id.clone(), self.next_epoch);
                         self.parts.insert(
                             (topic, partition),
                             Assigned {
@@ -293,7 +299,6 @@ impl Loop {
                                 epoch: self.next_epoch,
                                 cursor: PartitionCursor::new(expect, StallChecks::GROUP),
                                 read_end: None,
-                                committed: None,
                             },
                         );
                         self.send(Flow::Assigned {
@@ -312,7 +317,7 @@ impl Loop {
                     for key in list {
                         if let Some(a) = self.parts.remove(&key) {
                             tracing::info!(partition = %a.id, "partition revoked");
-                            self.marks.revoke(&a.id);
+                            marks(&self.consumer).revoke(&a.id);
                             self.send(Flow::Revoked { partition: a.id }).await?;
                         }
                     }
@@ -354,7 +359,7 @@ impl Loop {
         }
         if a.read_end.is_none() {
             tracing::info!(partition = %a.id, epoch = a.epoch, offset, "first message of this assignment");
-            self.marks.begin(&a.id, a.epoch, offset);
+            marks(&self.consumer).begin(&a.id, a.epoch, offset);
         }
         a.read_end = Some(offset + 1);
         let mut records = Vec::with_capacity(1);
@@ -417,9 +422,10 @@ impl Loop {
         // received (a full pipeline blocks it inside that handling), so "nothing received"
         // means the consumer really had nothing to hand out.
         let consumer_idle = !std::mem::take(&mut self.received);
+        let marks = marks(&self.consumer);
         for a in self.parts.values_mut() {
             let high = cached_high_watermark(&self.consumer, &a.id);
-            report_lag(a, high);
+            report_lag(a, marks.watermark(&a.id), high);
             let expected = a.cursor.expect();
             match a.cursor.on_check(high, consumer_idle) {
                 Check::Wait => {}
@@ -433,13 +439,9 @@ impl Loop {
                 }
             }
         }
+        drop(marks);
         if n.is_multiple_of(RECOMMIT_EVERY) {
-            let mut tpl = TopicPartitionList::new();
-            for ((topic, partition), a) in &self.parts {
-                if let Some(w) = a.committed {
-                    let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(w));
-                }
-            }
+            let tpl = self.watermarks();
             if tpl.count() > 0 {
                 if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
                     tracing::warn!(error = %e, "periodic re-commit failed; will retry");
@@ -493,7 +495,7 @@ impl Loop {
         a.read_end = None;
         let id = a.id.clone();
         tracing::warn!(partition = %id, start, epoch = self.next_epoch, "rewinding partition");
-        self.marks.assign(id.clone(), self.next_epoch);
+        marks(&self.consumer).assign(id.clone(), self.next_epoch);
         self.send(Flow::Revoked {
             partition: id.clone(),
         })
@@ -507,16 +509,10 @@ impl Loop {
     }
 
     fn handle_ack(&mut self, ack: &SegmentAck) {
-        if let Some(w) = self.marks.ack(ack) {
+        let advanced = marks(&self.consumer).ack(ack);
+        if let Some(w) = advanced {
             let key = (ack.partition.source.to_string(), ack.partition.partition);
-            if let Some(a) = self.parts.get_mut(&key) {
-                a.committed = Some(w);
-                self.consumer
-                    .context()
-                    .committable
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key.clone(), w);
+            if let Some(a) = self.parts.get(&key) {
                 let mut tpl = TopicPartitionList::new();
                 if tpl
                     .add_partition_offset(&key.0, key.1, Offset::Offset(w))
@@ -529,7 +525,7 @@ impl Loop {
                 let labels = [("topic", key.0.clone()), ("partition", key.1.to_string())];
                 metrics::gauge!(names::COMMITTED_OFFSET, &labels).set(w as f64);
                 let high = cached_high_watermark(&self.consumer, &a.id);
-                report_lag(a, high);
+                report_lag(a, Some(w), high);
             }
         }
     }
@@ -580,25 +576,42 @@ impl Loop {
     }
 
     fn all_delivered(&self) -> bool {
+        let marks = marks(&self.consumer);
         self.parts.values().all(|a| match a.read_end {
             None => true,
-            Some(end) => self.marks.reached(&a.id, end),
+            Some(end) => marks.reached(&a.id, end),
         })
     }
 
-    fn commit_sync(&self) {
+    /// Every owned partition's watermark, as a commit request.
+    fn watermarks(&self) -> TopicPartitionList {
+        let marks = marks(&self.consumer);
         let mut tpl = TopicPartitionList::new();
         for ((topic, partition), a) in &self.parts {
-            if let Some(w) = self.marks.watermark(&a.id) {
+            if let Some(w) = marks.watermark(&a.id) {
                 let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(w));
             }
         }
+        tpl
+    }
+
+    fn commit_sync(&self) {
+        let tpl = self.watermarks();
         if tpl.count() > 0 {
             if let Err(e) = self.consumer.commit(&tpl, CommitMode::Sync) {
                 tracing::warn!(error = %e, "final commit failed");
             }
         }
     }
+}
+
+/// The watermarks (see [`GroupContext::marks`]); never held across an await.
+fn marks(consumer: &StreamConsumer<GroupContext>) -> std::sync::MutexGuard<'_, Watermarks> {
+    consumer
+        .context()
+        .marks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Executes a corrective seek the partition's cursor decided on.
@@ -616,8 +629,8 @@ fn seek(consumer: &StreamConsumer<GroupContext>, id: &PartitionId, target: i64) 
 /// Sets the partition's lag: records up to the broker's high watermark (as of the last fetch,
 /// else what was read) not yet committed, so a consumer that reads nothing still shows the
 /// backlog growing.
-fn report_lag(a: &Assigned, high: Option<i64>) {
-    let Some(base) = a.committed.or(a.cursor.expect()) else {
+fn report_lag(a: &Assigned, committable: Option<i64>, high: Option<i64>) {
+    let Some(base) = committable.or(a.cursor.expect()) else {
         return;
     };
     let Some(top) = high.or(a.read_end) else {
@@ -672,7 +685,7 @@ pub async fn run_kafka_source(
     let consumer: StreamConsumer<GroupContext> =
         settings.client_config().create_with_context(GroupContext {
             events: Mutex::new(Vec::new()),
-            committable: Mutex::new(HashMap::new()),
+            marks: Mutex::new(Watermarks::default()),
             client: settings.context.clone(),
             assignment: settings.assignment.clone(),
         })?;
@@ -682,7 +695,6 @@ pub async fn run_kafka_source(
         received: false,
         barriers: Vec::new(),
         consumer,
-        marks: Watermarks::default(),
         parts: HashMap::new(),
         next_epoch: 0,
         tx,
