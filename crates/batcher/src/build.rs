@@ -1,4 +1,9 @@
 //! Building a cut segment's files: gzip + SHA-256 on the blocking pool, never on the reactor.
+//!
+//! Invariant: a segment's files come out in one fixed order — the anchor file first (delivery
+//! writes it before the others, so a missing anchor proves the segment was not written), then
+//! the others sorted by (trail, account, region) — and each is a pure function of its records,
+//! so a replay rebuilds them byte for byte.
 
 use std::{sync::Arc, time::Instant};
 
@@ -6,7 +11,11 @@ use bytes::Bytes;
 use trailpipe_event::{DeadLetter, Epoch, PartitionId};
 use trailpipe_logfile::{log_file_key, unique_string, KeyParts, LogFileBody, LogFileWriter};
 
-use crate::{segment::TrailOutput, CutReason};
+use crate::{
+    partition::{Cutting, Group, GroupKey},
+    segment::TrailOutput,
+    BatcherConfig, CutReason,
+};
 
 /// One log file of a segment, ready to upload.
 #[derive(Debug, Clone)]
@@ -56,16 +65,6 @@ pub struct Segment {
     pub held: trailpipe_event::Held,
 }
 
-/// A group's records before compression.
-pub(crate) struct GroupInput {
-    pub trail: usize,
-    pub account: Box<str>,
-    pub region: Box<str>,
-    pub records: Vec<Bytes>,
-    pub oldest: i64,
-    pub newest: i64,
-}
-
 /// The key of a segment's file for one trail, account and region. The replay lookup of an
 /// anchor file and the file itself both use this, so they always agree.
 pub(crate) fn file_key(
@@ -87,33 +86,121 @@ pub(crate) fn file_key(
     })
 }
 
-/// Compresses every group into a file. Pure: same inputs, same files, byte for byte.
-pub(crate) fn build_files(
-    trails: &[TrailOutput],
+impl Cutting {
+    /// Builds the segment: its files in delivery order, compressed and hashed. Pure: same
+    /// inputs, same segment, byte for byte (run on the blocking pool).
+    pub(crate) fn build(self, cfg: &BatcherConfig) -> Segment {
+        let Cutting {
+            partition,
+            epoch,
+            open,
+            cut,
+        } = self;
+        let (files, anchor) = match &open.anchor {
+            None => (Vec::new(), None),
+            Some(a) => {
+                let groups = in_delivery_order(&a.key, open.groups);
+                let files = groups
+                    .into_iter()
+                    .map(|(key, g)| build_file(cfg, &partition, a.offset, a.timestamp, key, g))
+                    .collect();
+                (files, Some((a.offset, a.source)))
+            }
+        };
+        Segment {
+            partition,
+            epoch,
+            start: open.start,
+            end: cut.end,
+            anchor: anchor.map(|a| a.0),
+            file_time: anchor.map(|a| a.1),
+            files,
+            dead_letters: open.dead,
+            history: open.history,
+            cut: cut.reason,
+            opened_at: open.opened_at,
+            held: open.held,
+        }
+    }
+}
+
+/// The anchor's group first, then the rest sorted by (trail, account, region).
+fn in_delivery_order(
+    anchor: &GroupKey,
+    mut groups: std::collections::HashMap<GroupKey, Group>,
+) -> Vec<(GroupKey, Group)> {
+    let first = groups.remove_entry(anchor);
+    let mut rest: Vec<_> = groups.into_iter().collect();
+    rest.sort_by(|a, b| a.0.cmp(&b.0));
+    first.into_iter().chain(rest).collect()
+}
+
+/// Compresses one group into its file.
+fn build_file(
+    cfg: &BatcherConfig,
     partition: &PartitionId,
     anchor: i64,
     timestamp: i64,
-    groups: Vec<GroupInput>,
-    level: u32,
-) -> Vec<LogFile> {
-    groups
+    (trail, account, region): GroupKey,
+    g: Group,
+) -> LogFile {
+    let t = &cfg.trails[trail];
+    let bytes: usize = g.records.iter().map(Bytes::len).sum();
+    let mut w = LogFileWriter::new(cfg.compression_level, bytes + g.records.len() + 16);
+    for r in &g.records {
+        w.push(r);
+    }
+    LogFile {
+        trail,
+        bucket: t.bucket.clone(),
+        key: file_key(t, partition, anchor, &account, &region, timestamp),
+        body: w.finish(),
+        oldest_event_time: g.oldest,
+        newest_event_time: g.newest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(n: usize) -> Group {
+        Group {
+            records: vec![Bytes::from(vec![b'x'; n])],
+            bytes: n,
+            oldest: 0,
+            newest: 0,
+        }
+    }
+
+    #[test]
+    fn the_anchor_group_comes_first_and_the_rest_in_key_order() {
+        let key = |t: usize, a: &str, r: &str| -> GroupKey { (t, a.into(), r.into()) };
+        let anchor = key(1, "222", "us-east-1");
+        let groups = [
+            key(0, "333", "eu-west-1"),
+            key(1, "111", "us-east-1"),
+            anchor.clone(),
+            key(0, "111", "us-west-2"),
+            key(0, "111", "ap-south-1"),
+        ]
         .into_iter()
-        .map(|g| {
-            let t = &trails[g.trail];
-            let bytes: usize = g.records.iter().map(Bytes::len).sum();
-            let mut w = LogFileWriter::new(level, bytes + g.records.len() + 16);
-            for r in &g.records {
-                w.push(r);
-            }
-            let key = file_key(t, partition, anchor, &g.account, &g.region, timestamp);
-            LogFile {
-                trail: g.trail,
-                bucket: t.bucket.clone(),
-                key,
-                body: w.finish(),
-                oldest_event_time: g.oldest,
-                newest_event_time: g.newest,
-            }
-        })
-        .collect()
+        .enumerate()
+        .map(|(i, k)| (k, group(i + 1)))
+        .collect();
+        let order: Vec<GroupKey> = in_delivery_order(&anchor, groups)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            order,
+            [
+                anchor,
+                key(0, "111", "ap-south-1"),
+                key(0, "111", "us-west-2"),
+                key(0, "333", "eu-west-1"),
+                key(1, "111", "us-east-1"),
+            ]
+        );
+    }
 }

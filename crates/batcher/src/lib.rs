@@ -22,6 +22,7 @@ mod build;
 pub mod cwl_feed;
 pub mod file_time;
 mod inflight;
+mod partition;
 mod segment;
 
 pub use build::{LogFile, Segment};

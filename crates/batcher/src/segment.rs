@@ -1,4 +1,7 @@
-//! Per-partition open segments, their cut rules, and the replay lookup of recorded cuts.
+//! The batcher stage: routes each flow item to its partition's state ([`crate::partition`],
+//! which decides) and does the I/O those decisions ask for, in one place — CloudWatch Logs
+//! hand-over, file-time markers, the replay lookup of recorded cuts, and sending cut segments
+//! to be built on the blocking pool and delivered.
 
 use std::{
     collections::HashMap,
@@ -9,13 +12,15 @@ use std::{
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
-use trailpipe_event::{DeadLetter, Epoch, EventCategory, Flow, Message, PartitionId};
+use trailpipe_event::{Epoch, Flow, Message, PartitionId};
+use trailpipe_retry::ErrorClass;
 use trailpipe_telemetry as names;
 
 use crate::{
-    build::{build_files, file_key, GroupInput},
+    build::file_key,
     file_time::{self, FileTimeSource},
-    CutReason, CwlFeed, CwlMessage, CwlRecord, InFlight, RecordedCut, Segment,
+    partition::{held_bytes, Cut, Cutting, PartitionState},
+    CwlFeed, CwlMessage, InFlight, RecordedCut, Segment,
 };
 
 /// What the batcher needs to know about a trail.
@@ -96,53 +101,6 @@ pub struct PendingSegment {
     pub epoch: Epoch,
     /// The segment being built.
     pub built: JoinHandle<Segment>,
-}
-
-type GroupKey = (usize, Box<str>, Box<str>);
-
-struct Group {
-    records: Vec<bytes::Bytes>,
-    bytes: usize,
-    oldest: i64,
-    newest: i64,
-}
-
-struct Anchor {
-    key: GroupKey,
-    offset: i64,
-    /// The files' time (see [`crate::file_time`]).
-    timestamp: i64,
-    source: FileTimeSource,
-    /// Its own time was outside the window: the time to use is read from, or recorded in, a
-    /// marker before the segment goes on.
-    unresolved: bool,
-}
-
-struct Open {
-    start: i64,
-    last: i64,
-    anchor: Option<Anchor>,
-    groups: HashMap<GroupKey, Group>,
-    dead: Vec<DeadLetter>,
-    /// Management and Insights events for the event history (routed or not).
-    history: Vec<bytes::Bytes>,
-    bytes: usize,
-    opened_at: Instant,
-    deadline: Option<Instant>,
-    /// Cut recorded by an earlier delivery of this segment (replay).
-    forced_end: Option<i64>,
-    /// Its messages' shares of the memory budget.
-    held: trailpipe_event::Held,
-}
-
-struct PartitionState {
-    id: Arc<PartitionId>,
-    epoch: Epoch,
-    replay: bool,
-    /// Whether the earlier epochs' in-flight segments were awaited (before the first lookup).
-    settled: bool,
-    next_start: Option<i64>,
-    open: Option<Open>,
 }
 
 /// The batcher stage.
@@ -242,14 +200,7 @@ impl Batcher {
                 }
                 self.parts.insert(
                     partition.clone(),
-                    PartitionState {
-                        id: partition,
-                        epoch,
-                        replay,
-                        settled: false,
-                        next_start: None,
-                        open: None,
-                    },
+                    PartitionState::new(partition, epoch, replay),
                 );
                 true
             }
@@ -271,216 +222,77 @@ impl Batcher {
         }
     }
 
-    async fn add(&mut self, mut m: Message) -> bool {
-        let Some(state) = self.parts.get_mut(&m.partition) else {
+    /// Adds one message: its partition's state is taken out of the map for the duration, so
+    /// the decisions (pure, on the state) and the I/O they ask for (on `self`) never contend.
+    async fn add(&mut self, m: Message) -> bool {
+        let Some(mut state) = self.parts.remove(&m.partition) else {
             return true;
         };
-        if state.epoch != m.epoch {
-            return true;
-        }
-        let held = held_bytes(&self.cfg, &m);
-        // Replay: the recorded cut comes before this message.
-        if let Some(open) = &state.open {
-            if open.forced_end.is_some_and(|e| m.offset >= e) {
-                let end = open.forced_end.unwrap_or(m.offset);
-                if !self.cut(&m.partition.clone(), end, CutReason::Replay).await {
-                    return false;
-                }
-            } else if open.forced_end.is_none() {
-                if let Some(reason) = self.would_overflow(&m, held) {
-                    if !self.cut(&m.partition.clone(), m.offset, reason).await {
-                        return false;
-                    }
-                }
-            }
-        }
-        let cfg = self.cfg.clone();
-        let wall = (self.clock)();
-        let state = self.parts.get_mut(&m.partition).expect("present above");
-        let now = Instant::now();
-        let open = state.open.get_or_insert_with(|| Open {
-            start: state.next_start.unwrap_or(m.offset),
-            last: m.offset,
-            anchor: None,
-            groups: HashMap::new(),
-            dead: Vec::new(),
-            history: Vec::new(),
-            bytes: 0,
-            opened_at: now,
-            deadline: None,
-            forced_end: None,
-            held: trailpipe_event::Held::default(),
-        });
-        open.last = m.offset;
-        open.held.merge(std::mem::take(&mut m.held));
-        // Everything the segment holds counts towards `max_segment_bytes`, not only routed
-        // records: a partition of rejected or history-only records is cut by size too.
-        open.bytes += held;
-        let mut cwl_records = Vec::new();
-        for (i, record) in m.records.into_iter().enumerate() {
-            match record {
-                Err(rejected) => open.dead.push(DeadLetter {
-                    partition: m.partition.clone(),
-                    offset: m.offset,
-                    key: m.key.clone(),
-                    rejected,
-                }),
-                Ok(event) => {
-                    if cfg.history
-                        && matches!(
-                            event.fields.event_category,
-                            EventCategory::Management | EventCategory::Insight
-                        )
-                    {
-                        open.history.push(event.raw.clone());
-                    }
-                    let mask = m.routes.get(i).copied().unwrap_or(0);
-                    if mask == 0 {
-                        continue;
-                    }
-                    let f = &event.fields;
-                    for trail in (0..cfg.trails.len())
-                        .filter(|&t| mask & (1 << t) != 0 && cfg.trails[t].accepts(&f.account_id))
-                    {
-                        let key: GroupKey = (trail, f.account_id.clone(), f.aws_region.clone());
-                        if open.anchor.is_none() {
-                            let (timestamp, source) =
-                                file_time::own_time(m.timestamp_ms, f.event_time);
-                            open.anchor = Some(Anchor {
-                                key: key.clone(),
-                                offset: m.offset,
-                                timestamp,
-                                source,
-                                unresolved: !file_time::within_window(timestamp, wall),
-                            });
-                        }
-                        let deadline = now + cfg.trails[trail].delivery_interval;
-                        open.deadline = Some(open.deadline.map_or(deadline, |d| d.min(deadline)));
-                        let g = open.groups.entry(key).or_insert_with(|| Group {
-                            records: Vec::new(),
-                            bytes: 0,
-                            oldest: f.event_time,
-                            newest: f.event_time,
-                        });
-                        g.bytes += event.raw.len() + 1;
-                        g.oldest = g.oldest.min(f.event_time);
-                        g.newest = g.newest.max(f.event_time);
-                        g.records.push(event.raw.clone());
-                        if let Some(log_group) = &cfg.trails[trail].cwl_log_group {
-                            cwl_records.push(CwlRecord {
-                                trail,
-                                log_group: log_group.clone(),
-                                account: f.account_id.clone(),
-                                region: f.aws_region.clone(),
-                                time_ms: f.event_time.saturating_mul(1000),
-                                raw: event.raw.clone(),
-                            });
-                        }
-                    }
-                }
-            }
-        }
-        if open.deadline.is_none() {
-            // Nothing routed yet: dead letters, records no trail selects, history-only records
-            // (the API's own calls, say). They still need a cut for their offsets to be
-            // committed (and the history's records stored): the shortest trail interval,
-            // rather than waiting for a routed record that may never come.
-            let shortest = cfg
-                .trails
-                .iter()
-                .map(|t| t.delivery_interval)
-                .min()
-                .unwrap_or(Duration::from_secs(1));
-            open.deadline = Some(now + shortest);
-        }
-        // Registered before this offset's segment can be cut (below, or by a later call).
-        if !cwl_records.is_empty() {
-            if let Some(feed) = &self.cwl {
-                let sent = feed
-                    .send(CwlMessage {
-                        partition: m.partition.clone(),
-                        epoch: m.epoch,
-                        offset: m.offset,
-                        key: m.key.clone(),
-                        read_at: m.read_at,
-                        records: cwl_records,
-                    })
-                    .await;
-                if !sent {
-                    return false;
-                }
-            }
-        }
-        if self.parts[&m.partition]
-            .open
-            .as_ref()
-            .and_then(|o| o.anchor.as_ref())
-            .is_some_and(|a| a.unresolved)
-        {
-            self.resolve_file_time(&m.partition, wall).await;
-        }
-        let state = self.parts.get_mut(&m.partition).expect("present above");
-        let open = state.open.as_mut().expect("opened above");
-        // A new anchor during replay: was this segment delivered before, and where was it cut?
-        let needs_lookup = state.replay
-            && open.anchor.as_ref().is_some_and(|a| a.offset == m.offset)
-            && open.forced_end.is_none();
-        if needs_lookup {
-            let a = open.anchor.as_ref().expect("checked");
-            let t = &cfg.trails[a.key.0];
-            let key = file_key(t, &m.partition, a.offset, &a.key.1, &a.key.2, a.timestamp);
-            // Segments of an earlier epoch may still be landing: before the first lookup of this
-            // assignment (nothing of this epoch is in flight yet), wait until they settled.
-            if !self.parts.get(&m.partition).is_some_and(|s| s.settled) {
-                self.inflight.settle(&m.partition).await;
-                if let Some(s) = self.parts.get_mut(&m.partition) {
-                    s.settled = true;
-                }
-            }
-            let found = {
-                let (lookup, bucket) = (&self.lookup, &t.bucket);
-                retry("replay lookup", || {
-                    lookup.lookup(bucket.clone(), key.clone())
-                })
-                .await
-            };
-            let state = self.parts.get_mut(&m.partition).expect("present above");
-            match found {
-                Some(cut) if cut.first == m.offset && cut.end > m.offset => {
-                    tracing::info!(partition = %m.partition, anchor = m.offset, end = cut.end, "replay: segment already delivered, rebuilding it to its recorded cut");
-                    if let Some(open) = state.open.as_mut() {
-                        open.forced_end = Some(cut.end);
-                    }
-                }
-                other => {
-                    if let Some(cut) = other {
-                        tracing::error!(partition = %m.partition, anchor = m.offset, ?cut, "replay: recorded cut does not match its key; treating as not delivered");
-                    }
-                    tracing::info!(partition = %m.partition, offset = m.offset, "replay over: resuming normal cuts");
-                    state.replay = false;
-                }
-            }
-        }
-        let state = self.parts.get(&m.partition).expect("present above");
-        if let Some(e) = state.open.as_ref().and_then(|o| o.forced_end) {
-            if m.offset + 1 >= e {
-                return self.cut(&m.partition.clone(), e, CutReason::Replay).await;
-            }
-        }
-        true
+        let ok = state.epoch != m.epoch || self.add_to(&mut state, m).await;
+        self.parts.insert(state.id.clone(), state);
+        ok
     }
 
-    /// Settles the time of the open segment of `id` whose anchor's own time is outside the
-    /// window (see [`crate::file_time`]): the time a marker recorded; on a replay without one,
-    /// the anchor's own time if its file exists under it; else `now`, recorded create-only (a
-    /// racing writer's time wins).
-    async fn resolve_file_time(&mut self, id: &Arc<PartitionId>, now: i64) {
-        let Some(state) = self.parts.get(id) else {
+    async fn add_to(&self, state: &mut PartitionState, mut m: Message) -> bool {
+        let cfg = &self.cfg;
+        let held = held_bytes(cfg, &m);
+        // A replay's recorded cut, or a size limit, comes before this message.
+        if let Some(cut) = state.cut_before(cfg, &m, held) {
+            if !self.send_cut(state.take(cut)).await {
+                return false;
+            }
+        }
+        let wall = (self.clock)();
+        let cwl = state.push(cfg, &mut m, held, Instant::now(), wall);
+        // Registered before this offset's segment can be cut (below, or by a later call).
+        if let (false, Some(feed)) = (cwl.is_empty(), &self.cwl) {
+            let sent = feed
+                .send(CwlMessage {
+                    partition: m.partition.clone(),
+                    epoch: m.epoch,
+                    offset: m.offset,
+                    key: m.key.clone(),
+                    read_at: m.read_at,
+                    records: cwl,
+                })
+                .await;
+            if !sent {
+                return false;
+            }
+        }
+        if state.unresolved_anchor().is_some() {
+            self.resolve_file_time(state, wall).await;
+        }
+        // A new anchor during replay: was this segment delivered before, and where was it cut?
+        if let Some(lookup) = state.replay_lookup(cfg, m.offset) {
+            // Segments of an earlier epoch may still be landing: before the first lookup of this
+            // assignment (nothing of this epoch is in flight yet), wait until they settled.
+            if !state.settled {
+                self.inflight.settle(&m.partition).await;
+                state.settled = true;
+            }
+            let found = store_call("replay lookup", || {
+                self.lookup
+                    .lookup(lookup.bucket.clone(), lookup.key.clone())
+            })
+            .await;
+            state.adopt(found, m.offset);
+        }
+        match state.replay_complete(m.offset) {
+            Some(cut) => self.send_cut(state.take(cut)).await,
+            None => true,
+        }
+    }
+
+    /// Settles the time of the open segment whose anchor's own time is outside the window (see
+    /// [`crate::file_time`]): the time a marker recorded; on a replay without one, the anchor's
+    /// own time if its file exists under it; else `now`, recorded create-only (a racing
+    /// writer's time wins).
+    async fn resolve_file_time(&self, state: &mut PartitionState, now: i64) {
+        let Some(a) = state.unresolved_anchor() else {
             return;
         };
-        let Some(a) = state.open.as_ref().and_then(|o| o.anchor.as_ref()) else {
-            return;
-        };
+        let id = &state.id;
         let t = &self.cfg.trails[a.key.0];
         let unique = trailpipe_logfile::unique_string(&t.name, &id.source, id.partition, a.offset);
         let marker = file_time::marker_key(t.prefix.as_deref(), &unique);
@@ -497,13 +309,13 @@ impl Batcher {
         };
         let mut chosen = None;
         if state.replay {
-            let body = retry("file-time marker read", || {
+            let body = store_call("file-time marker read", || {
                 lookup.read(bucket.clone(), marker.clone())
             })
             .await;
             chosen = recorded(body).map(|t| (t, FileTimeSource::Recorded));
             if chosen.is_none()
-                && retry("replay lookup", || {
+                && store_call("replay lookup", || {
                     lookup.lookup(bucket.clone(), own_key.clone())
                 })
                 .await
@@ -512,19 +324,19 @@ impl Batcher {
                 chosen = Some((own, own_source));
             }
         }
-        let chosen = match chosen {
+        let (timestamp, source) = match chosen {
             Some(c) => c,
             None => {
                 let at = format!("{}/{}@{offset}", id.source, id.partition);
                 let body = Bytes::from(file_time::marker_body(now, own, own_source, &at));
-                let created = retry("file-time marker write", || {
+                let created = store_call("file-time marker write", || {
                     lookup.create(bucket.clone(), marker.clone(), body.clone())
                 })
                 .await;
                 let time = if created {
                     Some(now)
                 } else {
-                    let body = retry("file-time marker read", || {
+                    let body = store_call("file-time marker read", || {
                         lookup.read(bucket.clone(), marker.clone())
                     })
                     .await;
@@ -535,177 +347,53 @@ impl Batcher {
                 (time.unwrap_or(now), FileTimeSource::Recorded)
             }
         };
-        if let Some(a) = self
-            .parts
-            .get_mut(id)
-            .and_then(|s| s.open.as_mut())
-            .and_then(|o| o.anchor.as_mut())
-        {
-            (a.timestamp, a.source, a.unresolved) = (chosen.0, chosen.1, false);
-        }
+        state.resolve_anchor(timestamp, source);
     }
 
-    /// Whether adding `m` (holding `added` bytes, see [`held_bytes`]) to its partition's open
-    /// segment would break a size or count limit.
-    fn would_overflow(&self, m: &Message, added: usize) -> Option<CutReason> {
-        let open = self.parts.get(&m.partition)?.open.as_ref()?;
-        for (i, record) in m.records.iter().enumerate() {
-            let (Ok(event), Some(&mask)) = (record, m.routes.get(i)) else {
-                continue;
-            };
-            for trail in (0..self.cfg.trails.len()).filter(|&t| {
-                mask & (1 << t) != 0 && self.cfg.trails[t].accepts(&event.fields.account_id)
-            }) {
-                let t = &self.cfg.trails[trail];
-                let key: GroupKey = (
-                    trail,
-                    event.fields.account_id.clone(),
-                    event.fields.aws_region.clone(),
-                );
-                if let Some(g) = open.groups.get(&key) {
-                    if g.records.len() + 1 > t.max_file_records {
-                        return Some(CutReason::Records);
-                    }
-                    if g.bytes + event.raw.len() + 1 > t.max_file_bytes {
-                        return Some(CutReason::Size);
-                    }
-                }
-            }
-        }
-        (open.bytes > 0 && open.bytes + added > self.cfg.max_segment_bytes)
-            .then_some(CutReason::Size)
-    }
-
+    /// Cuts every open segment whose wall-clock cut is due (its interval, or memory pressure).
     async fn cut_due(&mut self) -> bool {
         let now = Instant::now();
-        let due: Vec<_> = self
+        let pressure = self.budget.as_ref().is_some_and(|b| b.under_pressure());
+        let due: Vec<Cutting> = self
             .parts
-            .values()
+            .values_mut()
             .filter_map(|s| {
-                let o = s.open.as_ref()?;
-                (o.forced_end.is_none() && o.deadline.is_some_and(|d| d <= now))
-                    .then(|| (s.id.clone(), o.last + 1))
+                let cut = s.due(now, pressure)?;
+                s.take(cut)
             })
             .collect();
-        for (id, end) in due {
-            if !self.cut(&id, end, CutReason::Interval).await {
+        for c in due {
+            if !self.send_cut(Some(c)).await {
                 return false;
-            }
-        }
-        if self.budget.as_ref().is_some_and(|b| b.under_pressure()) {
-            // Open segments hold shares only delivery gives back: cut every one holding any
-            // (a wall-clock cut, recorded in the files' metadata like an interval cut).
-            let holding: Vec<_> = self
-                .parts
-                .values()
-                .filter_map(|s| {
-                    let o = s.open.as_ref()?;
-                    (o.forced_end.is_none() && o.held.bytes() > 0)
-                        .then(|| (s.id.clone(), o.last + 1))
-                })
-                .collect();
-            for (id, end) in holding {
-                if !self.cut(&id, end, CutReason::Memory).await {
-                    return false;
-                }
             }
         }
         true
     }
 
+    /// Cuts the open segment of `id` at the end of input, shutdown or revoke.
     async fn cut_now(&mut self, id: &Arc<PartitionId>) -> bool {
-        let Some(open) = self.parts.get(id).and_then(|s| s.open.as_ref()) else {
-            return true;
-        };
-        if open.forced_end.is_some() {
-            // A replayed segment cut short would differ from the delivered one: leave it for the
-            // next run to replay in full (its offsets are not committed).
-            if let Some(s) = self.parts.get_mut(id) {
-                s.open = None;
-            }
-            return true;
-        }
-        let end = open.last + 1;
-        self.cut(id, end, CutReason::End).await
-    }
-
-    /// Cuts the open segment of `id` at `end` and sends it to be built and delivered.
-    async fn cut(&mut self, id: &Arc<PartitionId>, end: i64, reason: CutReason) -> bool {
         let Some(state) = self.parts.get_mut(id) else {
             return true;
         };
-        let Some(open) = state.open.take() else {
+        let cutting = state.end().and_then(|cut: Cut| state.take(cut));
+        self.send_cut(cutting).await
+    }
+
+    /// Sends a cut segment to be built (on the blocking pool) and delivered; false when the
+    /// output is closed.
+    async fn send_cut(&self, cutting: Option<Cutting>) -> bool {
+        let Some(c) = cutting else {
             return true;
         };
-        state.next_start = Some(end);
-        tracing::debug!(partition = %id, epoch = state.epoch, start = open.start, end, anchor = ?open.anchor.as_ref().map(|a| a.offset), reason = reason.as_str(), "segment cut");
-        metrics::counter!(names::SEGMENTS_CUT, "reason" => reason.as_str()).increment(1);
-        let (cfg, partition, epoch) = (self.cfg.clone(), id.clone(), state.epoch);
-        let built = tokio::task::spawn_blocking(move || {
-            let Open {
-                start,
-                anchor,
-                mut groups,
-                dead,
-                history,
-                opened_at,
-                held,
-                ..
-            } = open;
-            let (files, anchor_offset) = match anchor {
-                None => (Vec::new(), None),
-                Some(a) => {
-                    // The anchor file first; the rest in a fixed order.
-                    let mut keys: Vec<GroupKey> =
-                        groups.keys().filter(|k| **k != a.key).cloned().collect();
-                    keys.sort();
-                    keys.insert(0, a.key.clone());
-                    let inputs: Vec<GroupInput> = keys
-                        .into_iter()
-                        .filter_map(|k| {
-                            let g = groups.remove(&k)?;
-                            Some(GroupInput {
-                                trail: k.0,
-                                account: k.1,
-                                region: k.2,
-                                records: g.records,
-                                oldest: g.oldest,
-                                newest: g.newest,
-                            })
-                        })
-                        .collect();
-                    (
-                        build_files(
-                            &cfg.trails,
-                            &partition,
-                            a.offset,
-                            a.timestamp,
-                            inputs,
-                            cfg.compression_level,
-                        ),
-                        Some((a.offset, a.source)),
-                    )
-                }
-            };
-            Segment {
-                partition,
-                epoch,
-                start,
-                end,
-                anchor: anchor_offset.map(|a| a.0),
-                file_time: anchor_offset.map(|a| a.1),
-                files,
-                dead_letters: dead,
-                history,
-                cut: reason,
-                opened_at,
-                held,
-            }
-        });
-        self.inflight.add(id);
+        let (id, epoch) = (c.partition.clone(), c.epoch);
+        tracing::debug!(partition = %id, epoch, start = c.open.start, end = c.cut.end, anchor = ?c.open.anchor.as_ref().map(|a| a.offset), reason = c.cut.reason.as_str(), "segment cut");
+        metrics::counter!(names::SEGMENTS_CUT, "reason" => c.cut.reason.as_str()).increment(1);
+        let cfg = self.cfg.clone();
+        let built = tokio::task::spawn_blocking(move || c.build(&cfg));
+        self.inflight.add(&id);
         self.out
             .send(PendingSegment {
-                partition: id.clone(),
+                partition: id,
                 epoch,
                 built,
             })
@@ -714,49 +402,17 @@ impl Batcher {
     }
 }
 
-/// The bytes an open segment holds for `m`: one copy of each record per trail it is routed to
-/// (and accepted by), each rejected record (a dead letter), and each record kept only for the
-/// event history. A pure function of the input and the configuration, so size cuts are too.
-fn held_bytes(cfg: &BatcherConfig, m: &Message) -> usize {
-    m.records
-        .iter()
-        .enumerate()
-        .map(|(i, record)| match record {
-            Err(rejected) => rejected.raw.len() + 1,
-            Ok(event) => {
-                let mask = m.routes.get(i).copied().unwrap_or(0);
-                let copies = (0..cfg.trails.len())
-                    .filter(|&t| {
-                        mask & (1 << t) != 0 && cfg.trails[t].accepts(&event.fields.account_id)
-                    })
-                    .count();
-                let history_only = copies == 0
-                    && cfg.history
-                    && matches!(
-                        event.fields.event_category,
-                        EventCategory::Management | EventCategory::Insight
-                    );
-                (event.raw.len() + 1) * (copies + usize::from(history_only))
-            }
-        })
-        .sum()
-}
-
-/// Runs a store call until it answers, retrying errors with capped exponential backoff:
-/// guessing "not delivered" or "no marker" on an error could duplicate records, so the segment
-/// waits for an answer.
-async fn retry<T>(what: &str, call: impl Fn() -> BoxFuture<'static, Result<T, String>>) -> T {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Ok(found) => return found,
-            Err(e) => {
-                tracing::warn!(error = %e, "{what} failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+/// Runs a store call until it answers: guessing "not delivered" or "no marker" on an error
+/// could duplicate records, so the segment waits for an answer.
+async fn store_call<T>(what: &str, call: impl Fn() -> BoxFuture<'static, Result<T, String>>) -> T {
+    trailpipe_retry::until_ok(
+        call,
+        |_| ErrorClass::Retriable,
+        |e| {
+            tracing::warn!(error = %e, "{what} failed; retrying");
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -53,26 +53,30 @@ pub async fn append_durably(
     records: &[bytes::Bytes],
     health: &SinkHealth,
 ) {
-    let mut backoff = trailpipe_retry::Backoff::new();
-    loop {
+    let append = || {
         let (h, batch) = (store.clone(), records.to_vec());
-        let r = tokio::task::spawn_blocking(move || {
-            let refs: Vec<&[u8]> = batch.iter().map(|b| &b[..]).collect();
-            h.append(&refs)
-        })
-        .await;
-        match r {
-            Ok(Ok(summary)) => {
-                metrics::counter!(names::HISTORY_EVENTS_STORED).increment(summary.stored as u64);
-                return;
+        async move {
+            let r = tokio::task::spawn_blocking(move || {
+                let refs: Vec<&[u8]> = batch.iter().map(|b| &b[..]).collect();
+                h.append(&refs)
+            })
+            .await;
+            match r {
+                Ok(Ok(summary)) => Ok(summary),
+                Ok(Err(e)) => Err(format!("event history: {e}")),
+                Err(e) => Err(format!("event history append panicked: {e}")),
             }
-            Ok(Err(e)) => {
-                metrics::counter!(names::HISTORY_ERRORS).increment(1);
-                tracing::warn!(error = %e, "event history append failed; retrying");
-                health.error(format!("event history: {e}"));
-            }
-            Err(e) => tracing::error!(error = %e, "event history append panicked; retrying"),
         }
-        tokio::time::sleep(backoff.next_delay(trailpipe_retry::ErrorClass::Retriable)).await;
-    }
+    };
+    let summary = trailpipe_retry::until_ok(
+        append,
+        |_| trailpipe_retry::ErrorClass::Retriable,
+        |e| {
+            metrics::counter!(names::HISTORY_ERRORS).increment(1);
+            tracing::warn!(error = %e, "event history append failed; retrying");
+            health.error(e.clone());
+        },
+    )
+    .await;
+    metrics::counter!(names::HISTORY_EVENTS_STORED).increment(summary.stored as u64);
 }

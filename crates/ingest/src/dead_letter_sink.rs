@@ -45,15 +45,17 @@ impl Sink for DeadLetters {
             if letters.is_empty() {
                 return Step::Durable;
             }
-            let mut backoff = trailpipe_retry::Backoff::new();
-            while let Err(e) = self.writer.write(&letters).await {
-                let e = e.to_string();
-                tracing::error!(partition = %seg.partition, error = %e, "dead-letter write failed; the partition waits for it (retrying)");
-                self.health.dead_letters_failing(e.clone());
-                self.health.error(e);
-                tokio::time::sleep(backoff.next_delay(trailpipe_retry::ErrorClass::Retriable))
-                    .await;
-            }
+            trailpipe_retry::until_ok(
+                || self.writer.write(&letters),
+                |_| trailpipe_retry::ErrorClass::Retriable,
+                |e| {
+                    let e = e.to_string();
+                    tracing::error!(partition = %seg.partition, error = %e, "dead-letter write failed; the partition waits for it (retrying)");
+                    self.health.dead_letters_failing(e.clone());
+                    self.health.error(e);
+                },
+            )
+            .await;
             self.health.dead_letters_written();
             for l in &letters {
                 metrics::counter!(names::RECORDS_DEAD_LETTERED, "reason" => l.rejected.reason.code())

@@ -89,6 +89,32 @@ impl Backoff {
     }
 }
 
+/// Runs `call` until it succeeds and returns its value: the one retry loop of the sinks and
+/// stages that must not give up (a durable write, a lookup whose wrong guess would duplicate
+/// records). Each failure is shown to `on_error` (logs, health, metrics) and followed by a
+/// full-jitter delay of the class `class` gives it; a fresh backoff starts with every call.
+pub async fn until_ok<T, E, C, F>(
+    mut call: impl FnMut() -> F,
+    class: impl Fn(&E) -> C,
+    mut on_error: impl FnMut(&E),
+) -> T
+where
+    C: RetryClass,
+    F: std::future::Future<Output = Result<T, E>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match call().await {
+            Ok(v) => return v,
+            Err(e) => {
+                on_error(&e);
+                let delay = backoff.next_delay(class(&e));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
 /// Displays an error with its source chain, `outer: cause: root cause` (the AWS SDKs' top-level
 /// text alone often says only "dispatch failure" or "service error").
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -129,13 +129,13 @@ impl LogFiles {
     /// A file already at our key must be the one an earlier delivery of this very segment wrote.
     async fn check_existing(&self, seg: &Segment, f: &LogFile, anchor: i64, trail: &str) -> bool {
         metrics::counter!(names::FILES_ALREADY_PRESENT, "trail" => trail.to_string()).increment(1);
-        let mut backoff = Backoff::new();
-        let meta = loop {
-            match self.store.head(&f.bucket, &f.key).await {
-                Ok(m) => break m.unwrap_or_default(),
-                Err(e) => tokio::time::sleep(backoff.next_delay(e.class)).await,
-            }
-        };
+        let meta = trailpipe_retry::until_ok(
+            || self.store.head(&f.bucket, &f.key),
+            |e| e.class,
+            |e| tracing::warn!(error = %e, "reading an existing log file's metadata failed; retrying"),
+        )
+        .await
+        .unwrap_or_default();
         let recorded = RecordedCut::from_metadata(&meta);
         if recorded
             != Some(RecordedCut {

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use trailpipe_event::{parse_message, Flow, Message, PartitionId};
 
 use super::*;
+use crate::CutReason;
 
 /// A lookup over the files a previous run "delivered" (a map from key to recorded cut), and
 /// the other objects (file-time markers) in `.1`.

@@ -451,11 +451,12 @@ impl InsightsStage {
 
 /// Publishes `records` for every replica's history, retried until they are accepted.
 async fn publish_for_history(publish: &dyn PublishInsights, records: &[InsightRecord]) {
-    let mut backoff = Backoff::new();
-    while let Err(e) = publish.publish(records).await {
-        tracing::warn!(error = %e, "Insights events not yet in the control topic (for the history); retrying");
-        tokio::time::sleep(backoff.next_delay(trailpipe_store::ErrorClass::Retriable)).await;
-    }
+    trailpipe_retry::until_ok(
+        || publish.publish(records),
+        |_| trailpipe_retry::ErrorClass::Retriable,
+        |e| tracing::warn!(error = %e, "Insights events not yet in the control topic (for the history); retrying"),
+    )
+    .await
 }
 
 /// Sets a trail's active-insights gauge from its detector's counters (they survive restarts
