@@ -3,7 +3,8 @@
 //!
 //! Invariant: a [`SelectorsInfo`] parsed from a PutEventSelectors request has passed
 //! [`SelectorsInfo::validate_shape`] — at most 5 basic selectors, ≤ 250 data-resource values,
-//! known `ReadWriteType`s, non-empty `FieldSelectors` with well-formed fields and operator values,
+//! known `ReadWriteType`s ("all" values of a known type not counted, as in `trailpipe-selectors`),
+//! non-empty `FieldSelectors` with well-formed fields and operator values,
 //! ≤ 500 advanced values. Meaning (which resource types, which fields) is the backend's to check.
 
 use serde::{Deserialize, Serialize};
@@ -131,12 +132,11 @@ impl AdvancedFieldSelector {
     }
 }
 
-/// At most this many basic selectors per trail.
-pub const MAX_EVENT_SELECTORS: usize = 5;
-/// At most this many data-resource values across a trail's basic selectors.
-pub const MAX_DATA_RESOURCE_VALUES: usize = 250;
-/// At most this many values across a trail's advanced selectors.
-pub const MAX_ADVANCED_VALUES: usize = 500;
+// CloudTrail's limits are the selectors crate's (one definition, one way of counting).
+pub use trailpipe_selectors::{
+    MAX_ADVANCED_VALUES, MAX_DATA_RESOURCE_VALUES, MAX_EVENT_SELECTORS, MAX_NAME_CHARS,
+    MAX_VALUE_CHARS,
+};
 
 impl SelectorsInfo {
     /// What CloudTrail reports for a trail without selectors: one basic selector logging all
@@ -179,11 +179,12 @@ impl SelectorsInfo {
                         selectors.len()
                     ));
                 }
-                let values: usize = selectors
+                let values = selectors
                     .iter()
                     .flat_map(|s| &s.data_resources)
-                    .map(|r| r.values.len())
-                    .sum();
+                    .flat_map(|r| r.values.iter().map(|v| (&r.resource_type, v)))
+                    .filter(|(t, v)| trailpipe_selectors::counts_toward_data_limit(t, v))
+                    .count();
                 if values > MAX_DATA_RESOURCE_VALUES {
                     return bad(format!(
                         "{values} data resource values; at most {MAX_DATA_RESOURCE_VALUES} are allowed"
@@ -193,9 +194,12 @@ impl SelectorsInfo {
             SelectorsInfo::Advanced(selectors) => {
                 let mut values = 0;
                 for (i, s) in selectors.iter().enumerate() {
-                    if s.name.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+                    if s.name
+                        .as_ref()
+                        .is_some_and(|n| n.chars().count() > MAX_NAME_CHARS)
+                    {
                         return bad(format!(
-                            "AdvancedEventSelectors[{i}].Name is over 1000 characters"
+                            "AdvancedEventSelectors[{i}].Name is over {MAX_NAME_CHARS} characters"
                         ));
                     }
                     if s.field_selectors.is_empty() {
@@ -223,10 +227,10 @@ impl SelectorsInfo {
                             }
                             if let Some(v) = vals
                                 .iter()
-                                .find(|v| !(1..=2048).contains(&v.chars().count()))
+                                .find(|v| !(1..=MAX_VALUE_CHARS).contains(&v.chars().count()))
                             {
                                 return bad(format!(
-                                    "{at}.{op} value {v:?} must be 1 to 2048 characters"
+                                    "{at}.{op} value {v:?} must be 1 to {MAX_VALUE_CHARS} characters"
                                 ));
                             }
                             values += vals.len();
@@ -302,6 +306,30 @@ mod tests {
             ..Default::default()
         };
         assert!(SelectorsInfo::Basic(vec![many]).validate_shape().is_err());
+        // "All" values of a known type do not count (as the selectors crate compiles them):
+        // 250 specific values plus any number of "all" values pass; a 251st specific fails.
+        let with_all = |specific: usize| EventSelector {
+            data_resources: vec![
+                DataResource {
+                    resource_type: "AWS::S3::Object".into(),
+                    values: [vec!["arn:aws:s3".into(), "arn:aws:s3:::".into()], {
+                        vec!["arn:aws:s3:::b/".to_string(); specific]
+                    }]
+                    .concat(),
+                },
+                DataResource {
+                    resource_type: "AWS::Lambda::Function".into(),
+                    values: vec!["arn:aws:lambda".into(); 20],
+                },
+            ],
+            ..Default::default()
+        };
+        assert!(SelectorsInfo::Basic(vec![with_all(250)])
+            .validate_shape()
+            .is_ok());
+        assert!(SelectorsInfo::Basic(vec![with_all(251)])
+            .validate_shape()
+            .is_err());
         let ok = AdvancedEventSelector {
             name: None,
             field_selectors: vec![field("eventCategory", &["Management"])],

@@ -248,6 +248,14 @@ pub(crate) fn compile(
     compiled
 }
 
+/// Whether `value` of a data resource of type `resource_type` counts toward
+/// [`MAX_DATA_RESOURCE_VALUES`]: every value except the "all" values of a known type (reference
+/// §7.1: the limit does not apply to them). The one place this is decided — the API's shape
+/// check and the compiler below both ask here.
+pub fn counts_toward_data_limit(resource_type: &str, value: &str) -> bool {
+    DataType::parse(resource_type).is_none_or(|t| !t.is_all_value(value))
+}
+
 fn compile_data_resource(
     path: &str,
     d: &DataResource,
@@ -272,7 +280,7 @@ fn compile_data_resource(
     let mut all = false;
     let mut values: Vec<Box<str>> = Vec::new();
     for (k, v) in d.values.iter().enumerate() {
-        if data_type.is_all_value(v) {
+        if !counts_toward_data_limit(&d.resource_type, v) {
             all = true;
             continue;
         }

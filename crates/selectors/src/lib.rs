@@ -92,7 +92,9 @@ mod model_tests;
 mod test_support;
 
 pub use advanced::{MAX_ADVANCED_VALUES, MAX_NAME_CHARS, MAX_VALUE_CHARS};
-pub use basic::{EXCLUDABLE_SOURCES, MAX_DATA_RESOURCE_VALUES, MAX_EVENT_SELECTORS};
+pub use basic::{
+    counts_toward_data_limit, EXCLUDABLE_SOURCES, MAX_DATA_RESOURCE_VALUES, MAX_EVENT_SELECTORS,
+};
 pub use config::{
     AdvancedEventSelector, DataResource, EventSelector, FieldSelector, Operator, ReadWriteType,
 };
