@@ -1,5 +1,5 @@
 //! Notification health per topic, for `GetTrailStatus`'s `LatestNotificationTime`,
-//! `LatestNotificationError` and the (deprecated) `LatestNotificationAttemptTime`, and `/readyz`.
+//! `LatestNotificationError` and the (deprecated) `LatestNotificationAttemptTime`.
 //!
 //! Invariant: a topic's `latest_error` is cleared by the next accepted message, so it is set
 //! exactly while the latest outcome for that topic is a failure.
@@ -27,14 +27,7 @@ pub struct NotificationStatus {
     pub keys: u64,
 }
 
-impl NotificationStatus {
-    /// Healthy unless the latest outcome is an error.
-    pub fn is_healthy(&self) -> bool {
-        self.latest_error.is_none()
-    }
-}
-
-/// Shared, updated by the notifier, read by the HTTP server; one status per topic ARN.
+/// Shared, updated by the notifier, read by `GetTrailStatus`; one status per topic ARN.
 #[derive(Debug, Clone, Default)]
 pub struct NotifierHealth(Arc<Mutex<HashMap<String, NotificationStatus>>>);
 
@@ -75,17 +68,6 @@ impl NotifierHealth {
         let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         m.get(topic_arn).cloned().unwrap_or_default()
     }
-
-    /// Every topic's status.
-    pub fn all(&self) -> HashMap<String, NotificationStatus> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// True when no topic's latest outcome is an error.
-    pub fn is_healthy(&self) -> bool {
-        let m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        m.values().all(NotificationStatus::is_healthy)
-    }
 }
 
 #[cfg(test)]
@@ -95,20 +77,18 @@ mod tests {
     #[test]
     fn error_is_cleared_by_the_next_accepted_message_of_that_topic_only() {
         let h = NotifierHealth::default();
-        assert!(h.is_healthy());
         h.attempt("a");
         h.error("a", "NotFound".into());
         h.notified("b", 3);
-        assert!(!h.is_healthy());
+        assert!(h.status("b").latest_error.is_none());
         let a = h.status("a");
         assert_eq!(a.latest_error.as_deref(), Some("NotFound"));
         assert!(a.latest_attempt.is_some() && a.latest_notification.is_none());
         h.notified("a", 2);
         let a = h.status("a");
-        assert!(a.is_healthy() && a.latest_error_time.is_some());
+        assert!(a.latest_error.is_none() && a.latest_error_time.is_some());
         assert_eq!((a.messages, a.keys), (1, 2));
-        assert!(h.is_healthy());
-        assert_eq!(h.all().len(), 2);
+        assert_eq!((h.status("b").messages, h.status("b").keys), (1, 3));
         assert_eq!(h.status("never"), NotificationStatus::default());
     }
 }
