@@ -94,7 +94,7 @@ fn a_thousand_slow_header_clients_stop_neither_metrics_nor_delivery() {
         return;
     };
     let (topic, dlq, group, bucket, s3) = fresh(&s, "slowloris", 2);
-    let (port, api_port) = (19495, 19496);
+    let (port, api_port) = (free_port(), free_port());
     let cfg = format!(
         "{}header_read_timeout_secs = 3\n[api]\nlisten = \"127.0.0.1:{api_port}\"\nallow_unauthenticated = true\nmax_connections = 100\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
@@ -210,7 +210,7 @@ fn the_api_serves_https_and_a_sighup_swaps_its_certificate() {
     };
     let tls = Path::new(&tls);
     let (topic, dlq, group, bucket, _s3) = fresh(&s, "apitls", 1);
-    let (port, api_port) = (19497, 19498);
+    let (port, api_port) = (free_port(), free_port());
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("api.pem"), dir.path().join("api.key"));
     std::fs::copy(tls.join("server.pem"), &cert).expect("cert");
@@ -318,7 +318,7 @@ fn an_unsigned_flood_is_throttled_and_cannot_fill_the_trails() {
         return;
     };
     let (topic, dlq, group, bucket, _s3) = fresh(&s, "unsignedflood", 1);
-    let port = 19499;
+    let port = free_port();
     let cfg = format!(
         "{}[api]\nmax_unverified_calls_per_sec = 5\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),

@@ -6,10 +6,14 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 use trailpipe_filterpattern::CIS_FILTERS;
 
-const PORT: u16 = 19490;
+static PORT: LazyLock<u16> = LazyLock::new(free_port);
+/// The second test's daemon.
+static OTHER_PORT: LazyLock<u16> = LazyLock::new(free_port);
 const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0001";
 const ADMIN_SECRET: &str = "cloudwatch-test-admin-secret-0123";
 /// The account of the daemon's self-records (`integrity.account_id`'s default).
@@ -54,7 +58,7 @@ fn records_reach_cloudwatch_logs_and_cis_filters_and_alarms_work() {
     let (sns_topic, queue_url) = sns_topic_with_queue(&s, "alarms");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     let state = dir.path().join("state");
     let cfg = format!(
         r#"{head}
@@ -197,7 +201,7 @@ sns_topic_arn = "{sns_topic}"
         "CIS filters provisioned"
     );
 
-    let (_, metrics) = http_get(PORT, "/metrics").expect("/metrics");
+    let (_, metrics) = http_get(*PORT, "/metrics").expect("/metrics");
     assert_eq!(
         samples(&metrics, "RootAccountUsage") as usize,
         roots,
@@ -251,7 +255,7 @@ sns_topic_arn = "{sns_topic}"
     assert_eq!(before, changes_in_input, "CIS 3.5 before the call");
     aws_with_env(
         &s,
-        Some(&format!("http://127.0.0.1:{PORT}")),
+        Some(&format!("http://127.0.0.1:{}", *PORT)),
         &[
             ("AWS_ACCESS_KEY_ID", ADMIN_KEY_ID),
             ("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET),
@@ -259,7 +263,7 @@ sns_topic_arn = "{sns_topic}"
         &["cloudtrail", "stop-logging", "--name", "watched"],
     );
     let counted = wait_until(Duration::from_secs(60), || {
-        http_get(PORT, "/metrics")
+        http_get(*PORT, "/metrics")
             .is_some_and(|(_, m)| samples(&m, "CloudTrailConfigChanges") as usize == before + 1)
     });
     assert!(
@@ -317,7 +321,7 @@ fn cloudwatch_logs_does_not_wait_for_the_s3_segment_and_writes_as_the_trails_rol
     let (topic, dlq, group, bucket, s3) = fresh(&s, "cwlfast", 2);
     let log_group = unique("trailpipe-cwl-fast");
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT + 1, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *OTHER_PORT, "");
     let cfg = format!(
         r#"{head}
 [cloudwatch_logs]
@@ -402,7 +406,7 @@ cloud_watch_logs_role_arn = "{ROLE}"
         0,
         "offsets wait for the S3 files"
     );
-    let (_, metrics) = http_get(PORT + 1, "/metrics").expect("/metrics");
+    let (_, metrics) = http_get(*OTHER_PORT, "/metrics").expect("/metrics");
     let latencies: f64 = metrics
         .lines()
         .filter(|l| l.starts_with("trailpipe_cwl_delivery_latency_seconds_count"))

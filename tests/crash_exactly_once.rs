@@ -12,27 +12,14 @@ const CRASHES: usize = 10;
 
 fn config(s: &Services, topic: &str, dlq: &str, group: &str, bucket: &str) -> String {
     let source_extra = "[source.librdkafka]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"";
-    let head = kafka_to_moto(s, topic, dlq, group, 19474, source_extra);
+    let head = kafka_to_moto(s, topic, dlq, group, free_port(), source_extra);
     format!(
         r#"{head}
 [delivery]
 max_segment_bytes = 1048576
 
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-max_file_bytes = 262144
-[[trails.event_selectors]]
-read_write_type = "All"
-[[trails.event_selectors.data_resources]]
-type = "AWS::S3::Object"
-values = ["arn:aws:s3"]
-[[trails.event_selectors.data_resources]]
-type = "AWS::Lambda::Function"
-values = ["arn:aws:lambda"]
-"#
+{trail}"#,
+        trail = trail_of_everything("everything", bucket, "max_file_bytes = 262144"),
     )
 }
 

@@ -13,8 +13,7 @@
 
 use std::{
     collections::{BTreeSet, HashSet},
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    io::Write,
     os::unix::net::UnixDatagram,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -79,29 +78,6 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// A plain HTTP/1.1 GET on loopback: (status, body), or `None` while nothing listens.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let (_, body) = text.split_once("\r\n\r\n")?;
-    Some((status, body.to_string()))
-}
-
 fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let t0 = Instant::now();
     loop {
@@ -138,7 +114,7 @@ impl Daemon {
             .expect("running mkfifo")
             .success();
         assert!(ok, "mkfifo {}", fifo.display());
-        let port = free_port();
+        let port = crate::support::free_port();
         let out = dir.path().join("out");
         let config = dir.path().join("trailpipe.toml");
         // Tiny version of config/demo.toml: one trail logging management events only, so the
@@ -307,14 +283,14 @@ fn dashboard_queries_only_metrics_a_running_daemon_exports() {
     let daemon = Daemon::start(&[]);
     let port = daemon.port;
     wait_for("/readyz", Duration::from_secs(30), || {
-        get(port, "/readyz").filter(|(s, _)| *s == 200)
+        crate::support::http_get(port, "/readyz").filter(|(s, _)| *s == 200)
     });
     // Wait until the input has gone all the way through: files written, the dead letter counted.
     let metrics = wait_for(
         "delivery to show on /metrics",
         Duration::from_secs(60),
         || {
-            let (status, body) = get(port, "/metrics")?;
+            let (status, body) = crate::support::http_get(port, "/metrics")?;
             let series = exposed_series(&body);
             (status == 200
                 && [

@@ -218,7 +218,7 @@ fn kafka_to_s3_routes_each_record_to_its_trails_once_with_bytes_unchanged() {
         return;
     };
     let messages = generated(20_000, 7);
-    let (cfg, _, run) = run_pipeline(&s, "kafka_to_s3", &messages, 19471);
+    let (cfg, _, run) = run_pipeline(&s, "kafka_to_s3", &messages, free_port());
     let values: Vec<Vec<u8>> = messages.iter().map(|(_, v)| v.clone()).collect();
     let expected = expected_routes(&cfg, &values);
     // Independent checks of the three trails' meaning, not only agreement with the selectors.
@@ -283,7 +283,7 @@ fn bad_input_goes_to_the_dead_letter_topic_with_its_reason_and_good_records_arou
         };
         messages.insert(100 + i * 50, (format!("bad-{i}"), value));
     }
-    let (cfg, dlq, run) = run_pipeline(&s, "dead_letters", &messages, 19472);
+    let (cfg, dlq, run) = run_pipeline(&s, "dead_letters", &messages, free_port());
     let values: Vec<Vec<u8>> = messages.iter().map(|(_, v)| v.clone()).collect();
     assert_exactly_the_expected(
         "dead_letters",
@@ -349,7 +349,7 @@ fn real_sample_records_are_delivered_unchanged() {
                 .map(|l| (String::new(), l.as_bytes().to_vec())),
         );
     }
-    let (cfg, _, run) = run_pipeline(&s, "real_samples", &messages, 19473);
+    let (cfg, _, run) = run_pipeline(&s, "real_samples", &messages, free_port());
     let values: Vec<Vec<u8>> = messages.iter().map(|(_, v)| v.clone()).collect();
     assert_exactly_the_expected(
         "real_samples",

@@ -18,21 +18,8 @@ fn config(head: &str, grace_secs: u64, bucket: &str) -> String {
 max_segment_bytes = 1048576
 shutdown_grace_secs = {grace_secs}
 
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-max_file_bytes = 262144
-[[trails.event_selectors]]
-read_write_type = "All"
-[[trails.event_selectors.data_resources]]
-type = "AWS::S3::Object"
-values = ["arn:aws:s3"]
-[[trails.event_selectors.data_resources]]
-type = "AWS::Lambda::Function"
-values = ["arn:aws:lambda"]
-"#
+{trail}"#,
+        trail = trail_of_everything("everything", bucket, "max_file_bytes = 262144"),
     )
 }
 
@@ -134,8 +121,8 @@ fn sigterm_mid_stream_delivers_and_commits_what_was_consumed_within_the_grace_pe
         5_000,
         Duration::from_millis(400),
     );
-    let grace = 10;
-    let daemon = Daemon::start(t.dir.path(), &t.config(19481, grace));
+    let (grace, port) = (10, free_port());
+    let daemon = Daemon::start(t.dir.path(), &t.config(port, grace));
     assert!(
         wait_until(Duration::from_secs(60), || t.committed() > 5_000),
         "no progress\n{}",
@@ -178,7 +165,7 @@ fn sigterm_mid_stream_delivers_and_commits_what_was_consumed_within_the_grace_pe
         below_commit.len(),
         "records delivered past the committed offsets"
     );
-    let daemon = Daemon::start(t.dir.path(), &t.config(19481, grace));
+    let daemon = Daemon::start(t.dir.path(), &t.config(port, grace));
     let report = t.finish(&messages, vec![daemon]);
     assert_exactly_once(&report, messages.len());
 }
@@ -194,7 +181,7 @@ fn an_s3_outage_mid_stream_loses_and_duplicates_nothing_and_memory_stays_bounded
             .trim_end_matches('/')
             .to_string();
     let proxy = Proxy::start(&moto);
-    let port = 19482;
+    let port = free_port();
     let cfg = t.config(port, 10).replace(
         &format!("endpoint_url = \"{}\"", t.s.s3_endpoint),
         &format!("endpoint_url = \"http://127.0.0.1:{}\"", proxy.port),
@@ -270,17 +257,18 @@ fn group_members_killed_restarted_and_added_mid_stream_lose_and_duplicate_nothin
         10_000,
         Duration::from_millis(700),
     );
-    let mut a = Daemon::start(t.dir.path(), &t.config(19483, 10));
+    let (port_a, port_b, port_c) = (free_port(), free_port(), free_port());
+    let mut a = Daemon::start(t.dir.path(), &t.config(port_a, 10));
     std::thread::sleep(Duration::from_secs(3));
-    let b = Daemon::start(t.dir.path(), &t.config(19484, 10));
+    let b = Daemon::start(t.dir.path(), &t.config(port_b, 10));
     std::thread::sleep(Duration::from_secs(4));
     a.child.kill().expect("SIGKILL a");
     let _ = a.child.wait();
     eprintln!("killed a with {} committed", t.committed());
     std::thread::sleep(Duration::from_secs(1));
-    let a = Daemon::start(t.dir.path(), &t.config(19483, 10));
+    let a = Daemon::start(t.dir.path(), &t.config(port_a, 10));
     std::thread::sleep(Duration::from_secs(4));
-    let c = Daemon::start(t.dir.path(), &t.config(19485, 10));
+    let c = Daemon::start(t.dir.path(), &t.config(port_c, 10));
     producer.join().expect("producer");
     let report = t.finish(&messages, vec![a, b, c]);
     assert_exactly_once(&report, messages.len());
@@ -306,7 +294,7 @@ fn a_resume_point_inside_the_last_record_batch_is_read_and_an_overwritten_commit
     let resume = 1_100;
     commit_offset(&t.s.brokers, &t.group, &t.topic, 0, resume);
     assert_eq!(t.committed(), resume);
-    let daemon = Daemon::start(t.dir.path(), &t.config(19493, 10));
+    let daemon = Daemon::start(t.dir.path(), &t.config(free_port(), 10));
     let end = messages.len() as i64;
     assert!(
         wait_until(Duration::from_secs(60), || t.committed() >= end),
@@ -342,7 +330,7 @@ fn sighup_refuses_a_broken_config_and_applies_a_valid_one() {
     let Some(t) = setup("reload") else { return };
     let second = unique("reload-second").to_lowercase();
     create_bucket(&t.s3, &second);
-    let cfg = t.config(19486, 10);
+    let cfg = t.config(free_port(), 10);
     let daemon = Daemon::start(t.dir.path(), &cfg);
     let path = t.dir.path().join("trailpipe.toml");
     let hup = |d: &Daemon| {
@@ -396,7 +384,8 @@ fn sighup_refuses_a_broken_config_and_applies_a_valid_one() {
     deliver(&batches[1], &daemon);
 
     let with_second = format!(
-        "{cfg}\n[[trails]]\nname = \"second\"\ns3_bucket_name = \"{second}\"\nis_multi_region_trail = true\ndelivery_interval_secs = 1\nmax_file_bytes = 262144\n[[trails.event_selectors]]\nread_write_type = \"All\"\n[[trails.event_selectors.data_resources]]\ntype = \"AWS::S3::Object\"\nvalues = [\"arn:aws:s3\"]\n[[trails.event_selectors.data_resources]]\ntype = \"AWS::Lambda::Function\"\nvalues = [\"arn:aws:lambda\"]\n"
+        "{cfg}{}",
+        trail_of_everything("second", &second, "max_file_bytes = 262144")
     );
     std::fs::write(&path, with_second).expect("valid config");
     hup(&daemon);
@@ -443,7 +432,7 @@ fn api_call(port: u16, operation: &str, body: &str) -> u16 {
 #[test]
 fn a_flood_of_lifecycle_calls_costs_a_few_rebuilds_and_each_is_recorded_once() {
     let Some(t) = setup("flood") else { return };
-    let port = 19494;
+    let port = free_port();
     // Unsigned calls for brevity; authentication has its own tests.
     // Its own state dir: the lifecycle state must not outlive the test (or leak into the next).
     let cfg = format!(

@@ -6,17 +6,12 @@
 
 use std::{collections::BTreeSet, process::Command, time::Duration};
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORT: u16 = 19488;
+static PORT: LazyLock<u16> = LazyLock::new(free_port);
 const REGION: &str = "us-east-1";
-
-fn is_management(v: &serde_json::Value) -> bool {
-    match v["eventCategory"].as_str() {
-        Some(c) => c == "Management",
-        None => v["managementEvent"].as_bool() != Some(false),
-    }
-}
 
 /// The read-only API credential the daemon is configured with (as the aws CLI's environment).
 const READER: [(&str, &str); 2] = [
@@ -28,7 +23,7 @@ fn aws(args: &[&str]) -> (i32, String, String) {
     let aws = std::env::var("TRAILPIPE_TEST_AWS_CLI").expect("TRAILPIPE_TEST_AWS_CLI");
     let out = Command::new(aws)
         .args(["cloudtrail", "lookup-events", "--endpoint-url"])
-        .arg(format!("http://127.0.0.1:{PORT}"))
+        .arg(format!("http://127.0.0.1:{}", *PORT))
         .envs(READER)
         .args(["--region", REGION, "--output", "json"])
         .args(args)
@@ -77,7 +72,7 @@ fn aws_lookup_events_answers_like_a_model_of_the_produced_records() {
     };
     let (topic, dlq, group, bucket, _) = fresh(&s, "history", 2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     // The only trail logs S3 data events: management events reach the history without a trail.
     let cfg = format!(
         r#"{head}
@@ -122,7 +117,9 @@ field_selectors = [ {{ field = "eventCategory", equals = ["Data"] }}, {{ field =
         .collect();
     let here: Vec<&serde_json::Value> = records
         .iter()
-        .filter(|r| is_management(r) && r["awsRegion"] == REGION)
+        .filter(|r| {
+            is_management(&serde_json::to_vec(r).expect("json")) && r["awsRegion"] == REGION
+        })
         .collect();
     assert!(
         here.len() > 50,

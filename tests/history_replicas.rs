@@ -12,9 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORTS: [u16; 3] = [19611, 19612, 19613];
+static PORTS: LazyLock<[u16; 3]> = LazyLock::new(|| [free_port(), free_port(), free_port()]);
 const RECORDS: usize = 5_000;
 /// The read-only API credential every replica is configured with (the aws CLI's environment).
 const READER: [(&str, &str); 2] = [
@@ -27,13 +29,7 @@ fn config(s: &Services, f: &Fresh, port: u16, dir: &std::path::Path) -> String {
     let (topic, dlq, group, bucket) = (&f.0, &f.1, &f.2, &f.3);
     format!(
         r#"{head}
-[state]
-dir = "{state}"
-
-[history]
-path = "{history}"
-retention_days = 3650
-
+{state_and_history}
 [[api.credentials]]
 name = "siem"
 access_key_id = "{key_id}"
@@ -41,8 +37,7 @@ secret_access_key = "{secret}"
 policy = "read"
 {trail}"#,
         head = kafka_to_moto(s, topic, dlq, group, port, ""),
-        state = dir.join("state").display(),
-        history = dir.join("history").display(),
+        state_and_history = state_and_history(dir),
         key_id = READER[0].1,
         secret = READER[1].1,
         trail = everything_trail(bucket),
@@ -179,7 +174,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
     let Some(s) = Services::get("history_replicas") else {
         return;
     };
-    for port in PORTS {
+    for port in *PORTS {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "port {port} is taken: another daemon would answer this test's lookups"
@@ -191,7 +186,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
     let mut daemons: Vec<Daemon> = (0..3)
         .map(|i| Daemon::start(dirs[i].path(), &config(&s, &f, PORTS[i], dirs[i].path())))
         .collect();
-    for port in PORTS {
+    for port in *PORTS {
         assert!(
             wait_until(Duration::from_secs(30), || http_get(port, "/healthz")
                 .is_some()),
@@ -225,7 +220,7 @@ fn lookup_events_through_every_replica_returns_the_whole_history() {
     produce(&s.brokers, &topic, &messages);
     let produce_secs = produce_started.elapsed().as_secs_f64();
     // Every replica indexes every management event, whichever partitions it owns.
-    let rates = index_rates(&PORTS, expected.len() as u64, Duration::from_secs(120));
+    let rates = index_rates(&PORTS[..], expected.len() as u64, Duration::from_secs(120));
     assert!(
         all_committed(&s.brokers, &group, &topic, 3, Duration::from_secs(120)),
         "not delivered\n{}",

@@ -44,7 +44,7 @@ fn oversized_messages_and_envelopes_are_dead_lettered_and_the_partition_moves_on
         return;
     };
     let (topic, dlq, group, bucket, s3) = fresh(&s, "oversized", 1);
-    let port = 19571;
+    let port = free_port();
     let limits = "max_record_bytes = 16384\nmax_message_bytes = 65536\nmax_envelope_records = 10";
     let cfg = format!(
         "{}{}",
@@ -110,7 +110,7 @@ fn a_compression_bomb_is_dead_lettered_unparsed_within_the_memory_bound() {
         return;
     };
     let (topic, dlq, group, bucket, s3) = fresh(&s, "bomb", 1);
-    let port = 19572;
+    let port = free_port();
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
@@ -172,7 +172,7 @@ fn a_missing_dead_letter_topic_is_reported_and_holds_the_partition_until_created
     };
     let (topic, _dlq, group, bucket, s3) = fresh(&s, "nodlq", 1);
     let dlq = unique("nodlq-missing");
-    let port = 19573;
+    let port = free_port();
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
@@ -251,7 +251,7 @@ fn large_records_during_an_s3_outage_stay_within_the_memory_budget() {
         .trim_end_matches('/')
         .to_string();
     let proxy = Proxy::start(&moto);
-    let port = 19574;
+    let port = free_port();
     let cfg = format!(
         "{}[delivery]\nmax_inflight_bytes = 67108864\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
@@ -386,7 +386,7 @@ fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let kafka_port = 19575;
+    let kafka_port = free_port();
     let brokers = format!("127.0.0.1:{kafka_port}");
     let broker = private_broker(dir.path(), kafka_port);
     assert!(
@@ -411,7 +411,7 @@ fn a_broker_restart_mid_stream_loses_and_duplicates_nothing() {
         brokers: brokers.clone(),
         s3_endpoint: s.s3_endpoint.clone(),
     };
-    let port = 19576;
+    let port = free_port();
     let cfg = format!(
         "{}{}",
         kafka_to_moto(&private, &topic, &dlq, &group, port, ""),
@@ -514,7 +514,7 @@ fn forged_timestamps_and_foreign_objects_never_escape_or_enter_the_digests() {
         return;
     };
     let (topic, dlq, group, bucket, s3) = fresh(&s, "forgedtime", 1);
-    let port = 19577;
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = format!(
         r#"{}

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORT: u16 = 19492;
+static PORT: LazyLock<u16> = LazyLock::new(free_port);
 const ACCOUNT: &str = "111122223333";
 /// The first minute of traffic: four hours ago, on the hour (CloudWatch Logs refuses events
 /// older than 14 days, so the records are recent).
@@ -105,30 +107,13 @@ fn a_burst_becomes_one_start_and_one_end_everywhere_insights_go() {
     let (topic, dlq, group, bucket, s3) = fresh(&s, "insights", 1);
     let log_group = unique("/trailpipe/insights");
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     let cfg = format!(
-        r#"{head}
-[state]
-dir = "{state}"
-
-[history]
-path = "{history}"
-retention_days = 3650
-
-[insights]
-min_baseline_minutes = 60
-
-[[trails]]
-name = "watched"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}, {{ insight_type = "ApiErrorRateInsight" }}]
-[trails.cloud_watch_logs]
-cloud_watch_logs_log_group = "{log_group}"
-"#,
-        state = dir.path().join("state").display(),
-        history = dir.path().join("history").display(),
+        "{head}\n{}\n[insights]\nmin_baseline_minutes = 60\n{}",
+        state_and_history(dir.path()),
+        trail("watched", &bucket)
+            .insights(&["ApiCallRateInsight", "ApiErrorRateInsight"])
+            .log_group(&log_group),
     );
     let first = messages(0, TOTAL_MINUTES, "a");
     let daemon = Daemon::start(dir.path(), &cfg);
@@ -204,7 +189,7 @@ cloud_watch_logs_log_group = "{log_group}"
     }
 
     // The event history answers EventCategory=insight with both, newest (End) first.
-    let endpoint = format!("http://127.0.0.1:{PORT}");
+    let endpoint = format!("http://127.0.0.1:{}", *PORT);
     let found = aws(
         &s,
         Some(&endpoint),
@@ -264,7 +249,7 @@ cloud_watch_logs_log_group = "{log_group}"
         "CloudWatch Logs holds the same Insights records"
     );
 
-    let (_, metrics) = http_get(PORT, "/metrics").expect("/metrics");
+    let (_, metrics) = http_get(*PORT, "/metrics").expect("/metrics");
     assert!(
         metrics.contains("trailpipe_insights_active{trail=\"watched\"} 0"),
         "{metrics}"
@@ -312,7 +297,7 @@ cloud_watch_logs_log_group = "{log_group}"
     );
 }
 
-const REPLICA_PORTS: [u16; 2] = [19621, 19622];
+static REPLICA_PORTS: LazyLock<[u16; 2]> = LazyLock::new(|| [free_port(), free_port()]);
 
 /// Insights records in `bucket`, parsed.
 fn insight_records(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<serde_json::Value> {
@@ -367,27 +352,10 @@ fn replicas_detect_over_the_whole_stream_and_write_each_insight_once() {
     ];
     let config = |port: u16, dir: &std::path::Path| {
         format!(
-            r#"{head}
-[state]
-dir = "{state}"
-
-[history]
-path = "{history}"
-retention_days = 3650
-
-[insights]
-min_baseline_minutes = 60
-
-[[trails]]
-name = "watched"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}]
-"#,
-            head = kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
-            state = dir.join("state").display(),
-            history = dir.join("history").display(),
+            "{}\n{}\n[insights]\nmin_baseline_minutes = 60\n{}",
+            kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
+            state_and_history(dir),
+            trail("watched", &bucket).insights(&["ApiCallRateInsight"]),
         )
     };
     let mut daemons: Vec<Daemon> = REPLICA_PORTS
@@ -422,7 +390,7 @@ insight_selectors = [{{ insight_type = "ApiCallRateInsight" }}]
         .map(|r| r["eventID"].as_str().expect("eventID").to_string())
         .collect();
     ids.sort();
-    for port in REPLICA_PORTS {
+    for port in *REPLICA_PORTS {
         assert!(
             wait_until(Duration::from_secs(30), || insight_lookup(&s, port) == ids),
             "lookup-events through {port}: {:?}, want {ids:?}",

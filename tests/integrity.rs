@@ -10,9 +10,11 @@ use std::{
     time::Duration,
 };
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORT: u16 = 19487;
+static PORT: LazyLock<u16> = LazyLock::new(free_port);
 const ACCOUNT: &str = "123456789012";
 
 fn config(head: &str, bucket: &str, state: &std::path::Path) -> String {
@@ -139,7 +141,7 @@ fn aws_validate(s: &Services, bucket: &str, chain: &(String, String), start: &st
         start,
         env: &[],
     }
-    .run(s, PORT);
+    .run(s, *PORT);
     Validation { code, stdout }
 }
 
@@ -174,7 +176,7 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     };
     let (topic, dlq, group, bucket, s3) = fresh(&s, "integrity", 2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     let cfg = config(&head, &bucket, &dir.path().join("state"));
     let start = time::OffsetDateTime::now_utc() - time::Duration::minutes(2);
     let start = start
@@ -311,7 +313,7 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     // The daemon's API serves DescribeTrails/ListPublicKeys for the aws CLI.
     let daemon = Daemon::start(dir.path(), &cfg);
     assert!(wait_until(Duration::from_secs(30), || http_get(
-        PORT, "/healthz"
+        *PORT, "/healthz"
     )
     .is_some()));
     for (i, what) in expect {
@@ -335,7 +337,7 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     assert_eq!(aws_validate(&s, &bucket, &names[5], &start).code, 0);
     assert!(
         wait_until(Duration::from_secs(30), || metric_sum(
-            PORT,
+            *PORT,
             "trailpipe_digest_chain_conflicts_total"
         ) >= 1.0),
         "{}",
@@ -343,11 +345,11 @@ fn digests_pass_aws_validate_logs_and_every_tamper_is_caught() {
     );
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        metric_sum(PORT, "trailpipe_digest_chain_conflicts_total"),
+        metric_sum(*PORT, "trailpipe_digest_chain_conflicts_total"),
         1.0
     );
     // /readyz names it from the moment it is counted.
-    let (_, ready) = http_get(PORT, "/readyz").expect("/readyz");
+    let (_, ready) = http_get(*PORT, "/readyz").expect("/readyz");
     let ready: serde_json::Value = serde_json::from_str(&ready).expect("json");
     let detail = ready["digests"]["audited"]["ChainConflict"]["Detail"]
         .as_str()

@@ -328,7 +328,7 @@ fn a_cloudwatch_logs_outage_holds_offsets_and_loses_and_duplicates_nothing() {
     let (topic, dlq, group, bucket, s3) = fresh(&s, "cwloutage", partitions);
     let log_group = unique("trailpipe-cwl-outage");
     let proxy = Proxy::start(&moto_addr(&s));
-    let port = 19581;
+    let port = free_port();
     let cfg = format!(
         "{}\n[cloudwatch_logs]\nflush_millis = 100\n{}",
         head(&s, &topic, &dlq, &group, port),
@@ -457,7 +457,7 @@ fn an_sns_outage_holds_offsets_until_every_file_is_notified_once() {
     let (topic, dlq, group, bucket, s3) = fresh(&s, "snsoutage", partitions);
     let (sns_topic, queue_url) = sns_topic_with_queue(&s, "snsoutage");
     let proxy = Proxy::start(&moto_addr(&s));
-    let port = 19582;
+    let port = free_port();
     let cfg = format!(
         "{}{}",
         head(&s, &topic, &dlq, &group, port),
@@ -644,7 +644,7 @@ fn a_kms_outage_delays_digests_and_the_chain_stays_whole_and_valid() {
         .expect("KeyId")
         .to_string();
     let proxy = Proxy::start(&moto_addr(&s));
-    let port = 19583;
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = format!(
         r#"{}
@@ -1133,7 +1133,7 @@ fn a_full_disk_under_the_local_store_holds_offsets_and_recovers_exactly_once() {
     let Some(disk) = Tmpfs::mount("local store disk full", &root, 4096) else {
         return;
     };
-    let port = 19584;
+    let port = free_port();
     let storage = format!("kind = \"local\"\nlocal_root = \"{}\"", root.display());
     let cfg = format!(
         "{}{}",
@@ -1260,7 +1260,7 @@ fn a_full_disk_under_the_event_history_stalls_only_the_history_which_recovers() 
     let Some(disk) = Tmpfs::mount("event history disk full", &history, 16 * 1024) else {
         return;
     };
-    let port = 19585;
+    let port = free_port();
     let cfg = format!(
         "{}\n[state]\ndir = \"{}\"\n[history]\npath = \"{}\"\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),
@@ -1445,7 +1445,7 @@ fn a_wall_clock_jump_forward_and_back_loses_and_duplicates_nothing() {
     let partitions = 4;
     let (topic, dlq, group, bucket, s3) = fresh(&s, "clockjump", partitions);
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = 19586;
+    let port = free_port();
     let cfg = format!(
         "{}\n[state]\ndir = \"{}\"\n{}",
         kafka_to_moto(&s, &topic, &dlq, &group, port, ""),

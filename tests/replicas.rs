@@ -5,10 +5,12 @@
 
 use std::{collections::HashSet, time::Duration};
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORTS: [u16; 3] = [19601, 19602, 19603];
-const IDLE_PORT: u16 = 19604;
+static PORTS: LazyLock<[u16; 3]> = LazyLock::new(|| [free_port(), free_port(), free_port()]);
+static IDLE_PORT: LazyLock<u16> = LazyLock::new(free_port);
 const ADMIN_KEY_ID: &str = "AKIATRAILPIPEOPS0002";
 const ADMIN_SECRET: &str = "replicas-admin-secret-0123456789";
 const REBUILD: &str = "trail lifecycle applied: routing by the new state";
@@ -118,7 +120,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
     let mut daemons: Vec<Daemon> = (0..3)
         .map(|i| Daemon::start(dirs[i].path(), &cfgs[i]))
         .collect();
-    for port in PORTS {
+    for port in *PORTS {
         assert!(wait_until(Duration::from_secs(30), || http_get(
             port, "/healthz"
         )
@@ -138,7 +140,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         &["cloudtrail", "stop-logging", "--name", "main"],
     );
     let started = std::time::Instant::now();
-    for port in PORTS {
+    for port in *PORTS {
         assert!(
             wait_until(Duration::from_secs(10), || !is_logging(&s, port, "main")),
             "replica {port} still logging main\n{}",
@@ -168,7 +170,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         PORTS[1],
         &["cloudtrail", "start-logging", "--name", "main"],
     );
-    for port in PORTS {
+    for port in *PORTS {
         assert!(wait_until(Duration::from_secs(10), || is_logging(
             &s, port, "main"
         )));
@@ -202,18 +204,18 @@ fn a_change_through_any_replica_applies_on_every_replica() {
     let idle_dir = tempfile::tempdir().expect("dir");
     let idle_topic = unique("replicas-idle");
     create_topic(&s.brokers, &idle_topic, 1);
-    let idle_cfg = config(&s, &f, &other, IDLE_PORT, &idle_dir.path().join("state")).replace(
+    let idle_cfg = config(&s, &f, &other, *IDLE_PORT, &idle_dir.path().join("state")).replace(
         &format!("topics = [\"{topic}\"]"),
         &format!("topics = [\"{idle_topic}\"]"),
     );
     let idle = Daemon::start(idle_dir.path(), &idle_cfg);
     assert!(wait_until(Duration::from_secs(30), || http_get(
-        IDLE_PORT, "/healthz"
+        *IDLE_PORT, "/healthz"
     )
     .is_some()));
     let status = call(
         &s,
-        IDLE_PORT,
+        *IDLE_PORT,
         &["cloudtrail", "get-trail-status", "--name", "other"],
     );
     assert!(
@@ -221,7 +223,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         "a member that delivered nothing does not know the group's deliveries: {status}\n{}",
         idle.log_text()
     );
-    let (_, ready) = http_get(IDLE_PORT, "/readyz").expect("/readyz");
+    let (_, ready) = http_get(*IDLE_PORT, "/readyz").expect("/readyz");
     let ready: serde_json::Value = serde_json::from_str(&ready).expect("json");
     let live_delivering = ready["group"]["replicas"]
         .as_array()
@@ -294,7 +296,7 @@ fn a_change_through_any_replica_applies_on_every_replica() {
         assert_eq!(keys(*port), first, "replica {port} lists other keys");
     }
     let chain = digest_chain(&s3, &other, &daemons);
-    for port in PORTS {
+    for port in *PORTS {
         let (code, text) = validate_other(&s, &other, &chain, &started_at, port);
         assert!(
             code == 0 && text.contains("digest files valid") && !text.contains("INVALID"),

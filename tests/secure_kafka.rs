@@ -255,7 +255,7 @@ fn mutual_tls_with_hostname_checks_delivers_exactly_once_and_hides_the_key_passw
     let dir = tempfile::tempdir().expect("tempdir");
     let pw_file = dir.path().join("key-password");
     std::fs::write(&pw_file, format!("{}\n", x.key_password)).expect("password file");
-    let port = 19561;
+    let port = free_port();
     // The encrypted client key, its password from a file; the CA from an ${ENV} path.
     let extra = format!(
         "[source.tls]\nca_file = \"${{TP_TEST_CA}}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nkey_password_file = \"{}\"\nverify_hostname = true\n",
@@ -307,13 +307,14 @@ fn a_wrong_ca_or_an_expired_broker_certificate_is_refused_with_the_reason() {
         &topic,
         &generated_messages(50, 3),
     );
+    let (wrong_ca_port, expired_port) = (free_port(), free_port());
     let wrong_ca = config(
         &s,
         &x.tls_brokers,
         &topic,
         &group,
         &bucket,
-        19562,
+        wrong_ca_port,
         &tls(&x.other_ca),
     );
     let expired = config(
@@ -322,7 +323,7 @@ fn a_wrong_ca_or_an_expired_broker_certificate_is_refused_with_the_reason() {
         &topic,
         &group,
         &bucket,
-        19563,
+        expired_port,
         &tls(&x.ca),
     );
 
@@ -339,7 +340,7 @@ fn a_wrong_ca_or_an_expired_broker_certificate_is_refused_with_the_reason() {
     assert!(err.contains("certificate expired"), "{err}");
 
     // A running daemon shows it in /readyz (503), the metric and its log, and moves nothing.
-    for (cfg, port) in [(&wrong_ca, 19562), (&expired, 19563)] {
+    for (cfg, port) in [(&wrong_ca, wrong_ca_port), (&expired, expired_port)] {
         let d = Daemon::start(dir.path(), cfg);
         wait_kafka_ready(port, false);
         // Several clients connect at start (the control topic's first): a "brokers are down"
@@ -383,7 +384,8 @@ fn validate_names_the_field_of_unreadable_mismatched_or_locked_keys() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let key_dir = Path::new(&x.key).parent().expect("tls dir");
-    let cfg = |tls: &str| config(&s, &x.tls_brokers, "t", "g", "files-bucket", 19564, tls);
+    let port = free_port();
+    let cfg = |tls: &str| config(&s, &x.tls_brokers, "t", "g", "files-bucket", port, tls);
     let check = |tls: String, field: &str, needle: &str| {
         let (code, err) = validate(dir.path(), &cfg(&tls), false, &[]);
         assert_eq!(code, 2, "accepted: {tls}");
@@ -442,8 +444,8 @@ fn scram_over_tls_delivers_and_a_wrong_password_moves_nothing() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    for (i, mechanism) in ["SCRAM-SHA-256", "SCRAM-SHA-512"].into_iter().enumerate() {
-        let port = 19565 + i as u16;
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        let port = free_port();
         let extra = format!(
             "[source.tls]\nca_file = \"{}\"\n[source.sasl]\nmechanism = \"{mechanism}\"\nusername = \"{}\"\npassword = \"${{TP_SCRAM_PASSWORD}}\"\n",
             x.ca, x.scram_user
@@ -478,13 +480,14 @@ fn scram_over_tls_delivers_and_a_wrong_password_moves_nothing() {
     create_topic_with(&x.sasl_brokers, &client, &topic, 1);
     produce_with(&x.sasl_brokers, &client, &topic, &generated_messages(50, 5));
     let wrong = "definitely-Not-the-password-7";
+    let port = free_port();
     let cfg = config(
         &s,
         &x.sasl_brokers,
         &topic,
         &group,
         &bucket,
-        19567,
+        port,
         &format!(
             "[source.tls]\nca_file = \"{}\"\n[source.sasl]\nmechanism = \"SCRAM-SHA-512\"\nusername = \"{}\"\npassword = \"${{TP_SCRAM_PASSWORD}}\"\n",
             x.ca, x.scram_user
@@ -496,7 +499,7 @@ fn scram_over_tls_delivers_and_a_wrong_password_moves_nothing() {
     assert!(err.contains("(authentication)"), "{err}");
     assert!(!err.contains(wrong), "validate printed the password: {err}");
     let d = Daemon::start_with_env(dir.path(), &cfg, &env);
-    let ready = wait_kafka_ready(19567, false);
+    let ready = wait_kafka_ready(port, false);
     assert_eq!(
         ready["kafka"]["LatestErrorKind"], "authentication",
         "{ready}"
@@ -505,7 +508,7 @@ fn scram_over_tls_delivers_and_a_wrong_password_moves_nothing() {
     // Not the API: it answers only once a call's record is in Kafka, which refuses this daemon.
     let mut seen = d.log_text();
     for path in ["/metrics", "/readyz"] {
-        seen.push_str(&http_get(19567, path).map(|(_, b)| b).unwrap_or_default());
+        seen.push_str(&http_get(port, path).map(|(_, b)| b).unwrap_or_default());
     }
     assert!(!seen.contains(wrong), "the wrong password leaked");
     d.terminate(Duration::from_secs(30));
@@ -551,7 +554,7 @@ fn every_compression_codec_is_delivered_exactly_once() {
         .map(|t| format!("\"{t}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let cfg = config(&s, &s.brokers, &topics[0], &group, &bucket, 19568, "")
+    let cfg = config(&s, &s.brokers, &topics[0], &group, &bucket, free_port(), "")
         .replacen(
             &format!("topics = [\"{}\"]", topics[0]),
             &format!("topics = [{list}]"),

@@ -5,9 +5,11 @@
 
 use std::{collections::BTreeSet, time::Duration};
 
+use std::sync::LazyLock;
+
 use crate::support::*;
 
-const PORT: u16 = 19489;
+static PORT: LazyLock<u16> = LazyLock::new(free_port);
 const ORG: &str = "o-abcdefghij";
 
 fn ids(records: &[(String, Vec<u8>)]) -> BTreeSet<String> {
@@ -30,7 +32,7 @@ fn sns_kms_organization_layout_and_lifecycle_through_the_aws_cli() {
         .to_string();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let head = kafka_to_moto(&s, &topic, &dlq, &group, PORT, "");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     let cfg = format!(
         r#"{head}
 [state]
@@ -63,7 +65,7 @@ kms_key_id = "{kms_key}"
         state = dir.path().join("state").display()
     );
     let daemon = Daemon::start_with_env(dir.path(), &cfg, &[("TP_TEST_API_SECRET", ADMIN_SECRET)]);
-    let ct = format!("http://127.0.0.1:{PORT}");
+    let ct = format!("http://127.0.0.1:{}", *PORT);
     // Everything in the topic (the API's self-records included) is committed.
     let settle = || {
         let end = end_offsets_total(&s.brokers, &topic, 2);
@@ -334,7 +336,7 @@ kms_key_id = "{kms_key}"
     let daemon =
         Daemon::start_with_env(empty.path(), &cfg, &[("TP_TEST_API_SECRET", ADMIN_SECRET)]);
     assert!(wait_until(Duration::from_secs(30), || http_get(
-        PORT, "/healthz"
+        *PORT, "/healthz"
     )
     .is_some()));
     let tags = admin_aws(

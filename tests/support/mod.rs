@@ -357,12 +357,39 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// Whether a record is a management event (no `eventCategory` counts as one, as in CloudTrail).
+/// Whether a record (JSON bytes) is a management event, with CloudTrail's meaning (as
+/// `trailpipe_event` parses it): its `eventCategory` when present; records from before
+/// eventVersion 1.07 have none, and are Insights by `eventType`, data events by
+/// `managementEvent: false`, management events otherwise.
 pub fn is_management(record: &[u8]) -> bool {
     let r: serde_json::Value = serde_json::from_slice(record).expect("json");
-    r["eventCategory"]
-        .as_str()
-        .is_none_or(|c| c == "Management")
+    match r["eventCategory"].as_str() {
+        Some(c) => c == "Management",
+        None => {
+            r["eventType"] != "AwsCloudTrailInsight"
+                && r["managementEvent"].as_bool() != Some(false)
+        }
+    }
+}
+
+/// A loopback port for a daemon to listen on: free when checked, random in 20000..32000 —
+/// below the kernel's ephemeral range (32768–60999), so no outgoing connection of a test running
+/// beside this one can take it before the daemon binds — and never handed out twice in one
+/// test process (nextest runs each test in its own).
+pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    for attempt in 0u32.. {
+        let r = RandomState::new().hash_one((std::process::id(), attempt, Instant::now()));
+        let port = 20_000 + (r % 12_000) as u16;
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+        assert!(attempt < 1000, "no free loopback port in 20000..32000");
+    }
+    unreachable!()
 }
 
 /// The trailpipe daemon, run from the binary under test.
@@ -940,24 +967,64 @@ pub fn receive_sns_messages(s: &Services, queue_url: &str) -> Vec<serde_json::Va
     out
 }
 
-/// A trail routing every generated record (all management events, S3 object and Lambda data
-/// events), cut every second: the `[[trails]]` of tests that check every record is delivered.
-pub fn everything_trail(bucket: &str) -> String {
-    trail_of_everything("everything", bucket, "")
+/// A `[[trails]]` entry of a test configuration, built up from [`trail`]: multi-region and
+/// cut every second unless a setting says otherwise. Displays as its TOML.
+pub struct Trail {
+    name: String,
+    bucket: String,
+    /// `key = value` lines, then sub-tables, then the selectors (TOML's order).
+    keys: Vec<String>,
+    tables: Vec<String>,
+    selectors: String,
 }
 
-/// [`everything_trail`] named `name`, with `settings` (keys of the trail, or a sub-table such
-/// as `[trails.cloud_watch_logs]`) before its selectors.
-pub fn trail_of_everything(name: &str, bucket: &str, settings: &str) -> String {
-    format!(
-        r#"
-[[trails]]
-name = "{name}"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
-{settings}
-[[trails.event_selectors]]
+/// The trail `name` delivering to `bucket`, with no selectors yet (all management events).
+pub fn trail(name: &str, bucket: &str) -> Trail {
+    Trail {
+        name: name.into(),
+        bucket: bucket.into(),
+        keys: vec![
+            "is_multi_region_trail = true".into(),
+            "delivery_interval_secs = 1".into(),
+        ],
+        tables: Vec::new(),
+        selectors: String::new(),
+    }
+}
+
+impl Trail {
+    /// Adds keys of the trail (`key = value` lines; a key given twice is the later one).
+    pub fn with(mut self, keys: &str) -> Self {
+        self.keys.push(keys.into());
+        self
+    }
+
+    /// Adds a sub-table, e.g. `[trails.cloud_watch_logs]` and its keys.
+    pub fn table(mut self, toml: &str) -> Self {
+        self.tables.push(toml.into());
+        self
+    }
+
+    /// Delivers to CloudWatch Logs group `log_group`.
+    pub fn log_group(self, log_group: &str) -> Self {
+        self.table(&format!(
+            "[trails.cloud_watch_logs]\ncloud_watch_logs_log_group = \"{log_group}\""
+        ))
+    }
+
+    /// Runs Insights of `types` (`ApiCallRateInsight`, `ApiErrorRateInsight`).
+    pub fn insights(self, types: &[&str]) -> Self {
+        let list: Vec<String> = types
+            .iter()
+            .map(|t| format!("{{ insight_type = \"{t}\" }}"))
+            .collect();
+        self.with(&format!("insight_selectors = [{}]", list.join(", ")))
+    }
+
+    /// Selects every generated record: all management events, S3 object and Lambda data
+    /// events (tests that check every record is delivered).
+    pub fn everything(mut self) -> Self {
+        self.selectors = r#"[[trails.event_selectors]]
 read_write_type = "All"
 [[trails.event_selectors.data_resources]]
 type = "AWS::S3::Object"
@@ -966,6 +1033,45 @@ values = ["arn:aws:s3"]
 type = "AWS::Lambda::Function"
 values = ["arn:aws:lambda"]
 "#
+        .into();
+        self
+    }
+}
+
+impl std::fmt::Display for Trail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "\n[[trails]]")?;
+        writeln!(
+            f,
+            "name = \"{}\"\ns3_bucket_name = \"{}\"",
+            self.name, self.bucket
+        )?;
+        for k in self.keys.iter().chain(&self.tables) {
+            writeln!(f, "{k}")?;
+        }
+        f.write_str(&self.selectors)
+    }
+}
+
+/// The trail "everything" of [`Trail::everything`]: the `[[trails]]` of tests that check every
+/// record is delivered.
+pub fn everything_trail(bucket: &str) -> String {
+    trail("everything", bucket).everything().to_string()
+}
+
+/// [`everything_trail`] named `name`, with `settings` (keys of the trail, or a sub-table such
+/// as `[trails.cloud_watch_logs]`) before its selectors.
+pub fn trail_of_everything(name: &str, bucket: &str, settings: &str) -> String {
+    trail(name, bucket).with(settings).everything().to_string()
+}
+
+/// `[state]` and `[history]` (kept for ten years: generated records are old) in `dir`'s
+/// `state` and `history` folders.
+pub fn state_and_history(dir: &std::path::Path) -> String {
+    format!(
+        "[state]\ndir = \"{}\"\n\n[history]\npath = \"{}\"\nretention_days = 3650\n",
+        dir.join("state").display(),
+        dir.join("history").display()
     )
 }
 
