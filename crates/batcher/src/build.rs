@@ -8,12 +8,11 @@
 use std::{sync::Arc, time::Instant};
 
 use bytes::Bytes;
-use trailpipe_event::{DeadLetter, Epoch, PartitionId};
+use trailpipe_event::{DeadLetter, Epoch, PartitionId, Trail};
 use trailpipe_logfile::{log_file_key, unique_string, KeyParts, LogFileBody, LogFileWriter};
 
 use crate::{
     partition::{Cutting, Group, GroupKey},
-    segment::TrailOutput,
     BatcherConfig, CutReason,
 };
 
@@ -68,7 +67,7 @@ pub struct Segment {
 /// The key of a segment's file for one trail, account and region. The replay lookup of an
 /// anchor file and the file itself both use this, so they always agree.
 pub(crate) fn file_key(
-    t: &TrailOutput,
+    t: &Trail,
     partition: &PartitionId,
     anchor: i64,
     account: &str,

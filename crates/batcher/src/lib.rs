@@ -29,7 +29,7 @@ pub use build::{LogFile, Segment};
 pub use cwl_feed::{CwlFeed, CwlMessage, CwlPending, CwlRecord};
 pub use file_time::FileTimeSource;
 pub use inflight::InFlight;
-pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment, TrailOutput};
+pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment};
 pub use trailpipe_store::RecordedCut;
 
 /// Why a segment was cut.

@@ -12,7 +12,7 @@ use std::{
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::{sync::mpsc, task::JoinHandle};
-use trailpipe_event::{Epoch, Flow, Message, PartitionId};
+use trailpipe_event::{Epoch, Flow, Message, PartitionId, Trail};
 use trailpipe_retry::ErrorClass;
 use trailpipe_telemetry as names;
 
@@ -23,41 +23,11 @@ use crate::{
     CwlFeed, CwlMessage, InFlight, RecordedCut, Segment,
 };
 
-/// What the batcher needs to know about a trail.
-#[derive(Debug, Clone)]
-pub struct TrailOutput {
-    /// Trail name (part of the unique file name).
-    pub name: Arc<str>,
-    /// Destination bucket.
-    pub bucket: Arc<str>,
-    /// Key prefix.
-    pub prefix: Option<Arc<str>>,
-    /// Largest uncompressed body of a file.
-    pub max_file_bytes: usize,
-    /// Most records in a file.
-    pub max_file_records: usize,
-    /// Longest a record waits before its file is cut.
-    pub delivery_interval: Duration,
-    /// Organization trails: `o-...`, placed before the account in keys.
-    pub organization_id: Option<Arc<str>>,
-    /// Accounts the trail accepts (empty: all).
-    pub accounts: Arc<[Box<str>]>,
-    /// CloudWatch Logs log group (name or ARN) the trail also delivers to.
-    pub cwl_log_group: Option<Arc<str>>,
-}
-
-impl TrailOutput {
-    /// Whether records of `account` go to this trail.
-    pub fn accepts(&self, account: &str) -> bool {
-        self.accounts.is_empty() || self.accounts.iter().any(|a| &**a == account)
-    }
-}
-
 /// The batcher's configuration.
 #[derive(Debug, Clone)]
 pub struct BatcherConfig {
-    /// Trails in configuration order (route bit `i` = `trails[i]`).
-    pub trails: Vec<TrailOutput>,
+    /// The pipeline's trails (route bit `i` = `trails[i]`).
+    pub trails: Arc<[Trail]>,
     /// Largest uncompressed size of all of a segment's records.
     pub max_segment_bytes: usize,
     /// gzip level.

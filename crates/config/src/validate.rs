@@ -357,6 +357,30 @@ impl Config {
         errors
     }
 
+    /// The trails as the pipeline shares them (see [`trailpipe_event::Trail`]): in
+    /// configuration order, which is the router's route-bit order.
+    pub fn compile_trails(&self) -> std::sync::Arc<[trailpipe_event::Trail]> {
+        self.trails
+            .iter()
+            .map(|t| trailpipe_event::Trail {
+                name: t.name.as_str().into(),
+                bucket: t.s3_bucket_name.as_str().into(),
+                prefix: t.key_prefix().map(Into::into),
+                organization_id: t.key_organization_id().map(Into::into),
+                kms_key_id: t.kms_key_id.as_deref().map(Into::into),
+                sns_topic_arn: t.sns_topic_arn.as_deref().map(Into::into),
+                cwl_log_group: t
+                    .cloud_watch_logs
+                    .as_ref()
+                    .map(|c| c.cloud_watch_logs_log_group.as_str().into()),
+                accounts: t.account_ids.iter().map(|a| a.as_str().into()).collect(),
+                max_file_bytes: t.max_file_bytes,
+                max_file_records: t.max_file_records,
+                delivery_interval: std::time::Duration::from_secs(t.delivery_interval_secs),
+            })
+            .collect()
+    }
+
     /// The Insights detector configuration of a trail, or `None` when it has no
     /// `insight_selectors`.
     pub fn insight_config(&self, t: &TrailConfig) -> Option<trailpipe_insights::InsightConfig> {

@@ -12,6 +12,7 @@ mod flow;
 mod parse;
 mod reject;
 mod time_format;
+mod trail;
 
 pub use budget::{Held, MemoryBudget, RECORD_OVERHEAD_BYTES};
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
@@ -22,6 +23,7 @@ pub use parse::{
 };
 pub use reject::{RejectReason, Rejected};
 pub use time_format::{format_epoch_secs, format_time, CLOUDTRAIL_TIME};
+pub use trail::Trail;
 
 use bytes::Bytes;
 

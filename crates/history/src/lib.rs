@@ -35,8 +35,8 @@ pub use error::{HistoryError, Result};
 pub use progress::PartitionProgress;
 pub use query::{LookupEvent, LookupEventResource, LookupResponse};
 pub use record::{
-    arn_short_name, extract, parse_event_time, HistoryCategory, HistoryEntry, LookupResource,
-    NotKept, MAX_INDEXED_RESOURCES,
+    arn_short_name, entry_from_fields, extract, parse_event_time, HistoryCategory, HistoryEntry,
+    LookupResource, NotKept, MAX_INDEXED_RESOURCES,
 };
 pub use request::{weighted_len, AttributeKey, LookupError, LookupRequest, MAX_RESULTS};
 pub use sink::{append_durably, HistorySink};

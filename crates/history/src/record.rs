@@ -480,6 +480,15 @@ pub fn extract(raw: &[u8]) -> Result<HistoryEntry, NotKept> {
     parse(raw).map(Parsed::into_owned)
 }
 
+/// [`extract`] for a record the event parser read: the entry is built from its fields
+/// (`raw` is read only for an Insights event's `insightDetails`).
+pub fn entry_from_fields(
+    f: &trailpipe_event::RoutingFields,
+    raw: &[u8],
+) -> Result<HistoryEntry, NotKept> {
+    from_fields(f, raw).map(Parsed::into_owned)
+}
+
 /// [`extract`] without copying the values out of `raw`.
 pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, NotKept> {
     let text = std::str::from_utf8(raw).map_err(|_| NotKept::Unusable("invalid UTF-8"))?;
@@ -520,10 +529,16 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, NotKept> {
         }
     }
     let (username, access_key_id) = match r.user_identity {
-        Obj(Some(id)) => {
-            let username = derive_username(&id);
-            (username, id.access_key_id.0.filter(|k| !k.is_empty()))
-        }
+        Obj(Some(id)) => (
+            derive_username(Identity {
+                identity_type: id.identity_type.0,
+                user_name: id.user_name.0,
+                arn: id.arn.0,
+                principal_id: id.principal_id.0,
+                invoked_by: id.invoked_by.0,
+            }),
+            id.access_key_id.0.filter(|k| !k.is_empty()),
+        ),
         Obj(None) => (None, None),
     };
     Ok(Parsed {
@@ -540,9 +555,65 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, NotKept> {
     })
 }
 
-fn derive_username<'a>(id: &RawIdentity<'a>) -> Option<Cow<'a, str>> {
-    let last_segment = || -> Option<Cow<'a, str>> {
-        let arn = id.arn.0.as_ref()?;
+/// [`parse`] from the fields the event parser already read (the pipeline's records), without
+/// parsing `raw` again: the same entry, field for field, for a record that passed the event
+/// parser (which refuses the wrong types this module's leniency reads as absent). Insights carry
+/// their name and source in `insightDetails`, which the event parser does not read: those are
+/// parsed from `raw`.
+pub(crate) fn from_fields<'a>(
+    f: &'a trailpipe_event::RoutingFields,
+    raw: &'a [u8],
+) -> Result<Parsed<'a>, NotKept> {
+    let category = match f.event_category {
+        trailpipe_event::EventCategory::Management => HistoryCategory::Management,
+        trailpipe_event::EventCategory::Insight => return parse(raw),
+        _ => return Err(NotKept::NotManagement),
+    };
+    let b = |v: &'a Option<Box<str>>| v.as_deref().map(Cow::Borrowed);
+    let event_id = Some(&*f.event_id)
+        .filter(|s| !s.is_empty())
+        .ok_or(NotKept::Unusable("eventID"))?;
+    let region = Some(&*f.aws_region)
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .ok_or(NotKept::Unusable("awsRegion"))?;
+    let id = &f.user_identity;
+    Ok(Parsed {
+        category,
+        region: Cow::Borrowed(region),
+        event_time: f.event_time,
+        event_id: Cow::Borrowed(event_id),
+        event_name: b(&f.event_name),
+        event_source: b(&f.event_source),
+        read_only: f.read_only,
+        username: derive_username(Identity {
+            identity_type: b(&id.identity_type),
+            user_name: b(&id.user_name),
+            arn: b(&id.arn),
+            principal_id: b(&id.principal_id),
+            invoked_by: b(&id.invoked_by),
+        }),
+        access_key_id: b(&id.access_key_id).filter(|k| !k.is_empty()),
+        resources: f
+            .resources
+            .iter()
+            .map(|r| (b(&r.resource_type), b(&r.arn)))
+            .collect(),
+    })
+}
+
+/// The `userIdentity` values the username is derived from.
+struct Identity<'a> {
+    identity_type: Option<Cow<'a, str>>,
+    user_name: Option<Cow<'a, str>>,
+    arn: Option<Cow<'a, str>>,
+    principal_id: Option<Cow<'a, str>>,
+    invoked_by: Option<Cow<'a, str>>,
+}
+
+/// The username, as the module documentation says.
+fn derive_username(id: Identity<'_>) -> Option<Cow<'_, str>> {
+    let last_segment = || -> Option<Cow<'_, str>> {
+        let arn = id.arn.as_ref()?;
         let seg = arn.rsplit_once('/')?.1;
         if seg.is_empty() {
             return None;
@@ -552,17 +623,16 @@ fn derive_username<'a>(id: &RawIdentity<'a>) -> Option<Cow<'a, str>> {
             Cow::Owned(_) => Cow::Owned(seg.to_owned()),
         })
     };
-    match id.identity_type.0.as_deref() {
+    match id.identity_type.as_deref() {
         Some("Root") => Some(Cow::Borrowed("root")),
         Some("AssumedRole") | Some("FederatedUser") => last_segment(),
-        Some("AWSService") => id.invoked_by.0.clone(),
+        Some("AWSService") => id.invoked_by.clone(),
         _ => id
             .user_name
-            .0
             .clone()
             .filter(|u| !u.is_empty())
             .or_else(last_segment)
-            .or_else(|| id.principal_id.0.clone()),
+            .or_else(|| id.principal_id.clone()),
     }
     .filter(|u| !u.is_empty())
 }

@@ -37,7 +37,7 @@ use crate::{
     keys::{self, day_of, DAY_SECS},
     posting,
     progress::{self, PartitionProgress},
-    record::{parse, NotKept},
+    record::{from_fields, parse, NotKept},
     HistoryConfig,
 };
 
@@ -82,15 +82,26 @@ struct IndexEntry {
 }
 
 /// A record as the pipeline hands it over: anything that yields the record's original bytes
-/// (one JSON object). The region and every lookup attribute are read from those bytes.
+/// (one JSON object). The region and every lookup attribute are read from those bytes, or from
+/// the fields the event parser already read when the record carries them.
 pub trait HistoryRecord {
     /// The record's original bytes.
     fn record_bytes(&self) -> &[u8];
+
+    /// The fields the event parser read from those bytes, if it did (then they are not parsed
+    /// again).
+    fn fields(&self) -> Option<&trailpipe_event::RoutingFields> {
+        None
+    }
 }
 
 impl HistoryRecord for trailpipe_event::Event {
     fn record_bytes(&self) -> &[u8] {
         &self.raw
+    }
+
+    fn fields(&self) -> Option<&trailpipe_event::RoutingFields> {
+        Some(&self.fields)
     }
 }
 
@@ -121,6 +132,10 @@ impl HistoryRecord for String {
 impl<T: HistoryRecord + ?Sized> HistoryRecord for &T {
     fn record_bytes(&self) -> &[u8] {
         (**self).record_bytes()
+    }
+
+    fn fields(&self) -> Option<&trailpipe_event::RoutingFields> {
+        (**self).fields()
     }
 }
 
@@ -316,7 +331,11 @@ impl HistoryStore {
         let mut entries = Vec::with_capacity(batch.len());
         for r in batch {
             let raw = r.record_bytes();
-            match parse(raw) {
+            let parsed = match r.fields() {
+                Some(f) => from_fields(f, raw),
+                None => parse(raw),
+            };
+            match parsed {
                 Ok(e) => entries.push((e, raw)),
                 Err(NotKept::NotManagement) => summary.not_management += 1,
                 Err(NotKept::Unusable(_)) => summary.unusable += 1,

@@ -6,42 +6,34 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use trailpipe_batcher::{LogFile, Segment};
 use trailpipe_delivery::{Ledger, Sink, SinkHealth, Step};
+use trailpipe_event::Trail;
 use trailpipe_store::{
     meta::{Cut, Listed, LogFileMeta},
     Backoff, PutOutcome, RecordedCut, Store,
 };
 use trailpipe_telemetry as names;
 
-/// What the log-file sink needs to know about a trail (indexed like the configuration's trails).
-#[derive(Debug, Clone)]
-pub struct FileTrail {
-    /// Trail name (metric label).
-    pub name: Arc<str>,
-    /// SSE-KMS key for its log files (SSE-S3 without).
-    pub kms_key_id: Option<Arc<str>>,
-}
-
 /// The log-file sink.
 pub struct LogFiles {
     store: Store,
-    trails: Arc<[FileTrail]>,
+    trails: Arc<[Trail]>,
     /// Signs every file's metadata, so digests list only files trailpipe wrote.
     mac: Arc<trailpipe_logfile::FileMac>,
     health: SinkHealth,
 }
 
 impl LogFiles {
-    /// Writes to `store`; `mac` signs each file's metadata ([`trailpipe_logfile::mac`]);
-    /// deliveries and errors are reported in `health`.
+    /// Writes the files of `trails` to `store`; `mac` signs each file's metadata
+    /// ([`trailpipe_logfile::mac`]); deliveries and errors are reported in `health`.
     pub fn new(
         store: Store,
-        trails: Vec<FileTrail>,
+        trails: Arc<[Trail]>,
         mac: Arc<trailpipe_logfile::FileMac>,
         health: SinkHealth,
     ) -> Self {
         Self {
             store,
-            trails: trails.into(),
+            trails,
             mac,
             health,
         }

@@ -8,4 +8,4 @@
 
 mod files;
 
-pub use files::{FileTrail, LogFiles};
+pub use files::LogFiles;

@@ -6,27 +6,24 @@ use std::{collections::HashMap, sync::Arc};
 use futures::future::BoxFuture;
 use trailpipe_batcher::Segment;
 use trailpipe_delivery::{Ledger, Sink, SinkHealth, Step};
+use trailpipe_event::Trail;
 
 use crate::BatchingNotifier;
 
 /// Publishes each delivered log file to its trail's SNS topic, as CloudTrail does.
 pub struct FileNotifications {
     notifier: BatchingNotifier,
-    /// Each trail's topic, indexed like the configuration's trails.
-    topics: Arc<[Option<Arc<str>>]>,
+    /// The pipeline's trails (each file names its trail's index).
+    trails: Arc<[Trail]>,
     health: SinkHealth,
 }
 
 impl FileNotifications {
-    /// Notifies through `notifier`; `topics[i]` is trail `i`'s topic, if it has one.
-    pub fn new(
-        notifier: BatchingNotifier,
-        topics: Vec<Option<Arc<str>>>,
-        health: SinkHealth,
-    ) -> Self {
+    /// Notifies the topics of `trails` through `notifier`.
+    pub fn new(notifier: BatchingNotifier, trails: Arc<[Trail]>, health: SinkHealth) -> Self {
         Self {
             notifier,
-            topics: topics.into(),
+            trails,
             health,
         }
     }
@@ -45,7 +42,11 @@ impl Sink for FileNotifications {
         Box::pin(async move {
             let mut by_topic: HashMap<(Arc<str>, Arc<str>), Vec<String>> = HashMap::new();
             for f in &seg.files {
-                if let Some(topic) = self.topics.get(f.trail).and_then(Option::as_ref) {
+                if let Some(topic) = self
+                    .trails
+                    .get(f.trail)
+                    .and_then(|t| t.sns_topic_arn.as_ref())
+                {
                     by_topic
                         .entry((topic.clone(), f.bucket.clone()))
                         .or_default()

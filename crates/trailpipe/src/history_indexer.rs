@@ -79,7 +79,8 @@ impl HistoryIndexer {
 /// Management and Insights events read and not yet appended.
 struct HistoryFeed {
     store: Arc<HistoryStore>,
-    events: Vec<Bytes>,
+    /// Parsed: the history builds each entry from the fields already read.
+    events: Vec<trailpipe_event::Event>,
     /// Bytes of the messages the events are slices of (what the batch keeps alive).
     bytes: usize,
 }
@@ -114,7 +115,7 @@ impl Feed for HistoryFeed {
                 r.fields.event_category,
                 EventCategory::Management | EventCategory::Insight
             ) {
-                self.events.push(r.raw);
+                self.events.push(r);
             }
         }
         if self.events.len() > before {
@@ -127,10 +128,8 @@ impl Feed for HistoryFeed {
     }
 
     fn flush(&mut self, progress: &[PartitionProgress]) -> anyhow::Result<u64> {
-        let events: Vec<&[u8]> = self.events.iter().map(|b| &b[..]).collect();
-        match self.store.append_with_progress(&events, progress) {
+        match self.store.append_with_progress(&self.events, progress) {
             Ok(summary) => {
-                drop(events);
                 self.discard();
                 let stored = summary.stored as u64;
                 metrics::counter!(names::HISTORY_EVENTS_STORED).increment(stored);

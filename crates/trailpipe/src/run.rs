@@ -22,15 +22,15 @@ use std::{
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
-use trailpipe_batcher::{Batcher, BatcherConfig, InFlight, TrailOutput};
+use trailpipe_batcher::{Batcher, BatcherConfig, InFlight};
 use trailpipe_config::{Config, SourceConfig, StorageKind};
 use trailpipe_delivery::{Delivery, Sink, SinkHealth};
 use trailpipe_ingest::{
     run_file_source, run_kafka_source, DeadLetterWriter, KafkaHealth, MskIamAuth, SecureContext,
 };
-use trailpipe_insights::stage::{InsightSinks, InsightTrailSpec, InsightsStage};
+use trailpipe_insights::stage::{InsightSinks, InsightsStage};
 use trailpipe_router::Router;
-use trailpipe_sink_s3::{FileTrail, LogFiles};
+use trailpipe_sink_s3::LogFiles;
 use trailpipe_store::Store;
 
 use crate::{adapters::StoreCutLookup, integrity::DigestStatuses, lifecycle::TrailStates};
@@ -99,26 +99,9 @@ fn trail_selector(
     config.trail_selector(t).expect("validated by Config::load")
 }
 
-fn batcher_config(config: &Config) -> BatcherConfig {
+fn batcher_config(config: &Config, trails: Arc<[trailpipe_event::Trail]>) -> BatcherConfig {
     BatcherConfig {
-        trails: config
-            .trails
-            .iter()
-            .map(|t| TrailOutput {
-                name: t.name.as_str().into(),
-                bucket: t.s3_bucket_name.as_str().into(),
-                prefix: t.key_prefix().map(Into::into),
-                max_file_bytes: t.max_file_bytes,
-                max_file_records: t.max_file_records,
-                delivery_interval: Duration::from_secs(t.delivery_interval_secs),
-                organization_id: t.key_organization_id().map(Into::into),
-                accounts: t.account_ids.iter().map(|a| a.as_str().into()).collect(),
-                cwl_log_group: t
-                    .cloud_watch_logs
-                    .as_ref()
-                    .map(|c| c.cloud_watch_logs_log_group.as_str().into()),
-            })
-            .collect(),
+        trails,
         max_segment_bytes: config.delivery.max_segment_bytes,
         compression_level: config.delivery.compression_level,
         // With Kafka the history indexer reads the stream itself: segments need not carry it.
@@ -664,14 +647,8 @@ async fn run_pipeline(
         .collect();
     // Lifecycle changes swap the router's selectors in place (see the Kafka control loop).
     let (routes_tx, routes_rx) = watch::channel(selectors.iter().map(|s| s.1.clone()).collect());
-    let file_trails = config
-        .trails
-        .iter()
-        .map(|t| FileTrail {
-            name: t.name.as_str().into(),
-            kms_key_id: t.kms_key_id.as_deref().map(Into::into),
-        })
-        .collect();
+    // Every stage and sink indexes this one slice by the route bit.
+    let trails = config.compile_trails();
 
     let (src_tx, src_rx) = mpsc::channel(FLOW_CHANNEL);
     let (routed_tx, routed_rx) = mpsc::channel(FLOW_CHANNEL);
@@ -689,24 +666,15 @@ async fn run_pipeline(
         (SourceConfig::Kafka(k), true) => Some(crate::insights_reader::InsightsLeader::start(k)),
         _ => None,
     };
-    let insight_trails = config
+    let with_insights = config
         .trails
         .iter()
         .enumerate()
-        .filter_map(|(index, t)| {
-            Some(InsightTrailSpec {
-                index,
-                name: t.name.clone(),
-                bucket: t.s3_bucket_name.clone(),
-                prefix: t.key_prefix().map(str::to_string),
-                organization_id: t.key_organization_id().map(str::to_string),
-                kms_key_id: t.kms_key_id.clone(),
-                config: config.insight_config(t)?,
-            })
-        })
+        .filter_map(|(i, t)| Some((i, config.insight_config(t)?)))
         .collect();
     let insights = InsightsStage::open(
-        insight_trails,
+        &trails,
+        with_insights,
         InsightSinks {
             store: store.clone(),
             history: history.clone(),
@@ -764,9 +732,14 @@ async fn run_pipeline(
     };
     let _cwl_task = AbortOnDrop(cwl_task);
     let budget = trailpipe_event::MemoryBudget::new(config.delivery.max_inflight_bytes);
-    let batcher = Batcher::new(batcher_config(config), lookup, seg_tx, inflight.clone())
-        .with_cwl(cwl_feed)
-        .with_budget(budget.clone());
+    let batcher = Batcher::new(
+        batcher_config(config, trails.clone()),
+        lookup,
+        seg_tx,
+        inflight.clone(),
+    )
+    .with_cwl(cwl_feed)
+    .with_budget(budget.clone());
     tokio::spawn(batcher.run(routed_rx));
     // The sinks every segment visits, in this order (see trailpipe_delivery): the log files
     // (their anchor decides whether the segment may be written), CloudWatch Logs (which may
@@ -774,7 +747,7 @@ async fn run_pipeline(
     let delivery = Delivery::new(ack_tx, inflight, health.clone())
         .register(Arc::new(LogFiles::new(
             store.clone(),
-            file_trails,
+            trails.clone(),
             shared.file_mac.clone(),
             health.clone(),
         )))
@@ -784,14 +757,9 @@ async fn run_pipeline(
             health.clone(),
         )))
         .register_some(shared.notifier.clone().map(|n| {
-            let topics = config
-                .trails
-                .iter()
-                .map(|t| t.sns_topic_arn.as_deref().map(Into::into))
-                .collect();
             Arc::new(trailpipe_sink_sns::FileNotifications::new(
                 n,
-                topics,
+                trails.clone(),
                 health.clone(),
             )) as Arc<dyn Sink>
         }))

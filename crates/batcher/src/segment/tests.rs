@@ -95,7 +95,12 @@ fn message(p: &Arc<PartitionId>, epoch: u64, offset: i64) -> Message {
 }
 
 fn config() -> BatcherConfig {
-    let trail = |name: &str| TrailOutput {
+    config_of(trails())
+}
+
+/// Two trails, "one" and "two", accepting every account.
+fn trails() -> Vec<Trail> {
+    let trail = |name: &str| Trail {
         name: name.into(),
         bucket: "b".into(),
         prefix: None,
@@ -103,11 +108,17 @@ fn config() -> BatcherConfig {
         max_file_records: 1000,
         delivery_interval: Duration::from_secs(3600),
         organization_id: None,
+        kms_key_id: None,
+        sns_topic_arn: None,
         accounts: Arc::from(Vec::new()),
         cwl_log_group: None,
     };
+    vec![trail("one"), trail("two")]
+}
+
+fn config_of(trails: Vec<Trail>) -> BatcherConfig {
     BatcherConfig {
-        trails: vec![trail("one"), trail("two")],
+        trails: trails.into(),
         max_segment_bytes: 16384,
         compression_level: 6,
         history: false,
@@ -448,8 +459,9 @@ async fn dead_letters_count_towards_the_segment_size() {
 
 #[tokio::test]
 async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_cut() {
-    let mut cfg = config();
-    cfg.trails[1].cwl_log_group = Some("group".into());
+    let mut trails = trails();
+    trails[1].cwl_log_group = Some("group".into());
+    let cfg = config_of(trails);
     let (tx, mut segs) = mpsc::channel(1000);
     let (feed_tx, mut fed) = mpsc::channel(1000);
     let pending = Arc::new(crate::CwlPending::default());
@@ -512,10 +524,11 @@ async fn a_segment_no_trail_selects_is_cut_by_the_clock_too() {
     // Without a routed record nothing used to set the segment's deadline: a tail of unrouted
     // (or history-only, or dead-letter) records waited for the next routed one to be committed.
     let (tx, mut rx) = mpsc::channel(10);
-    let mut cfg = config();
-    for t in &mut cfg.trails {
+    let mut trails = trails();
+    for t in &mut trails {
         t.delivery_interval = Duration::from_millis(50);
     }
+    let cfg = config_of(trails);
     let mut b =
         Batcher::new(cfg, Arc::new(Delivered::default()), tx, Arc::default()).with_clock(clock);
     let p = assign(&mut b, false).await;

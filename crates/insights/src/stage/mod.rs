@@ -37,6 +37,8 @@ use trailpipe_sink_cwl::CwlStage;
 use trailpipe_store::{meta::LogFileMeta, Backoff, Store};
 use trailpipe_telemetry as names;
 
+use trailpipe_event::Trail;
+
 use crate::{Detector, InsightConfig, InsightRecord};
 
 mod snapshot;
@@ -58,12 +60,9 @@ pub const HANDOVER: Duration = Duration::from_secs(300);
 struct InsightTrail {
     /// Bit of the trail in a route.
     bit: u64,
-    name: String,
-    bucket: String,
-    prefix: Option<String>,
-    organization_id: Option<String>,
-    kms_key_id: Option<String>,
-    /// The trail's position in the configuration (CloudWatch Logs looks trails up by it).
+    /// The trail (name, bucket, key layout, KMS key).
+    trail: Trail,
+    /// The trail's position in the pipeline's trails (CloudWatch Logs looks trails up by it).
     index: usize,
     detector: Detector,
     /// Next offset not yet observed, per `source/partition` (Kafka sources only).
@@ -96,26 +95,6 @@ pub trait PublishInsights: Send + Sync {
     fn publish<'a>(&'a self, records: &'a [InsightRecord]) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// A trail with `insight_selectors`, as the stage needs it.
-#[derive(Debug, Clone)]
-pub struct InsightTrailSpec {
-    /// The trail's position in the configuration: its route bit, and how CloudWatch Logs
-    /// looks it up.
-    pub index: usize,
-    /// Trail name.
-    pub name: String,
-    /// Its bucket.
-    pub bucket: String,
-    /// Its key prefix.
-    pub prefix: Option<String>,
-    /// Organization id of an organization trail (in the key layout).
-    pub organization_id: Option<String>,
-    /// SSE-KMS key of its files.
-    pub kms_key_id: Option<String>,
-    /// Its detector's settings.
-    pub config: InsightConfig,
-}
-
 /// The Insights stage of one pipeline.
 pub struct InsightsStage {
     trails: Vec<InsightTrail>,
@@ -130,19 +109,21 @@ pub struct InsightsStage {
 }
 
 impl InsightsStage {
-    /// The stage for `specs` (the trails with `insight_selectors`), with the route mask they
-    /// occupy, or `None` when there are none. With `snapshot_dir`, detector state is kept
-    /// across restarts in `<snapshot_dir>/<trail>.snapshot` (Kafka sources; a file run reads
-    /// its input once and starts fresh).
+    /// The stage for the trails with `insight_selectors` — `(index in trails, detector
+    /// settings)` — with the route mask they occupy, or `None` when there are none. With
+    /// `snapshot_dir`, detector state is kept across restarts in
+    /// `<snapshot_dir>/<trail>.snapshot` (Kafka sources; a file run reads its input once and
+    /// starts fresh).
     pub fn open(
-        specs: Vec<InsightTrailSpec>,
+        trails_all: &[Trail],
+        with_insights: Vec<(usize, InsightConfig)>,
         sinks: InsightSinks,
         snapshot_dir: Option<&Path>,
     ) -> anyhow::Result<Option<(Self, u64)>> {
         let mut trails = Vec::new();
         let mut mask = 0u64;
-        for t in specs {
-            let (i, cfg) = (t.index, t.config);
+        for (i, cfg) in with_insights {
+            let t = &trails_all[i];
             let snapshot_path = snapshot_dir.map(|d| d.join(format!("{}.snapshot", t.name)));
             let (detector, positions) = match snapshot_path.as_deref().map(read_snapshot) {
                 Some(Ok(Some((positions, body)))) => match Detector::restore(cfg.clone(), &body) {
@@ -163,15 +144,11 @@ impl InsightsStage {
             };
             let bit = 1u64 << i;
             mask |= bit;
-            let active = metrics::gauge!(names::INSIGHTS_ACTIVE, "trail" => t.name.clone());
+            let active = metrics::gauge!(names::INSIGHTS_ACTIVE, "trail" => t.name.to_string());
             set_active(&active, &detector);
             trails.push(InsightTrail {
                 bit,
-                name: t.name,
-                bucket: t.bucket,
-                prefix: t.prefix,
-                organization_id: t.organization_id,
-                kms_key_id: t.kms_key_id,
+                trail: t.clone(),
                 index: i,
                 detector,
                 positions,
@@ -350,9 +327,9 @@ impl InsightsStage {
         let trail = &self.trails[i];
         for r in &records {
             let state = r.state.as_str();
-            metrics::counter!(names::INSIGHTS_EVENTS, "trail" => trail.name.clone(), "state" => state)
+            metrics::counter!(names::INSIGHTS_EVENTS, "trail" => trail.trail.name.to_string(), "state" => state)
                 .increment(1);
-            tracing::info!(trail = %trail.name, state, insight_type = r.insight_type.as_str(), event_source = %r.event_source, event_name = %r.event_name, account = %r.account_id, region = %r.aws_region, "Insights event");
+            tracing::info!(trail = %trail.trail.name, state, insight_type = r.insight_type.as_str(), event_source = %r.event_source, event_name = %r.event_name, account = %r.account_id, region = %r.aws_region, "Insights event");
         }
         let mut groups: BTreeMap<(&str, &str), Vec<&InsightRecord>> = BTreeMap::new();
         for r in &records {
@@ -395,10 +372,10 @@ impl InsightsStage {
         let mut w = LogFileWriter::new(trailpipe_logfile::DEFAULT_COMPRESSION_LEVEL, 4096);
         w.push(&first.json);
         let body = w.finish();
-        let unique = unique_string(&trail.name, &first.event_id, 0, 0);
+        let unique = unique_string(&trail.trail.name, &first.event_id, 0, 0);
         let key = insight_file_key(&KeyParts {
-            prefix: trail.prefix.as_deref(),
-            organization_id: trail.organization_id.as_deref(),
+            prefix: trail.trail.prefix.as_deref(),
+            organization_id: trail.trail.organization_id.as_deref(),
             account_id: account,
             region,
             timestamp: first.event_time,
@@ -417,20 +394,20 @@ impl InsightsStage {
                 .sinks
                 .store
                 .put_new_sse(
-                    &trail.bucket,
+                    &trail.trail.bucket,
                     &key,
                     gzip.clone(),
                     metadata.clone(),
-                    trail.kms_key_id.as_deref(),
+                    trail.trail.kms_key_id.as_deref(),
                 )
                 .await
             {
                 Ok(outcome) => {
-                    tracing::info!(trail = %trail.name, key, ?outcome, "Insights log file");
+                    tracing::info!(trail = %trail.trail.name, key, ?outcome, "Insights log file");
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(trail = %trail.name, key, error = %e, "Insights log file not written; retrying");
+                    tracing::warn!(trail = %trail.trail.name, key, error = %e, "Insights log file not written; retrying");
                     self.sinks.health.error(format!("insights: {e}"));
                     tokio::time::sleep(backoff.next_delay(e.class)).await;
                 }
@@ -442,7 +419,7 @@ impl InsightsStage {
         for t in &self.trails {
             if let Some(path) = &t.snapshot_path {
                 if let Err(e) = write_snapshot(path, &t.positions, &t.detector.snapshot()) {
-                    tracing::warn!(trail = %t.name, error = %e, "Insights snapshot not written");
+                    tracing::warn!(trail = %t.trail.name, error = %e, "Insights snapshot not written");
                 }
             }
         }
