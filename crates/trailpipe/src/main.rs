@@ -15,6 +15,7 @@ mod kafka_check;
 mod lifecycle;
 mod listener;
 mod lookup;
+mod pipeline;
 mod run;
 mod stream_reader;
 mod validate_logs;
