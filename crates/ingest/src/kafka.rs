@@ -38,9 +38,9 @@ use std::{
 use bytes::Bytes;
 use rdkafka::{
     config::ClientConfig,
-    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    consumer::{CommitMode, Consumer, StreamConsumer},
     message::Message as _,
-    ClientContext, Offset, TopicPartitionList,
+    Offset, TopicPartitionList,
 };
 use tokio::sync::{mpsc, watch};
 use trailpipe_event::{
@@ -48,6 +48,10 @@ use trailpipe_event::{
     SegmentAck,
 };
 use trailpipe_telemetry as names;
+
+mod group;
+
+use group::{marks, GroupContext, GroupEvent};
 
 use crate::{
     client::SecureContext,
@@ -128,102 +132,6 @@ impl KafkaSettings {
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 /// Checks between re-commits of every owned partition's watermark.
 const RECOMMIT_EVERY: u32 = 5;
-
-#[derive(Debug)]
-enum GroupEvent {
-    Assigned(Vec<(String, i32)>),
-    Revoked(Vec<(String, i32)>),
-}
-
-/// Records rebalances; runs inside `recv()`, so events are drained in order before the next
-/// message is handled.
-struct GroupContext {
-    events: Mutex<Vec<GroupEvent>>,
-    /// The partitions' watermarks: the only record of what may be committed. Here (not in the
-    /// loop) because a revoke commits them synchronously from inside `recv()`; the loop and
-    /// the callbacks run on the same task, so the lock is never contended.
-    marks: Mutex<Watermarks>,
-    /// Token refreshes, client errors and health (shared with the dead-letter producer's).
-    client: SecureContext,
-    /// See [`KafkaSettings::assignment`].
-    assignment: Option<watch::Sender<BTreeSet<(String, i32)>>>,
-}
-
-impl ClientContext for GroupContext {
-    const ENABLE_REFRESH_OAUTH_TOKEN: bool = SecureContext::ENABLE_REFRESH_OAUTH_TOKEN;
-
-    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        self.client.error(error, reason);
-    }
-
-    fn stats_raw(&self, statistics: &[u8]) {
-        self.client.stats_raw(statistics);
-    }
-
-    fn generate_oauth_token(
-        &self,
-        config: Option<&str>,
-    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        self.client.generate_oauth_token(config)
-    }
-}
-
-fn partitions(tpl: &TopicPartitionList) -> Vec<(String, i32)> {
-    tpl.elements()
-        .iter()
-        .map(|e| (e.topic().to_string(), e.partition()))
-        .collect()
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            // Commit what is delivered before the partitions leave, so their next owner replays
-            // as little as possible (late completions after this are fenced by epoch).
-            let mut commit = TopicPartitionList::new();
-            {
-                let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
-                for (t, p) in partitions(tpl) {
-                    let id = PartitionId {
-                        source: t.as_str().into(),
-                        partition: p,
-                    };
-                    if let Some(w) = marks.watermark(&id) {
-                        let _ = commit.add_partition_offset(&t, p, Offset::Offset(w));
-                    }
-                }
-            }
-            if commit.count() > 0 {
-                if let Err(e) = c.commit(&commit, CommitMode::Sync) {
-                    tracing::warn!(error = %e, "commit of revoked partitions failed");
-                }
-            }
-            if let Some(a) = &self.assignment {
-                a.send_modify(|owned| {
-                    for p in partitions(tpl) {
-                        owned.remove(&p);
-                    }
-                });
-            }
-            self.events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(GroupEvent::Revoked(partitions(tpl)));
-        }
-    }
-
-    fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            if let Some(a) = &self.assignment {
-                a.send_modify(|owned| owned.extend(partitions(tpl)));
-            }
-            self.events
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(GroupEvent::Assigned(partitions(tpl)));
-        }
-    }
-}
 
 struct Assigned {
     id: Arc<PartitionId>,
@@ -603,15 +511,6 @@ impl Loop {
             }
         }
     }
-}
-
-/// The watermarks (see [`GroupContext::marks`]); never held across an await.
-fn marks(consumer: &StreamConsumer<GroupContext>) -> std::sync::MutexGuard<'_, Watermarks> {
-    consumer
-        .context()
-        .marks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
 }
 
 /// Executes a corrective seek the partition's cursor decided on.
