@@ -132,3 +132,26 @@ pub struct DeadLetter {
     /// The refused bytes and the reason.
     pub rejected: crate::Rejected,
 }
+
+/// How far a reader of the source has durably processed one partition: the next offset (the
+/// event history's indexer and the Insights reader record it with what it covers).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionProgress {
+    /// Kafka topic.
+    pub topic: String,
+    /// Partition of the topic.
+    pub partition: i32,
+    /// The first offset not yet processed: every record below it is durably handled.
+    pub next_offset: i64,
+}
+
+impl PartitionProgress {
+    /// `topic`/`partition` processed up to (not including) `next_offset`.
+    pub fn new(topic: impl Into<String>, partition: i32, next_offset: i64) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+            next_offset,
+        }
+    }
+}

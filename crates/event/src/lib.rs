@@ -16,7 +16,9 @@ mod trail;
 
 pub use budget::{Held, MemoryBudget, RECORD_OVERHEAD_BYTES};
 pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
-pub use flow::{DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, SegmentAck};
+pub use flow::{
+    DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, PartitionProgress, SegmentAck,
+};
 pub use parse::{
     parse_message, ParseLimits, Parsed, DEFAULT_MAX_ENVELOPE_RECORDS, DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_RECORD_BYTES,

@@ -13,27 +13,7 @@
 /// Prefix of every progress key in the `meta` keyspace (no other meta key starts with it).
 pub(crate) const PREFIX: &[u8] = b"progress\0";
 
-/// The next offset to index of one source partition.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PartitionProgress {
-    /// Kafka topic.
-    pub topic: String,
-    /// Partition of the topic.
-    pub partition: i32,
-    /// The first offset not yet indexed: every record below it is in the store.
-    pub next_offset: i64,
-}
-
-impl PartitionProgress {
-    /// `topic`/`partition` indexed up to (not including) `next_offset`.
-    pub fn new(topic: impl Into<String>, partition: i32, next_offset: i64) -> Self {
-        Self {
-            topic: topic.into(),
-            partition,
-            next_offset,
-        }
-    }
-}
+pub use trailpipe_event::PartitionProgress;
 
 /// The meta key of `topic`/`partition`.
 pub(crate) fn key(topic: &str, partition: i32) -> Vec<u8> {

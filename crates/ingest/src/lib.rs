@@ -13,6 +13,7 @@ mod dead_letter_sink;
 mod file;
 mod kafka;
 mod msk_iam;
+mod stream_reader;
 mod watermark;
 
 pub use client::{ClientErrorKind, KafkaHealth, KafkaStatus, SecureContext, STATS_INTERVAL_MS};
@@ -25,6 +26,7 @@ pub use dead_letter_sink::DeadLetters;
 pub use file::{run_file_source, FileSourceSummary};
 pub use kafka::{run_kafka_source, Barrier, KafkaSettings};
 pub use msk_iam::{MskIamAuth, MskIamError, MskToken};
+pub use stream_reader::{Feed, StreamReader, FLUSH_AFTER};
 pub use watermark::Watermarks;
 
 /// Failures that stop a source.

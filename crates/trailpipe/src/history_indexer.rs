@@ -3,7 +3,7 @@
 //! and Insights event in its own event history — so `LookupEvents` answers the same through
 //! any replica, and a replica with an empty disk rebuilds the history from the topic.
 //!
-//! It is a [`Feed`] of the whole-stream reader ([`crate::stream_reader`]: outside the group,
+//! It is a [`Feed`] of the whole-stream reader ([`trailpipe_ingest::StreamReader`]: outside the group,
 //! never committing, every offset in order; client `group.id` `<group_id>.history`).
 //!
 //! Invariants:
@@ -18,7 +18,7 @@
 //!   kept, as the batcher keeps them for the history on a file source.
 //! - **Bounded memory.** A batch holds at most [`MAX_BATCH_EVENTS`] events and about
 //!   [`MAX_BATCH_BYTES`] of message bytes (plus one message), and is written within
-//!   [`crate::stream_reader::FLUSH_AFTER`]. While an append fails (retried with backoff, counted in
+//!   [`trailpipe_ingest::FLUSH_AFTER`]. While an append fails (retried with backoff, counted in
 //!   `trailpipe_history_errors_total`) nothing more is read; delivery is not held back, and
 //!   the trails' status (`GetTrailStatus`, `/readyz`) does not show it: the history is not a
 //!   trail's destination.
@@ -37,12 +37,13 @@ use std::{
 
 use bytes::Bytes;
 use trailpipe_config::KafkaSource;
+use trailpipe_event::PartitionProgress;
 use trailpipe_event::{EventCategory, Parsed};
-use trailpipe_history::{HistoryStore, PartitionProgress};
+use trailpipe_history::HistoryStore;
 use trailpipe_ingest::SecureContext;
 use trailpipe_telemetry as names;
 
-use crate::stream_reader::{Feed, StreamReader};
+use trailpipe_ingest::{Feed, StreamReader};
 
 /// Most events in one append (the delivery path's chunk size).
 const MAX_BATCH_EVENTS: usize = 4096;
@@ -71,7 +72,7 @@ impl HistoryIndexer {
             bytes: 0,
         };
         Ok(Self {
-            _reader: StreamReader::start(k, context, feed)?,
+            _reader: StreamReader::start(crate::kafka_check::settings(k, context), feed)?,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! writer for the group.
 //!
 //! - **Every replica's detectors see every record.** A whole-stream reader
-//!   ([`crate::stream_reader`], client `<group_id>.insights`) feeds the Insights stage every
+//!   ([`trailpipe_ingest::StreamReader`], client `<group_id>.insights`) feeds the Insights stage every
 //!   record of every partition that the trails' current selectors route to a trail with
 //!   Insights, merged by event time across partitions ([`InsightsFeed`]), so call rates and
 //!   baselines are the whole account's, whatever the partitioning and however many replicas
@@ -31,13 +31,13 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use trailpipe_config::KafkaSource;
+use trailpipe_event::PartitionProgress;
 use trailpipe_event::{Parsed, PartitionId};
-use trailpipe_history::PartitionProgress;
 use trailpipe_ingest::SecureContext;
 use trailpipe_router::Tapped;
 use trailpipe_selectors::TrailSelector;
 
-use crate::stream_reader::{Feed, StreamReader};
+use trailpipe_ingest::{Feed, StreamReader};
 
 /// Held by the running Insights reader for its whole life.
 static RUNNING: Mutex<()> = Mutex::new(());
@@ -103,7 +103,7 @@ impl InsightsFeed {
 
     /// Starts reading `k`'s topics into the feed.
     pub fn start(self, k: &KafkaSource, context: SecureContext) -> anyhow::Result<StreamReader> {
-        StreamReader::start(k, context, self)
+        StreamReader::start(crate::kafka_check::settings(k, context), self)
     }
 
     /// The event time every partition with records left to read has reached (`i64::MAX` when

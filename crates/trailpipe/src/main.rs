@@ -17,7 +17,6 @@ mod listener;
 mod lookup;
 mod pipeline;
 mod run;
-mod stream_reader;
 mod validate_logs;
 
 use std::path::PathBuf;

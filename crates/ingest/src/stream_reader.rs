@@ -1,6 +1,6 @@
 //! A reader of the **whole** stream outside the consumer group, for what every replica (or the
 //! Insights leader) must see of every partition, not just its share: the event history
-//! (`history_indexer`) and Insights (`insights_reader`). What is done with the records is a
+//! (the binary's `history_indexer`) and Insights (its `insights_reader`). What is done with the records is a
 //! [`Feed`]; reading them in order is this module's.
 //!
 //! Invariants:
@@ -40,11 +40,10 @@ use rdkafka::{
     consumer::{BaseConsumer, Consumer},
     Message as _, Offset, TopicPartitionList,
 };
-use trailpipe_config::KafkaSource;
-use trailpipe_event::{parse_message, ParseLimits, Parsed};
-use trailpipe_history::PartitionProgress;
-use trailpipe_ingest::{
-    Check, PartitionCursor, SecureContext, StallChecks, Verdict, SEEK_BACK_FIRST,
+use trailpipe_event::{parse_message, ParseLimits, Parsed, PartitionProgress};
+
+use crate::{
+    Check, KafkaSettings, PartitionCursor, SecureContext, StallChecks, Verdict, SEEK_BACK_FIRST,
 };
 
 /// Longest a record waits in a feed before it is flushed.
@@ -109,15 +108,12 @@ impl Drop for StreamReader {
 }
 
 impl StreamReader {
-    /// Creates the reader for `k`'s topics (its client properties and security `context`) and
+    /// Creates the reader for the topics of `settings` (the group consumer's: client
+    /// properties, security context, parse limits; its client is named `<group_id>.<NAME>`) and
     /// feeds `feed` on a thread of its own.
-    pub fn start<F: Feed>(
-        k: &KafkaSource,
-        context: SecureContext,
-        feed: F,
-    ) -> anyhow::Result<Self> {
-        let mut settings = crate::kafka_check::settings(k, context.clone());
-        settings.group_id = format!("{}.{}", k.group_id, F::NAME);
+    pub fn start<F: Feed>(mut settings: KafkaSettings, feed: F) -> anyhow::Result<Self> {
+        let context = settings.context.clone();
+        settings.group_id = format!("{}.{}", settings.group_id, F::NAME);
         // The group consumer's configuration (prefetch cap included) with the user's
         // overrides; never committing, and reading from the start where nothing is recorded.
         let consumer: BaseConsumer<SecureContext> = settings
@@ -132,8 +128,8 @@ impl StreamReader {
         let stop = Arc::new(AtomicBool::new(false));
         let reader = Reader {
             consumer,
-            topics: k.topics.clone(),
-            limits: k.parse_limits(),
+            topics: settings.topics.clone(),
+            limits: settings.limits,
             feed,
             stop: stop.clone(),
             parts: BTreeMap::new(),
