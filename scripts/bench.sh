@@ -24,6 +24,10 @@ WITH=${WITH:-}
 RATE=${RATE:-}
 : "${TRAILPIPE_TEST_BROKERS:?source .test-services/env first (scripts/services.sh start)}"
 PY=${TRAILPIPE_TEST_PYTHON:-$REPO/.tools/venv/bin/python}
+# Each run first measures the floor on the same topic: `trailpipe bench-floor` consumes it with
+# the group consumer's settings and only builds log-file bodies (gzip + SHA-256, two threads);
+# every target's line ends with its records/s as a ratio of that floor (FLOOR_BIN: the binary
+# that has the subcommand, this checkout's by default; FLOOR=0 skips it).
 # TRAILPIPE_BIN runs a binary built elsewhere (e.g. the commit before a change, for a before/after
 # comparison on the same machine); by default the release build of this checkout.
 BIN=${TRAILPIPE_BIN:-$REPO/target/release/trailpipe}
@@ -31,7 +35,11 @@ WORK=$(mktemp -d /tmp/trailpipe-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 calc() { python3 -c "print($1)"; }
 
-[[ -n ${TRAILPIPE_BIN:-} ]] || cargo build --release --locked --bin trailpipe >/dev/null
+OWN=$REPO/target/release/trailpipe
+FLOOR_BIN=${FLOOR_BIN:-$OWN}
+if [[ $BIN == "$OWN" || (${FLOOR:-1} != 0 && $FLOOR_BIN == "$OWN") ]]; then
+    cargo build --release --locked --bin trailpipe >/dev/null
+fi
 run_id=$(date +%s)
 topic=bench-$run_id
 # The TLS listener's client settings (as librdkafka -X properties and as [source.tls]).
@@ -71,6 +79,11 @@ if [[ -z $RATE ]]; then
     produce "$RECORDS" 1
     t1=$(date +%s.%N)
     printf 'produced %d records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
+    if [[ ${FLOOR:-1} != 0 ]]; then
+        floor_line=$("$FLOOR_BIN" bench-floor --brokers "$TRAILPIPE_TEST_BROKERS" --topic "$topic" --records "$RECORDS")
+        echo "$floor_line"
+        floor_rate=$(awk '{for (i = 1; i < NF; i++) if ($(i + 1) == "records/s") print $i}' <<<"$floor_line" | head -1)
+    fi
 fi
 # The p99 the daemon reports for the last minute, or nothing.
 cwl_p99() {
@@ -166,7 +179,12 @@ TOML
     [[ -n $WITH ]] && printf '(with %s) ' "$WITH"
     # End to end includes the last segment waiting out delivery_interval_secs (5 s) once the
     # backlog is drained; the steady rate is over the first 90% of the records.
-    printf '%-6s %d records in %.1fs = %.0f records/s end to end (steady %.0f records/s over the first 90%%), peak RSS %.0f MiB\n' \
+    printf '%-6s %d records in %.1fs = %.0f records/s end to end (steady %.0f records/s over the first 90%%), peak RSS %.0f MiB' \
         "$target" "$RECORDS" "$secs" "$(calc "$RECORDS / $secs")" \
         "$(calc "$RECORDS * 0.9 / ($t90 - $start)")" "$(calc "$peak / 1024")"
+    if [[ -n ${floor_rate:-} ]]; then
+        printf '; %.2fx the floor end to end, %.2fx steady' "$(calc "$RECORDS / $secs / $floor_rate")" \
+            "$(calc "$RECORDS * 0.9 / ($t90 - $start) / $floor_rate")"
+    fi
+    printf '\n'
 done

@@ -5,6 +5,7 @@ mod adapters;
 mod api;
 mod audit;
 mod control_topic;
+mod floor;
 mod generate;
 mod group_status;
 mod history_indexer;
@@ -55,6 +56,10 @@ enum Command {
     },
     /// Write realistic generated CloudTrail records as NDJSON to stdout, or to a Kafka topic.
     Generate(generate::GenerateArgs),
+    /// The benchmark's floor: consume a topic and only gzip and hash its records (see
+    /// `scripts/bench.sh`).
+    #[command(hide = true)]
+    BenchFloor(floor::FloorArgs),
     /// Check delivered log files against their signed digests, like `aws cloudtrail validate-logs`
     /// (exit 1 when any digest or log file is invalid).
     ValidateLogs(validate_logs::ValidateLogsArgs),
@@ -101,6 +106,7 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Generate(args) => exit(generate::run(args)),
+        Command::BenchFloor(args) => exit(floor::run(args)),
         Command::Lookup(args) => exit(lookup::run(args)),
         Command::Metrics => {
             print!("{}", trailpipe_telemetry::markdown());
