@@ -519,7 +519,7 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Parsed<'_>, NotKept> {
     let region = r
         .aws_region
         .0
-        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .filter(|s| usable_region(s))
         .ok_or(NotKept::Unusable("awsRegion"))?;
     let (mut event_name, mut event_source) = (r.event_name.0, r.event_source.0);
     if category == HistoryCategory::Insight {
@@ -574,7 +574,7 @@ pub(crate) fn from_fields<'a>(
         .filter(|s| !s.is_empty())
         .ok_or(NotKept::Unusable("eventID"))?;
     let region = Some(&*f.aws_region)
-        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .filter(|s| usable_region(s))
         .ok_or(NotKept::Unusable("awsRegion"))?;
     let id = &f.user_identity;
     Ok(Parsed {
@@ -599,6 +599,11 @@ pub(crate) fn from_fields<'a>(
             .map(|r| (b(&r.resource_type), b(&r.arn)))
             .collect(),
     })
+}
+
+/// Whether an `awsRegion` value can key the store (both paths apply this one rule).
+fn usable_region(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 255
 }
 
 /// The `userIdentity` values the username is derived from.

@@ -33,15 +33,12 @@ impl Sink for DeadLetters {
     /// be written rather than commit past it.
     fn deliver<'a>(&'a self, seg: &'a Segment, ledger: &'a mut Ledger) -> BoxFuture<'a, Step> {
         Box::pin(async move {
-            let letters: Vec<DeadLetter> = if ledger.refused.is_empty() {
-                seg.dead_letters.clone()
-            } else {
-                seg.dead_letters
-                    .iter()
-                    .cloned()
-                    .chain(ledger.refused.drain(..))
-                    .collect()
-            };
+            let letters: Vec<DeadLetter> = seg
+                .dead_letters
+                .iter()
+                .cloned()
+                .chain(ledger.refused.drain(..))
+                .collect();
             if letters.is_empty() {
                 return Step::Durable;
             }

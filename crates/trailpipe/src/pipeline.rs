@@ -144,22 +144,16 @@ pub(crate) async fn run_pipeline(
     let (ack_tx, ack_rx) = mpsc::unbounded_channel();
     // With Kafka, Insights see the whole stream through a reader of their own, and the
     // group's leader writes (see `insights_reader`); a file run taps the router.
-    let leader = match (
-        &config.source,
-        config
-            .trails
-            .iter()
-            .any(|t| config.insight_config(t).is_some()),
-    ) {
-        (SourceConfig::Kafka(k), true) => Some(crate::insights_reader::InsightsLeader::start(k)),
-        _ => None,
-    };
-    let with_insights = config
+    let with_insights: Vec<_> = config
         .trails
         .iter()
         .enumerate()
         .filter_map(|(i, t)| Some((i, config.insight_config(t)?)))
         .collect();
+    let leader = match (&config.source, with_insights.is_empty()) {
+        (SourceConfig::Kafka(k), false) => Some(crate::insights_reader::InsightsLeader::start(k)),
+        _ => None,
+    };
     let insights = InsightsStage::open(
         &trails,
         with_insights,

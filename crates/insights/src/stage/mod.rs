@@ -58,11 +58,10 @@ pub const HANDOVER: Duration = Duration::from_secs(300);
 
 /// One trail with Insights.
 struct InsightTrail {
-    /// Bit of the trail in a route.
-    bit: u64,
     /// The trail (name, bucket, key layout, KMS key).
     trail: Trail,
-    /// The trail's position in the pipeline's trails (CloudWatch Logs looks trails up by it).
+    /// The trail's position in the pipeline's trails: its route bit is `1 << index`, and
+    /// CloudWatch Logs looks trails up by it.
     index: usize,
     detector: Detector,
     /// Next offset not yet observed, per `source/partition` (Kafka sources only).
@@ -142,12 +141,10 @@ impl InsightsStage {
                 }
                 _ => (Detector::new(cfg)?, BTreeMap::new()),
             };
-            let bit = 1u64 << i;
-            mask |= bit;
+            mask |= 1u64 << i;
             let active = metrics::gauge!(names::INSIGHTS_ACTIVE, "trail" => t.name.to_string());
             set_active(&active, &detector);
             trails.push(InsightTrail {
-                bit,
                 trail: t.clone(),
                 index: i,
                 detector,
@@ -278,7 +275,7 @@ impl InsightsStage {
             }
             let mut out = Vec::new();
             for (route, fields) in &t.records {
-                if route & trail.bit != 0 {
+                if route & (1u64 << trail.index) != 0 {
                     out.extend(trail.detector.observe_fields(fields));
                 }
             }
