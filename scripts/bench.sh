@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# End-to-end throughput benchmark: produces RECORDS generated records to the tansu broker, then runs
-# the trailpipe daemon from that topic into (1) the local store and (2) moto S3, and prints for each
+# End-to-end throughput benchmark: produces RECORDS records to the tansu broker, then runs the
+# trailpipe daemon from that topic into (1) the local store and (2) moto S3, and prints for each
 # run the end-to-end records/s (daemon start → every offset committed) and the daemon's peak RSS.
 #
 # Usage (with the test servers running and .test-services/env sourced): scripts/bench.sh
-#   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3" WITH="history insights"
+#   RECORDS=1000000 PARTITIONS=4 TARGETS="local s3" WITH="history insights" INPUT=samples
+# INPUT: `samples` — the real CloudTrail records of ../shared/samples (34,592 of them, 1,430 B on
+# average), each produced ten times over (RECORDS defaults to ten times their number, as
+# ../shared/design.md §8 measures the floor) — is the headline input and the default when that
+# folder exists; `generated` (the default without it) produces `trailpipe generate`'s records
+# (RECORDS defaults to 1,000,000).
 # WITH adds optional stages to the daemon: `history` (event history store), `insights` (Insights
 # on the trail), `cwl` (the trail also delivers to a CloudWatch Logs group on moto; prints the
 # read-to-CloudWatch-Logs latency p50/p99 the daemon measures, the worst rolling-minute p99 seen
@@ -17,7 +22,20 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-RECORDS=${RECORDS:-1000000}
+SAMPLES=${SAMPLES:-$REPO/../shared/samples/cloudtrail/_normalized}
+if [[ -z ${INPUT:-} ]]; then
+    if compgen -G "$SAMPLES/*.ndjson.gz" >/dev/null; then INPUT=samples; else INPUT=generated; fi
+fi
+SAMPLE_FILES=()
+if [[ $INPUT == samples ]]; then
+    mapfile -t SAMPLE_FILES < <(compgen -G "$SAMPLES/*.ndjson.gz" | sort)
+    (( ${#SAMPLE_FILES[@]} > 0 )) || { echo "INPUT=samples but no $SAMPLES/*.ndjson.gz" >&2; exit 2; }
+    RECORDS=${RECORDS:-$(( 10 * $(zcat "${SAMPLE_FILES[@]}" | grep -c .) ))}
+elif [[ $INPUT == generated ]]; then
+    RECORDS=${RECORDS:-1000000}
+else
+    echo "INPUT must be samples or generated" >&2; exit 2
+fi
 PARTITIONS=${PARTITIONS:-4}
 TARGETS=${TARGETS:-local s3}
 WITH=${WITH:-}
@@ -62,7 +80,9 @@ done
 produce_to() {
     local c=$1; shift
     mapfile -t x < <(x_of "$c")
-    "$BIN" generate --records "$1" --seed "$2" --accounts 8 --regions 4 --topic "$topic" --brokers "$(brokers_of "$c")" "${x[@]}" 2>/dev/null
+    local inputs=()
+    for f in "${SAMPLE_FILES[@]}"; do inputs+=(--input "$f"); done
+    "$BIN" generate --records "$1" --seed "$2" --accounts 8 --regions 4 "${inputs[@]}" --topic "$topic" --brokers "$(brokers_of "$c")" "${x[@]}" 2>/dev/null
 }
 produce() { for c in "${clusters[@]}"; do produce_to "$c" "$@"; done; }
 # RATE: one batch of RATE records per second, each second's batch from its own seed.
@@ -78,7 +98,7 @@ if [[ -z $RATE ]]; then
     t0=$(date +%s.%N)
     produce "$RECORDS" 1
     t1=$(date +%s.%N)
-    printf 'produced %d records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
+    printf 'produced %d %s records to %s (%d partitions) in %.1fs\n' "$RECORDS" "$INPUT" "$topic" "$PARTITIONS" "$(calc "$t1 - $t0")"
     if [[ ${FLOOR:-1} != 0 ]]; then
         floor_line=$("$FLOOR_BIN" bench-floor --brokers "$TRAILPIPE_TEST_BROKERS" --topic "$topic" --records "$RECORDS")
         echo "$floor_line"

@@ -35,9 +35,9 @@ pub struct CwlRecord {
     /// Log group name or ARN.
     pub log_group: Arc<str>,
     /// Account (stream `<account>_CloudTrail_<region>`).
-    pub account: Box<str>,
+    pub account: trailpipe_event::FieldStr,
     /// Region.
-    pub region: Box<str>,
+    pub region: trailpipe_event::FieldStr,
     /// `eventTime` in milliseconds (the log event's timestamp).
     pub time_ms: i64,
     /// The record's JSON exactly as received.

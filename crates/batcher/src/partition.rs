@@ -14,7 +14,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use trailpipe_event::{DeadLetter, Epoch, EventCategory, Message, PartitionId};
+use trailpipe_event::{DeadLetter, Epoch, EventCategory, FieldStr, Message, PartitionId};
 
 use crate::{
     build::file_key,
@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// (trail, account, region): one log file of a segment.
-pub(crate) type GroupKey = (usize, Box<str>, Box<str>);
+pub(crate) type GroupKey = (usize, FieldStr, FieldStr);
 
 /// The records of one file of the open segment.
 pub(crate) struct Group {

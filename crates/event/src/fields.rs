@@ -1,4 +1,12 @@
 //! The fields of a record that routing, key layout and lookups need.
+//!
+//! Their strings are [`FieldStr`]s: values of up to 24 bytes (account ids, regions, event sources
+//! and names, access key ids, error codes, ...) live inline, so extracting, cloning (the batcher's
+//! file groups) and dropping them allocate nothing; only long ones (event ids, ARNs, user
+//! agents) reach the heap.
+
+/// A string field of a record (`compact_str`'s small-string type: inline up to 24 bytes).
+pub type FieldStr = compact_str::CompactString;
 
 /// `eventCategory`, with CloudTrail's defaults applied for records older than eventVersion 1.07.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +20,7 @@ pub enum EventCategory {
     /// CloudTrail Insights events.
     Insight,
     /// A category this version of trailpipe does not know; kept verbatim.
-    Other(Box<str>),
+    Other(FieldStr),
 }
 
 impl EventCategory {
@@ -43,28 +51,28 @@ impl EventCategory {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resource {
     /// `resources[].type`, e.g. `AWS::S3::Object`.
-    pub resource_type: Option<Box<str>>,
+    pub resource_type: Option<FieldStr>,
     /// `resources[].ARN` (upper-case key in CloudTrail records).
-    pub arn: Option<Box<str>>,
+    pub arn: Option<FieldStr>,
 }
 
 /// The subset of `userIdentity` that selectors, lookups and Insights use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserIdentity {
     /// `userIdentity.type` (`IAMUser`, `AssumedRole`, `Root`, ...).
-    pub identity_type: Option<Box<str>>,
+    pub identity_type: Option<FieldStr>,
     /// `userIdentity.userName`.
-    pub user_name: Option<Box<str>>,
+    pub user_name: Option<FieldStr>,
     /// `userIdentity.arn`.
-    pub arn: Option<Box<str>>,
+    pub arn: Option<FieldStr>,
     /// `userIdentity.accountId`.
-    pub account_id: Option<Box<str>>,
+    pub account_id: Option<FieldStr>,
     /// `userIdentity.accessKeyId`.
-    pub access_key_id: Option<Box<str>>,
+    pub access_key_id: Option<FieldStr>,
     /// `userIdentity.principalId`.
-    pub principal_id: Option<Box<str>>,
+    pub principal_id: Option<FieldStr>,
     /// `userIdentity.invokedBy`.
-    pub invoked_by: Option<Box<str>>,
+    pub invoked_by: Option<FieldStr>,
 }
 
 /// Values extracted from one record. Required fields were validated by the parser: a record
@@ -74,15 +82,15 @@ pub struct RoutingFields {
     /// `eventTime` as seconds since the Unix epoch (UTC).
     pub event_time: i64,
     /// `eventID`.
-    pub event_id: Box<str>,
+    pub event_id: FieldStr,
     /// `eventSource`, absent on Insights events.
-    pub event_source: Option<Box<str>>,
+    pub event_source: Option<FieldStr>,
     /// `eventName`, absent on Insights events.
-    pub event_name: Option<Box<str>>,
+    pub event_name: Option<FieldStr>,
     /// `awsRegion`; validated to be safe inside an S3 key (`[a-z0-9-]+`).
-    pub aws_region: Box<str>,
+    pub aws_region: FieldStr,
     /// `recipientAccountId`, else `userIdentity.accountId`; validated to be 12 digits.
-    pub account_id: Box<str>,
+    pub account_id: FieldStr,
     /// `readOnly`; absent on some service events.
     pub read_only: Option<bool>,
     /// `eventCategory`, defaulted as CloudTrail does for old records (see the parser).
@@ -90,21 +98,21 @@ pub struct RoutingFields {
     /// `managementEvent`.
     pub management_event: Option<bool>,
     /// `eventType` (`AwsApiCall`, `AwsServiceEvent`, ...).
-    pub event_type: Option<Box<str>>,
+    pub event_type: Option<FieldStr>,
     /// `resources[]`.
     pub resources: Vec<Resource>,
     /// `userIdentity` subset.
     pub user_identity: UserIdentity,
     /// `errorCode`.
-    pub error_code: Option<Box<str>>,
+    pub error_code: Option<FieldStr>,
     /// `sharedEventID`.
-    pub shared_event_id: Option<Box<str>>,
+    pub shared_event_id: Option<FieldStr>,
     /// `sessionCredentialFromConsole` (a string `"true"` in records; read as a boolean).
     pub session_credential_from_console: Option<bool>,
     /// `vpcEndpointId`.
-    pub vpc_endpoint_id: Option<Box<str>>,
+    pub vpc_endpoint_id: Option<FieldStr>,
     /// `userAgent`.
-    pub user_agent: Option<Box<str>>,
+    pub user_agent: Option<FieldStr>,
 }
 
 impl RoutingFields {

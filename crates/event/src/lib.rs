@@ -15,7 +15,7 @@ mod time_format;
 mod trail;
 
 pub use budget::{Held, MemoryBudget, RECORD_OVERHEAD_BYTES};
-pub use fields::{EventCategory, Resource, RoutingFields, UserIdentity};
+pub use fields::{EventCategory, FieldStr, Resource, RoutingFields, UserIdentity};
 pub use flow::{
     DeadLetter, Epoch, Feedback, Flow, Message, PartitionId, PartitionProgress, SegmentAck,
 };

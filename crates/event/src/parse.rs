@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::{
-    fields::{EventCategory, Resource, RoutingFields, UserIdentity},
+    fields::{EventCategory, FieldStr, Resource, RoutingFields, UserIdentity},
     reject::{RejectReason, Rejected},
     Event,
 };
@@ -86,9 +86,9 @@ struct RawRecord<'a> {
     #[serde(rename = "eventType", borrow, default)]
     event_type: Option<&'a RawValue>,
     #[serde(rename = "resources", borrow, default)]
-    resources: Option<&'a RawValue>,
+    resources: Option<Nested<Vec<Nested<RawResource<'a>>>>>,
     #[serde(rename = "userIdentity", borrow, default)]
-    user_identity: Option<&'a RawValue>,
+    user_identity: Option<Nested<RawIdentity<'a>>>,
     #[serde(rename = "errorCode", borrow, default)]
     error_code: Option<&'a RawValue>,
     #[serde(rename = "sharedEventID", borrow, default)]
@@ -125,6 +125,82 @@ struct RawResource<'a> {
     resource_type: Option<&'a RawValue>,
     #[serde(rename = "ARN", borrow, default)]
     arn: Option<&'a RawValue>,
+}
+
+/// A nested object or array read in the same pass as the record around it (not captured raw
+/// and parsed a second time), or — when the value has another JSON type — that type, so the
+/// rejection can name it. `null` never reaches it: an `Option` around it reads `null` as absent.
+enum Nested<T> {
+    /// The value, of the expected kind.
+    Value(T),
+    /// The JSON type found instead ("a string", "a number", ...).
+    Other(&'static str),
+}
+
+/// Whether a [`Nested`] value is expected to be a JSON object (else an array).
+trait Shape {
+    const OBJECT: bool;
+}
+
+impl Shape for RawIdentity<'_> {
+    const OBJECT: bool = true;
+}
+
+impl Shape for RawResource<'_> {
+    const OBJECT: bool = true;
+}
+
+impl<T> Shape for Vec<T> {
+    const OBJECT: bool = false;
+}
+
+impl<'de, T: Deserialize<'de> + Shape> Deserialize<'de> for Nested<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{
+            value::{MapAccessDeserializer, SeqAccessDeserializer},
+            IgnoredAny, MapAccess, SeqAccess, Visitor,
+        };
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Shape> Visitor<'de> for V<T> {
+            type Value = Nested<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                if T::OBJECT {
+                    return T::deserialize(MapAccessDeserializer::new(map)).map(Nested::Value);
+                }
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Nested::Other("an object"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                if !T::OBJECT {
+                    return T::deserialize(SeqAccessDeserializer::new(seq)).map(Nested::Value);
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Nested::Other("an array"))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Nested::Other("a string"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Nested::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Nested::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Nested::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Nested::Other("a number"))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Nested::Other("null"))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 /// Parses one message (a single record, or a `{"Records":[...]}` envelope) into `out`, one entry
@@ -322,8 +398,8 @@ fn opt_str<'a>(
     }
 }
 
-fn opt_box(raw: Option<&RawValue>, field: &'static str) -> Result<Option<Box<str>>, RejectReason> {
-    Ok(opt_str(raw, field)?.map(|s| s.into()))
+fn opt_box(raw: Option<&RawValue>, field: &'static str) -> Result<Option<FieldStr>, RejectReason> {
+    Ok(opt_str(raw, field)?.map(FieldStr::from))
 }
 
 /// Reads a boolean that CloudTrail sometimes writes as a string (`"true"`).
@@ -365,7 +441,7 @@ fn parse_event_time(raw: Option<&RawValue>) -> Result<i64, RejectReason> {
 }
 
 /// Region names go into S3 keys and CloudWatch stream names: only `[a-z0-9-]` is accepted.
-fn parse_region(raw: Option<&RawValue>) -> Result<Box<str>, RejectReason> {
+fn parse_region(raw: Option<&RawValue>) -> Result<FieldStr, RejectReason> {
     let s = required(raw, "awsRegion")?;
     if s.len() <= 64
         && s.bytes()
@@ -388,29 +464,22 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
     let event_time = parse_event_time(r.event_time)?;
     let event_id = required(r.event_id, "eventID")?.into();
     let aws_region = parse_region(r.aws_region)?;
-    let user_identity = match r.user_identity {
+    let user_identity = match &r.user_identity {
         None => UserIdentity::default(),
-        Some(raw) if raw.get().starts_with('{') => {
-            let id: RawIdentity<'_> =
-                serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
-                    field: "userIdentity",
-                    detail: e.to_string(),
-                })?;
-            UserIdentity {
-                identity_type: opt_box(id.identity_type, "userIdentity.type")?,
-                user_name: opt_box(id.user_name, "userIdentity.userName")?,
-                arn: opt_box(id.arn, "userIdentity.arn")?,
-                account_id: opt_box(id.account_id, "userIdentity.accountId")?,
-                access_key_id: opt_box(id.access_key_id, "userIdentity.accessKeyId")?,
-                principal_id: opt_box(id.principal_id, "userIdentity.principalId")?,
-                invoked_by: opt_box(id.invoked_by, "userIdentity.invokedBy")?,
-            }
-        }
-        Some(raw) => {
+        Some(Nested::Value(id)) => UserIdentity {
+            identity_type: opt_box(id.identity_type, "userIdentity.type")?,
+            user_name: opt_box(id.user_name, "userIdentity.userName")?,
+            arn: opt_box(id.arn, "userIdentity.arn")?,
+            account_id: opt_box(id.account_id, "userIdentity.accountId")?,
+            access_key_id: opt_box(id.access_key_id, "userIdentity.accessKeyId")?,
+            principal_id: opt_box(id.principal_id, "userIdentity.principalId")?,
+            invoked_by: opt_box(id.invoked_by, "userIdentity.invokedBy")?,
+        },
+        Some(Nested::Other(found)) => {
             return Err(RejectReason::WrongType {
                 field: "userIdentity",
                 expected: "an object",
-                found: json_type(raw),
+                found,
             })
         }
     };
@@ -434,28 +503,26 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         }
         (None, None) => return Err(RejectReason::MissingField("recipientAccountId")),
     };
-    let resources = match r.resources {
+    let resources = match &r.resources {
         None => Vec::new(),
-        Some(raw) if raw.get().starts_with('[') => {
-            let list: Vec<RawResource<'_>> =
-                serde_json::from_str(raw.get()).map_err(|e| RejectReason::Malformed {
+        Some(Nested::Value(list)) => list
+            .iter()
+            .map(|res| match res {
+                Nested::Value(res) => Ok(Resource {
+                    resource_type: opt_box(res.resource_type, "resources.type")?,
+                    arn: opt_box(res.arn, "resources.ARN")?,
+                }),
+                Nested::Other(found) => Err(RejectReason::Malformed {
                     field: "resources",
-                    detail: e.to_string(),
-                })?;
-            list.into_iter()
-                .map(|res| {
-                    Ok(Resource {
-                        resource_type: opt_box(res.resource_type, "resources.type")?,
-                        arn: opt_box(res.arn, "resources.ARN")?,
-                    })
-                })
-                .collect::<Result<_, RejectReason>>()?
-        }
-        Some(raw) => {
+                    detail: format!("an entry is {found}, not an object"),
+                }),
+            })
+            .collect::<Result<_, RejectReason>>()?,
+        Some(Nested::Other(found)) => {
             return Err(RejectReason::WrongType {
                 field: "resources",
                 expected: "an array",
-                found: json_type(raw),
+                found,
             })
         }
     };

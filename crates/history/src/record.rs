@@ -569,7 +569,7 @@ pub(crate) fn from_fields<'a>(
         trailpipe_event::EventCategory::Insight => return parse(raw),
         _ => return Err(NotKept::NotManagement),
     };
-    let b = |v: &'a Option<Box<str>>| v.as_deref().map(Cow::Borrowed);
+    let b = |v: &'a Option<trailpipe_event::FieldStr>| v.as_deref().map(Cow::Borrowed);
     let event_id = Some(&*f.event_id)
         .filter(|s| !s.is_empty())
         .ok_or(NotKept::Unusable("eventID"))?;

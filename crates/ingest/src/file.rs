@@ -62,7 +62,9 @@ fn is_whole_json(path: &Path) -> bool {
     name.ends_with(".json") || name.ends_with(".json.gz")
 }
 
-fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+/// Opens a file for reading, decompressing it when it starts with gzip's magic bytes (any number
+/// of members).
+pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let gzip = f.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzip {

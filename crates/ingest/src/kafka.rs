@@ -164,6 +164,8 @@ struct Loop {
     tx: mpsc::Sender<Flow>,
     limits: ParseLimits,
     budget: MemoryBudget,
+    /// `trailpipe_records_received_total{source="kafka"}`, resolved once (not per message).
+    records_received: metrics::Counter,
 }
 
 impl Loop {
@@ -272,8 +274,7 @@ impl Loop {
         a.read_end = Some(offset + 1);
         let mut records = Vec::with_capacity(1);
         parse_message(&payload, &self.limits, &mut records);
-        metrics::counter!(names::RECORDS_RECEIVED, "source" => "kafka")
-            .increment(records.len() as u64);
+        self.records_received.increment(records.len() as u64);
         let partition = a.id.clone();
         let epoch = a.epoch;
         // Waits while the pipeline holds its whole budget (the broker keeps the rest).
@@ -599,6 +600,7 @@ pub async fn run_kafka_source(
         tx,
         limits: settings.limits,
         budget,
+        records_received: metrics::counter!(names::RECORDS_RECEIVED, "source" => "kafka"),
     };
     let mut checks = tokio::time::interval(CHECK_EVERY);
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

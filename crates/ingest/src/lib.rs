@@ -23,7 +23,7 @@ pub use dead_letter::{
     MAX_REASON_BYTES,
 };
 pub use dead_letter_sink::DeadLetters;
-pub use file::{run_file_source, FileSourceSummary};
+pub use file::{open as open_maybe_gzip, run_file_source, FileSourceSummary};
 pub use kafka::{run_kafka_source, Barrier, KafkaSettings};
 pub use msk_iam::{MskIamAuth, MskIamError, MskToken};
 pub use stream_reader::{Feed, StreamReader, FLUSH_AFTER};

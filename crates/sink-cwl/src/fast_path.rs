@@ -187,7 +187,11 @@ const MAX_BUFFERED_BYTES: usize = 16 * 1024 * 1024;
 const FULL_BYTES: usize = MAX_BATCH_BYTES / 100 * 95;
 
 /// (log group, account, region): one log stream.
-type StreamKey = (Arc<str>, Box<str>, Box<str>);
+type StreamKey = (
+    Arc<str>,
+    trailpipe_event::FieldStr,
+    trailpipe_event::FieldStr,
+);
 
 /// One record waiting in its stream's batch, with where it came from.
 struct Entry {

@@ -24,6 +24,10 @@ pub struct GenerateArgs {
     /// Number of regions used (us-east-1 first).
     #[arg(long, default_value_t = 3)]
     regions: usize,
+    /// Instead of generating records, cycle through the lines of these NDJSON files (gzip is
+    /// detected; repeatable) until `--records` are written: the benchmark's real-sample input.
+    #[arg(long = "input", value_name = "FILE")]
+    inputs: Vec<PathBuf>,
     /// Random seed: the same seed gives the same records, byte for byte.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -61,13 +65,20 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let span = (a.records as f64 / a.events_per_second.max(1e-9)) as i64;
-    let mut g = Generator::new(GeneratorConfig {
-        accounts: a.accounts,
-        regions: a.regions,
-        seed: a.seed,
-        start_time: a.start.unwrap_or(now - span),
-        events_per_second: a.events_per_second,
-    });
+    let mut source = if a.inputs.is_empty() {
+        Source::Generated(Box::new(Generator::new(GeneratorConfig {
+            accounts: a.accounts,
+            regions: a.regions,
+            seed: a.seed,
+            start_time: a.start.unwrap_or(now - span),
+            events_per_second: a.events_per_second,
+        })))
+    } else {
+        Source::Lines {
+            lines: read_lines(&a.inputs)?,
+            next: 0,
+        }
+    };
     let mut buf = Vec::with_capacity(4096);
     if let (Some(topic), Some(brokers)) = (&a.topic, &a.brokers) {
         let mut config = ClientConfig::new();
@@ -82,7 +93,7 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
         let producer: BaseProducer = config.create().context("creating the Kafka producer")?;
         for _ in 0..a.records {
             buf.clear();
-            g.write_record(&mut buf);
+            source.write_record(&mut buf);
             let key = partition_key(&buf);
             let mut record = BaseRecord::<[u8], [u8]>::to(topic)
                 .payload(&buf)
@@ -117,12 +128,48 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     for _ in 0..a.records {
         buf.clear();
-        g.write_record(&mut buf);
+        source.write_record(&mut buf);
         buf.push(b'\n');
         out.write_all(&buf)?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// Where the records come from: the generator, or the lines of `--input` files in a cycle.
+enum Source {
+    Generated(Box<Generator>),
+    Lines { lines: Vec<Vec<u8>>, next: usize },
+}
+
+impl Source {
+    fn write_record(&mut self, buf: &mut Vec<u8>) {
+        match self {
+            Self::Generated(g) => g.write_record(buf),
+            Self::Lines { lines, next } => {
+                buf.extend_from_slice(&lines[*next]);
+                *next = (*next + 1) % lines.len();
+            }
+        }
+    }
+}
+
+/// The non-empty lines of `paths` (each NDJSON, gzip when it starts with gzip's magic bytes).
+fn read_lines(paths: &[PathBuf]) -> anyhow::Result<Vec<Vec<u8>>> {
+    use std::io::BufRead;
+    let mut lines = Vec::new();
+    for p in paths {
+        let reader = trailpipe_ingest::open_maybe_gzip(p)
+            .with_context(|| format!("opening {}", p.display()))?;
+        for line in reader.split(b'\n') {
+            let line = line.with_context(|| format!("reading {}", p.display()))?;
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                lines.push(line);
+            }
+        }
+    }
+    anyhow::ensure!(!lines.is_empty(), "the --input files hold no records");
+    Ok(lines)
 }
 
 /// `account/region` of a generated record, as the Kafka key.
@@ -136,4 +183,49 @@ fn partition_key(record: &[u8]) -> String {
             .unwrap_or("")
     };
     format!("{}/{}", find("recipientAccountId"), find("awsRegion"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn input_files_are_read_plain_or_gzip_and_cycled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("a.ndjson");
+        std::fs::write(&plain, "{\"n\":1}\n\n  \n{\"n\":2}").expect("write");
+        let gz = dir.path().join("b.ndjson.gz");
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).expect("create"),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(b"{\"n\":3}\n").expect("gzip");
+        enc.finish().expect("finish");
+        let mut source = Source::Lines {
+            lines: read_lines(&[plain, gz]).expect("read"),
+            next: 0,
+        };
+        let produced: Vec<String> = (0..5)
+            .map(|_| {
+                let mut buf = Vec::new();
+                source.write_record(&mut buf);
+                String::from_utf8(buf).expect("utf-8")
+            })
+            .collect();
+        assert_eq!(
+            produced,
+            [
+                "{\"n\":1}",
+                "{\"n\":2}",
+                "{\"n\":3}",
+                "{\"n\":1}",
+                "{\"n\":2}"
+            ]
+        );
+        let empty = dir.path().join("empty.ndjson");
+        std::fs::write(&empty, "\n").expect("write");
+        assert!(read_lines(&[empty]).is_err());
+    }
 }

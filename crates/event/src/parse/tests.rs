@@ -257,3 +257,85 @@ fn an_envelope_over_the_record_cap_is_one_rejection() {
         "wrong_type"
     );
 }
+
+#[test]
+fn nested_values_of_the_wrong_kind_are_named_and_the_rest_still_read() {
+    let with = |from: &str, to: &str| {
+        let text = GOOD.replace(from, to);
+        assert_ne!(text, GOOD, "{from} is in GOOD");
+        text
+    };
+    let identity = GOOD
+        .split("\"userIdentity\":")
+        .nth(1)
+        .and_then(|s| s.split("},").next())
+        .map(|s| format!("{s}}}"))
+        .expect("GOOD has a userIdentity");
+    let reason = |text: &str| {
+        parse(text.as_bytes())
+            .remove(0)
+            .expect_err("rejected")
+            .reason
+    };
+    // A userIdentity that is not an object, with the whole record still valid JSON (the
+    // nested value is read past, not left half-read).
+    for (value, found) in [
+        ("[1,{\"a\":[2]}]", "an array"),
+        ("\"IAMUser\"", "a string"),
+        ("7", "a number"),
+        ("true", "a boolean"),
+    ] {
+        assert_eq!(
+            reason(&with(&identity, value)),
+            RejectReason::WrongType {
+                field: "userIdentity",
+                expected: "an object",
+                found
+            },
+            "{value}"
+        );
+    }
+    // resources: an object where an array belongs, an entry that is not an object.
+    let resources = |v: &str| {
+        with(
+            "\"eventID\":\"e1\"",
+            &format!("\"eventID\":\"e1\",\"resources\":{v}"),
+        )
+    };
+    assert_eq!(
+        reason(&resources("{\"ARN\":\"x\",\"n\":[1]}")),
+        RejectReason::WrongType {
+            field: "resources",
+            expected: "an array",
+            found: "an object"
+        }
+    );
+    for entry in ["1", "[{\"ARN\":\"x\"}]", "\"arn:aws:s3:::b\""] {
+        let r = reason(&resources(&format!("[{{\"ARN\":\"a\"}},{entry}]")));
+        assert_eq!(r.code(), "malformed_field", "{entry}: {r:?}");
+    }
+    // Well-formed ones are read in the same pass; null is absent.
+    let ok = parse(resources(r#"[{"ARN":"arn:aws:s3:::b/k","type":"AWS::S3::Object","accountId":"1"},{"type":"AWS::S3::Bucket"}]"#).as_bytes())
+        .remove(0)
+        .expect("accepted");
+    assert_eq!(
+        ok.fields.resources,
+        vec![
+            Resource {
+                resource_type: Some("AWS::S3::Object".into()),
+                arn: Some("arn:aws:s3:::b/k".into())
+            },
+            Resource {
+                resource_type: Some("AWS::S3::Bucket".into()),
+                arn: None
+            }
+        ]
+    );
+    assert_eq!(ok.fields.user_identity.user_name.as_deref(), Some("Mary"));
+    let no_identity = parse(with(&identity, "null").as_bytes())
+        .remove(0)
+        .expect("accepted");
+    assert_eq!(no_identity.fields.user_identity, UserIdentity::default());
+    // Nesting errors inside them are still errors of the whole record.
+    assert_eq!(reason(&with(&identity, "{\"type\":}")).code(), "not_json");
+}

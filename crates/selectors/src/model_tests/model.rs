@@ -116,7 +116,8 @@ fn model_advanced(s: &AdvancedEventSelector, f: &RoutingFields) -> bool {
 }
 
 fn field_values(field: &str, f: &RoutingFields) -> Vec<String> {
-    let one = |v: &Option<Box<str>>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let one =
+        |v: &Option<trailpipe_event::FieldStr>| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match field {
         "eventCategory" => vec![f.event_category.as_str().to_string()],
         "eventSource" => one(&f.event_source),

@@ -69,7 +69,7 @@ fn all_arns() -> Vec<&'static str> {
     [S3_OBJECTS, FUNCTIONS, TABLES, OTHER_ARNS].concat()
 }
 
-fn boxed(s: &'static str) -> Box<str> {
+fn boxed(s: &'static str) -> trailpipe_event::FieldStr {
     s.into()
 }
 
