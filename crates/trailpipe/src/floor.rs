@@ -84,9 +84,13 @@ pub fn run(args: FloorArgs) -> anyhow::Result<()> {
         })
         .collect();
     let (mut read, mut batch, mut bytes) = (0u64, Vec::new(), 0usize);
+    // The rate is timed from the first record (as the benchmark times trailpipe's steady rate
+    // past its start-up): joining the group is not work per record.
+    let mut first: Option<Instant> = None;
     while read < args.records {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
                 // One copy out of librdkafka's buffer, as the pipeline makes.
                 let record = bytes::Bytes::copy_from_slice(m.payload().unwrap_or_default());
                 bytes += record.len() + 1;
@@ -107,9 +111,9 @@ pub fn run(args: FloorArgs) -> anyhow::Result<()> {
     tx.send(batch)?;
     drop(tx);
     let compressed: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
-    let secs = start.elapsed().as_secs_f64();
+    let secs = first.unwrap_or(start).elapsed().as_secs_f64();
     println!(
-        "floor {read} records in {secs:.1}s = {:.0} records/s (consume + log-file gzip and SHA-256 on {} threads; {:.1} MiB compressed)",
+        "floor {read} records in {secs:.1}s from the first = {:.0} records/s (consume + log-file gzip and SHA-256 on {} threads; {:.1} MiB compressed)",
         read as f64 / secs,
         args.threads,
         compressed as f64 / (1 << 20) as f64
