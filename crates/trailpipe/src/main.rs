@@ -22,37 +22,6 @@ mod validate_logs;
 
 use std::path::PathBuf;
 
-/// See the `mimalloc` dependency in `Cargo.toml` for why the binary does not use the system
-/// allocator.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Turns off mimalloc's eager commit of its 1 GiB arenas. With it on (mimalloc's default on
-/// Linux), the daemon's peak RSS on a host with transparent huge pages set to `always` was
-/// 440–500 MiB instead of 220–260 MiB for the same run, at the same CPU cost. It must run before
-/// the first Rust allocation reserves the first arena — setting it at the top of `main` was too
-/// late (the runtime allocates before `main`) — so it runs as an ELF constructor, the mechanism
-/// the `ctor` crate wraps. `libmimalloc-sys` does not name the option: 4 is
-/// `mi_option_arena_eager_commit` in the vendored v3 `mimalloc.h`. `MIMALLOC_ARENA_EAGER_COMMIT`
-/// in the environment still wins.
-#[cfg(all(feature = "mimalloc", target_os = "linux"))]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static TUNE_ALLOCATOR: extern "C" fn() = {
-    extern "C" fn tune() {
-        const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
-        // SAFETY: runs once, before `main`, while the process has a single thread; `getenv`
-        // (not `std::env`, which would allocate first) reads a NUL-terminated literal.
-        unsafe {
-            if libc::getenv(c"MIMALLOC_ARENA_EAGER_COMMIT".as_ptr()).is_null() {
-                libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
-            }
-        }
-    }
-    tune
-};
-
 use clap::{Parser, Subcommand};
 
 /// trailpipe records API calls the way AWS CloudTrail does: it reads CloudTrail records from
