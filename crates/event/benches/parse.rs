@@ -5,7 +5,7 @@
 //! samples of `../shared/samples` when that folder exists (`TRAILPIPE_SAMPLES` names another
 //! copy, e.g. from a worktree). Prints ns/record and MB/s.
 
-use std::{hint::black_box, io::Read, time::Instant};
+use std::{hint::black_box, time::Instant};
 
 use bytes::Bytes;
 use trailpipe_event::{parse_message, ParseLimits};
@@ -51,31 +51,12 @@ fn main() {
         .collect();
     measure("generated", &generated);
 
-    let dir = std::env::var_os("TRAILPIPE_SAMPLES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/samples/cloudtrail/_normalized")
-        });
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("parse samples: skipped ({} is absent)", dir.display());
-        return;
-    };
-    let mut samples = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.to_string_lossy().ends_with(".ndjson.gz") {
-            continue;
+    let samples: Vec<Bytes> = match trailpipe_generator::sample_records() {
+        Ok(records) => records.into_iter().map(Bytes::from).collect(),
+        Err(why) => {
+            println!("parse samples: skipped ({why})");
+            return;
         }
-        let mut text = Vec::new();
-        flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).expect("open sample"))
-            .read_to_end(&mut text)
-            .expect("gunzip sample");
-        samples.extend(
-            text.split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(Bytes::copy_from_slice),
-        );
-    }
+    };
     measure("samples", &samples);
 }

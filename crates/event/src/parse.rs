@@ -398,7 +398,10 @@ fn opt_str<'a>(
     }
 }
 
-fn opt_box(raw: Option<&RawValue>, field: &'static str) -> Result<Option<FieldStr>, RejectReason> {
+fn opt_field(
+    raw: Option<&RawValue>,
+    field: &'static str,
+) -> Result<Option<FieldStr>, RejectReason> {
     Ok(opt_str(raw, field)?.map(FieldStr::from))
 }
 
@@ -467,13 +470,13 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
     let user_identity = match &r.user_identity {
         None => UserIdentity::default(),
         Some(Nested::Value(id)) => UserIdentity {
-            identity_type: opt_box(id.identity_type, "userIdentity.type")?,
-            user_name: opt_box(id.user_name, "userIdentity.userName")?,
-            arn: opt_box(id.arn, "userIdentity.arn")?,
-            account_id: opt_box(id.account_id, "userIdentity.accountId")?,
-            access_key_id: opt_box(id.access_key_id, "userIdentity.accessKeyId")?,
-            principal_id: opt_box(id.principal_id, "userIdentity.principalId")?,
-            invoked_by: opt_box(id.invoked_by, "userIdentity.invokedBy")?,
+            identity_type: opt_field(id.identity_type, "userIdentity.type")?,
+            user_name: opt_field(id.user_name, "userIdentity.userName")?,
+            arn: opt_field(id.arn, "userIdentity.arn")?,
+            account_id: opt_field(id.account_id, "userIdentity.accountId")?,
+            access_key_id: opt_field(id.access_key_id, "userIdentity.accessKeyId")?,
+            principal_id: opt_field(id.principal_id, "userIdentity.principalId")?,
+            invoked_by: opt_field(id.invoked_by, "userIdentity.invokedBy")?,
         },
         Some(Nested::Other(found)) => {
             return Err(RejectReason::WrongType {
@@ -483,7 +486,7 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
             })
         }
     };
-    let recipient = opt_box(r.recipient_account_id, "recipientAccountId")?;
+    let recipient = opt_field(r.recipient_account_id, "recipientAccountId")?;
     let account_id = match (recipient, &user_identity.account_id) {
         (Some(a), _) if is_account_id(&a) => a,
         (Some(a), _) => {
@@ -509,8 +512,8 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
             .iter()
             .map(|res| match res {
                 Nested::Value(res) => Ok(Resource {
-                    resource_type: opt_box(res.resource_type, "resources.type")?,
-                    arn: opt_box(res.arn, "resources.ARN")?,
+                    resource_type: opt_field(res.resource_type, "resources.type")?,
+                    arn: opt_field(res.arn, "resources.ARN")?,
                 }),
                 Nested::Other(found) => Err(RejectReason::Malformed {
                     field: "resources",
@@ -527,7 +530,7 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         }
     };
     let management_event = opt_bool(r.management_event, "managementEvent")?;
-    let event_type = opt_box(r.event_type, "eventType")?;
+    let event_type = opt_field(r.event_type, "eventType")?;
     // Records older than eventVersion 1.07 carry no eventCategory: Insights are recognised by
     // their eventType, `managementEvent: false` marks data events, everything else is management.
     let event_category = match opt_str(r.event_category, "eventCategory")? {
@@ -539,8 +542,8 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
     Ok(RoutingFields {
         event_time,
         event_id,
-        event_source: opt_box(r.event_source, "eventSource")?,
-        event_name: opt_box(r.event_name, "eventName")?,
+        event_source: opt_field(r.event_source, "eventSource")?,
+        event_name: opt_field(r.event_name, "eventName")?,
         aws_region,
         account_id,
         read_only: opt_bool(r.read_only, "readOnly")?,
@@ -549,14 +552,14 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         event_type,
         resources,
         user_identity,
-        error_code: opt_box(r.error_code, "errorCode")?,
-        shared_event_id: opt_box(r.shared_event_id, "sharedEventID")?,
+        error_code: opt_field(r.error_code, "errorCode")?,
+        shared_event_id: opt_field(r.shared_event_id, "sharedEventID")?,
         session_credential_from_console: opt_bool(
             r.session_credential_from_console,
             "sessionCredentialFromConsole",
         )?,
-        vpc_endpoint_id: opt_box(r.vpc_endpoint_id, "vpcEndpointId")?,
-        user_agent: opt_box(r.user_agent, "userAgent")?,
+        vpc_endpoint_id: opt_field(r.vpc_endpoint_id, "vpcEndpointId")?,
+        user_agent: opt_field(r.user_agent, "userAgent")?,
     })
 }
 

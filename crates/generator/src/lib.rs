@@ -21,9 +21,13 @@ mod fmt;
 mod identity;
 mod record;
 mod rng;
+#[cfg(feature = "samples")]
+mod samples;
 
 pub use bad::bad_inputs;
 pub use catalog::{LAMBDA_FUNCTIONS, REGIONS, S3_BUCKETS};
+#[cfg(feature = "samples")]
+pub use samples::sample_records;
 
 use identity::Account;
 use rng::Rng;

@@ -2,8 +2,6 @@
 //! entry built from the record's bytes, for generated records and every real sample record the
 //! event parser accepts.
 
-use std::io::BufRead;
-
 use bytes::Bytes;
 use trailpipe_event::{parse_message, ParseLimits};
 use trailpipe_generator::{Generator, GeneratorConfig};
@@ -47,25 +45,14 @@ fn generated_records_give_the_same_entry_from_fields_and_from_bytes() {
 
 #[test]
 fn real_records_give_the_same_entry_from_fields_and_from_bytes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/samples/cloudtrail/_normalized");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("SKIP: shared/samples/cloudtrail/_normalized not found");
-        return;
-    };
-    let mut compared = 0;
-    for e in entries.flatten() {
-        let path = e.path();
-        if !path.to_string_lossy().ends_with(".ndjson.gz") {
-            continue;
+    let records = match trailpipe_generator::sample_records() {
+        Ok(records) => records,
+        Err(why) => {
+            println!("SKIP: {why}");
+            return;
         }
-        let file = std::fs::File::open(&path).expect("sample file");
-        let lines = std::io::BufReader::new(flate2::read::GzDecoder::new(file))
-            .split(b'\n')
-            .map(|l| l.expect("sample line"))
-            .filter(|l| !l.is_empty());
-        compared += agree(lines);
-    }
+    };
+    let compared = agree(records.into_iter());
     println!("{compared} real records compared");
     assert!(compared > 10_000, "only {compared} real records compared");
 }

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::BufRead;
-
 use common::*;
 use trailpipe_history::{AttributeKey, HistoryStore, LookupRequest};
 
@@ -223,28 +221,16 @@ fn response_has_aws_shape_and_newest_first() {
 
 #[test]
 fn real_samples_match_the_model() {
-    let dir = std::path::Path::new("/work/shared/samples/cloudtrail/_normalized");
-    let dir = if dir.is_dir() {
-        dir.to_path_buf()
-    } else {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/samples/cloudtrail/_normalized")
-    };
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipped: no samples at {} (shared/ absent)", dir.display());
-        return;
-    };
-    let mut records = Vec::new();
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if !path.to_string_lossy().ends_with(".ndjson.gz") {
-            continue;
+    let records: Vec<String> = match trailpipe_generator::sample_records() {
+        Ok(lines) => lines
+            .into_iter()
+            .map(|l| String::from_utf8(l).expect("sample lines are UTF-8"))
+            .collect(),
+        Err(why) => {
+            println!("skipped: {why} (shared/ absent)");
+            return;
         }
-        let file = std::fs::File::open(&path).expect("open sample");
-        for line in std::io::BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-            records.push(line.expect("gzip line"));
-        }
-    }
+    };
     let (_tmp, store) = temp_store();
     append_all(&store, &records, 1000);
     let mut model = Model::default();
