@@ -1,5 +1,7 @@
 //! The binary's offline commands, run as a user runs them: `trailpipe test-filter` (the local
-//! twin of `aws logs test-metric-filter`) on a file, on gzip from stdin, and with a bad pattern.
+//! twin of `aws logs test-metric-filter`) on a file, on gzip from stdin, and with a bad pattern;
+//! `trailpipe test-event-pattern` (the twin of `aws events test-event-pattern`) on events,
+//! CloudTrail records and `file://` arguments.
 
 use std::{
     io::Write,
@@ -85,4 +87,106 @@ fn test_filter_refuses_a_bad_pattern_with_its_column() {
     assert_eq!(code, Some(2), "{err}");
     assert!(out.is_empty());
     assert!(err.contains("column "), "{err}");
+}
+
+fn test_event_pattern(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_trailpipe"))
+        .arg("test-event-pattern")
+        .args(args)
+        .output()
+        .expect("run trailpipe");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8(out.stderr).expect("utf-8"),
+    )
+}
+
+const SIGN_IN: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"},"eventTime":"2026-03-01T08:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.9","userAgent":"Mozilla/5.0","requestParameters":null,"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},"eventID":"4e1a3b86-0000-4c3e-9d8e-5f1b2c3d4e5f","readOnly":false,"eventType":"AwsConsoleSignIn","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management"}"#;
+/// Root console sign-in without MFA, as people write it for EventBridge.
+const ROOT_NO_MFA: &str = r#"{"detail-type": ["AWS Console Sign In via CloudTrail"], "source": ["aws.signin"], "detail": {"userIdentity": {"type": ["Root"]}, "additionalEventData": {"MFAUsed": [{"anything-but": "Yes"}]}}}"#;
+
+#[test]
+fn test_event_pattern_answers_like_the_aws_cli() {
+    let event = r#"{"source": "aws.ec2", "detail": {"state": "running", "count": 3}}"#;
+    let (code, out, _) = test_event_pattern(&[
+        "--event-pattern",
+        r#"{"source": ["aws.ec2"], "detail": {"count": [{"numeric": [">", 2]}]}}"#,
+        "--event",
+        event,
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "{\n    \"Result\": true\n}\n");
+    let (code, out, _) = test_event_pattern(&[
+        "--event-pattern",
+        r#"{"detail": {"state": [{"prefix": "stop"}]}}"#,
+        "--event",
+        event,
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "{\n    \"Result\": false\n}\n");
+}
+
+#[test]
+fn test_event_pattern_wraps_a_cloudtrail_record_in_its_envelope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = dir.path().join("record.json");
+    std::fs::write(&record, SIGN_IN).expect("write");
+    let pattern = dir.path().join("pattern.json");
+    std::fs::write(&pattern, ROOT_NO_MFA).expect("write");
+    let file = |p: &std::path::Path| format!("file://{}", p.display());
+    let (code, out, err) = test_event_pattern(&[
+        "--event-pattern",
+        &file(&pattern),
+        "--record",
+        &file(&record),
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "{\n    \"Result\": true\n}\n"),
+        "{err}"
+    );
+    // With MFA the rule does not fire.
+    let with_mfa = SIGN_IN.replace(r#""MFAUsed":"No""#, r#""MFAUsed":"Yes""#);
+    let (code, out, _) =
+        test_event_pattern(&["--event-pattern", ROOT_NO_MFA, "--record", &with_mfa]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "{\n    \"Result\": false\n}\n")
+    );
+    // The record as an event (no envelope) has no `source` or `detail`: no match.
+    let (_, out, _) = test_event_pattern(&["--event-pattern", ROOT_NO_MFA, "--event", SIGN_IN]);
+    assert_eq!(out, "{\n    \"Result\": false\n}\n");
+}
+
+#[test]
+fn test_event_pattern_refuses_bad_patterns_events_and_records_with_the_reason() {
+    let (code, out, err) = test_event_pattern(&[
+        "--event-pattern",
+        r#"{"detail": {"count": [{"numeric": [">", "x"]}]}}"#,
+        "--event",
+        "{}",
+    ]);
+    assert_eq!((code, out.as_str()), (Some(2), ""));
+    assert!(
+        err.contains("InvalidEventPatternException") && err.contains("Event pattern is not valid"),
+        "{err}"
+    );
+    let (code, _, err) =
+        test_event_pattern(&["--event-pattern", r#"{"a": ["b"]}"#, "--event", "[1]"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not a JSON object"), "{err}");
+    let missing_time = SIGN_IN.replace(r#""eventTime":"2026-03-01T08:00:00Z","#, "");
+    let (code, _, err) =
+        test_event_pattern(&["--event-pattern", ROOT_NO_MFA, "--record", &missing_time]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("eventTime"), "{err}");
+    let (code, _, err) = test_event_pattern(&[
+        "--event-pattern",
+        "file:///nonexistent/p.json",
+        "--event",
+        "{}",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("/nonexistent/p.json"), "{err}");
 }

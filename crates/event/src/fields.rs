@@ -113,6 +113,8 @@ pub struct RoutingFields {
     pub vpc_endpoint_id: Option<FieldStr>,
     /// `userAgent`.
     pub user_agent: Option<FieldStr>,
+    /// `sourceIPAddress` (an address, or a service name such as `ec2.amazonaws.com`).
+    pub source_ip_address: Option<FieldStr>,
 }
 
 impl RoutingFields {

@@ -99,6 +99,8 @@ struct RawRecord<'a> {
     vpc_endpoint_id: Option<&'a RawValue>,
     #[serde(rename = "userAgent", borrow, default)]
     user_agent: Option<&'a RawValue>,
+    #[serde(rename = "sourceIPAddress", borrow, default)]
+    source_ip_address: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -560,6 +562,7 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         )?,
         vpc_endpoint_id: opt_field(r.vpc_endpoint_id, "vpcEndpointId")?,
         user_agent: opt_field(r.user_agent, "userAgent")?,
+        source_ip_address: opt_field(r.source_ip_address, "sourceIPAddress")?,
     })
 }
 

@@ -67,11 +67,13 @@
 mod cidr;
 mod error;
 mod parse;
+mod prune;
 mod ruleset;
 mod tree;
 mod wildcard;
 
 pub use error::{ErrorKind, PatternError};
+pub use prune::FieldTrie;
 pub use ruleset::RuleSet;
 
 use serde_json::Value;
@@ -96,6 +98,13 @@ impl Pattern {
     /// whose fields may all be absent.
     pub fn matches(&self, event: &Value) -> bool {
         self.root.matches(Some(event))
+    }
+
+    /// The fields this pattern reads, as a trie (see [`FieldTrie`]).
+    pub fn fields(&self) -> FieldTrie {
+        let mut t = FieldTrie::default();
+        t.add(&self.root);
+        t
     }
 }
 

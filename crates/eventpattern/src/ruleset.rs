@@ -10,10 +10,9 @@
 //! Invariant: [`RuleSet::matching_indexes`] returns exactly the rules whose
 //! [`Pattern::matches`] is true (the index only skips rules that cannot match).
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 
+use crate::prune::{FastMap, FieldTrie};
 use crate::tree::{Child, Node};
 use crate::Pattern;
 
@@ -27,9 +26,15 @@ pub struct RuleSet {
     /// Field paths used by some key, as a trie whose slots index `by_value`.
     paths: Trie,
     /// Per path (same index as `paths`): exact value → rules (ascending, no duplicates).
-    by_value: Vec<HashMap<Box<str>, Vec<u32>>>,
+    by_value: Vec<FastMap<Box<str>, Vec<u32>>>,
+    /// The key paths themselves, by slot (for [`RuleSet::candidates`]).
+    key_paths: Vec<Vec<Box<str>>>,
+    /// Per slot: every rule keyed on that path (ascending, no duplicates).
+    keyed: Vec<Vec<u32>>,
     /// Rules without a key, ascending.
     always: Vec<u32>,
+    /// Every field any rule reads.
+    fields: FieldTrie,
 }
 
 /// How costly a key field is: the number of its values times a weight for how selective the
@@ -37,14 +42,19 @@ pub struct RuleSet {
 fn cost(path: &[Box<str>], values: usize) -> u64 {
     let weight = match path {
         [_, _, ..] => 1,
-        [top] if &**top == "source" => 4,
+        // Above a nested field's 4 values: `source` is shared by many event names.
+        [top] if &**top == "source" => 8,
         [top] if &**top == "detail-type" => 64,
         _ => 8,
     };
     weight * values as u64
 }
 
-fn best_key(node: &Node, prefix: &mut Vec<Box<str>>) -> Option<Key> {
+fn best_key(
+    node: &Node,
+    prefix: &mut Vec<Box<str>>,
+    usable: &dyn Fn(&[Box<str>]) -> bool,
+) -> Option<Key> {
     let mut best: Option<Key> = None;
     let mut consider = |cand: Option<Key>| {
         if let Some(c) = cand {
@@ -56,20 +66,24 @@ fn best_key(node: &Node, prefix: &mut Vec<Box<str>>) -> Option<Key> {
     for (name, child) in &node.fields {
         prefix.push(name.clone());
         let cand = match child {
+            Child::Leaf(_) if !usable(prefix) => None,
             Child::Leaf(leaf) => leaf.exact_strings().map(|values| {
                 (
                     cost(prefix, values.len()),
                     vec![(prefix.clone(), values.into_iter().map(Into::into).collect())],
                 )
             }),
-            Child::Node(inner) => best_key(inner, prefix),
+            Child::Node(inner) => best_key(inner, prefix, usable),
         };
         prefix.pop();
         consider(cand);
     }
     if !node.or.is_empty() {
-        let alternatives: Option<Vec<Key>> =
-            node.or.iter().map(|alt| best_key(alt, prefix)).collect();
+        let alternatives: Option<Vec<Key>> = node
+            .or
+            .iter()
+            .map(|alt| best_key(alt, prefix, usable))
+            .collect();
         consider(alternatives.map(|alts| {
             alts.into_iter()
                 .fold((0, Vec::new()), |(c, mut fields), (ac, af)| {
@@ -131,21 +145,33 @@ impl Trie {
 impl RuleSet {
     /// Compiles the rules' index. Names need not be unique; rules keep their order.
     pub fn new(rules: Vec<(String, Pattern)>) -> Self {
+        Self::with_index_on(rules, |_| true)
+    }
+
+    /// Like [`RuleSet::new`], with index keys only on the paths `usable` accepts — those a
+    /// caller of [`RuleSet::candidates`] can answer before parsing an event, so that a rule is
+    /// keyed on a field the caller knows rather than left a candidate for every event.
+    pub fn with_index_on(
+        rules: Vec<(String, Pattern)>,
+        usable: impl Fn(&[Box<str>]) -> bool,
+    ) -> Self {
+        let mut fields = FieldTrie::default();
         let mut paths: Vec<Vec<Box<str>>> = Vec::new();
-        let mut by_value: Vec<HashMap<Box<str>, Vec<u32>>> = Vec::new();
+        let mut by_value: Vec<FastMap<Box<str>, Vec<u32>>> = Vec::new();
         let mut always = Vec::new();
         for (i, (_, pattern)) in rules.iter().enumerate() {
             let i = u32::try_from(i).expect("fewer than 2^32 rules");
-            let Some((_, fields)) = best_key(&pattern.root, &mut Vec::new()) else {
+            fields.add(&pattern.root);
+            let Some((_, key)) = best_key(&pattern.root, &mut Vec::new(), &usable) else {
                 always.push(i);
                 continue;
             };
-            for (path, values) in fields {
+            for (path, values) in key {
                 let slot = match paths.iter().position(|p| *p == path) {
                     Some(slot) => slot,
                     None => {
                         paths.push(path);
-                        by_value.push(HashMap::new());
+                        by_value.push(FastMap::default());
                         paths.len() - 1
                     }
                 };
@@ -161,11 +187,23 @@ impl RuleSet {
         for (slot, path) in paths.iter().enumerate() {
             trie.insert(path, slot);
         }
+        let keyed = by_value
+            .iter()
+            .map(|values| {
+                let mut rules: Vec<u32> = values.values().flatten().copied().collect();
+                rules.sort_unstable();
+                rules.dedup();
+                rules
+            })
+            .collect();
         Self {
             rules,
             paths: trie,
             by_value,
+            key_paths: paths,
+            keyed,
             always,
+            fields,
         }
     }
 
@@ -206,6 +244,52 @@ impl RuleSet {
             .map(|i| i as usize)
             .filter(|&i| self.rules[i].1.matches(event))
             .collect()
+    }
+
+    /// The rules (ascending indexes) that may match an event that is not parsed yet, from what
+    /// `strings_at` knows of it: called with each key path (e.g. `["detail", "eventName"]`), it
+    /// calls its second argument with every string the event holds there and returns `true`,
+    /// or returns `false` when it cannot tell (then every rule keyed on that path is a
+    /// candidate). Rules without a key are always candidates.
+    ///
+    /// Invariant: every rule that [`Pattern::matches`] the event is among the candidates when
+    /// `strings_at` reports the event's strings truthfully (the index only skips rules none of
+    /// whose key values the event carries), so a caller can parse only events with candidates.
+    pub fn candidates(
+        &self,
+        mut strings_at: impl FnMut(&[Box<str>], &mut dyn FnMut(&str)) -> bool,
+    ) -> Vec<usize> {
+        let mut out: Vec<u32> = self.always.clone();
+        for (slot, path) in self.key_paths.iter().enumerate() {
+            let values = &self.by_value[slot];
+            let known = strings_at(path, &mut |s| {
+                if let Some(rules) = values.get(s) {
+                    out.extend_from_slice(rules);
+                }
+            });
+            if !known {
+                out.extend_from_slice(&self.keyed[slot]);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.into_iter().map(|i| i as usize).collect()
+    }
+
+    /// Every field the rules read (see [`FieldTrie`]).
+    pub fn fields(&self) -> &FieldTrie {
+        &self.fields
+    }
+
+    /// Parses an event with only the fields the rules read: every rule matches the result
+    /// exactly as it matches the whole event, at a fraction of the cost of a full parse.
+    pub fn parse_event(&self, json: &str) -> serde_json::Result<Value> {
+        self.fields.parse(json)
+    }
+
+    /// Whether rule `index` matches `event` (see [`RuleSet::candidates`]).
+    pub fn rule_matches(&self, index: usize, event: &Value) -> bool {
+        self.rules[index].1.matches(event)
     }
 
     /// The names of the rules that match `event`, in rule order.

@@ -352,6 +352,103 @@ proptest! {
             prop_assert_eq!(got, want, "event {}", e);
         }
     }
+
+    #[test]
+    fn candidates_from_known_strings_hold_every_matching_rule(
+        patterns in prop::collection::vec(pattern(), 1..16),
+        events in prop::collection::vec(event(), 1..8),
+        unknown_depth in 0usize..3,
+    ) {
+        let rules: Vec<(String, Pattern)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
+            .collect();
+        let set = RuleSet::new(rules.clone());
+        for e in &events {
+            // Paths this deep (or deeper) are "unknown" to the caller, as fields it did not extract.
+            let candidates = set.candidates(|path, found| {
+                if unknown_depth > 0 && path.len() >= unknown_depth {
+                    return false;
+                }
+                strings_at(e, path, found);
+                true
+            });
+            for (i, (name, p)) in rules.iter().enumerate() {
+                if p.matches(e) {
+                    prop_assert!(candidates.contains(&i), "{} matches {} but is no candidate", name, e);
+                }
+                prop_assert_eq!(set.rule_matches(i, e), p.matches(e));
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rules_match_the_pruned_parse_as_they_match_the_whole_event(
+        patterns in prop::collection::vec(pattern(), 1..8),
+        events in prop::collection::vec(event(), 1..8),
+    ) {
+        let rules: Vec<(String, Pattern)> = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
+            .collect();
+        let set = RuleSet::new(rules.clone());
+        for e in &events {
+            let pruned = set.parse_event(&e.to_string()).unwrap();
+            for (name, p) in &rules {
+                prop_assert_eq!(p.matches(&pruned), p.matches(e), "{} on {} pruned to {}", name, e, pruned);
+            }
+        }
+    }
+}
+
+/// Every string at `path` in `v`, looking into every element of arrays (the model's reading).
+fn strings_at(v: &Value, path: &[Box<str>], found: &mut dyn FnMut(&str)) {
+    match (v, path.split_first()) {
+        (Value::Array(items), _) => items.iter().for_each(|i| strings_at(i, path, found)),
+        (Value::String(s), None) => found(s),
+        (Value::Object(map), Some((first, rest))) => {
+            if let Some(inner) = map.get(&**first) {
+                strings_at(inner, rest, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn candidates_skip_rules_whose_key_values_are_absent() {
+    let rules = vec![
+        (
+            "create-user".to_string(),
+            Pattern::parse(r#"{"detail": {"eventName": ["CreateUser"]}}"#).unwrap(),
+        ),
+        (
+            "s3".to_string(),
+            Pattern::parse(r#"{"source": ["aws.s3"]}"#).unwrap(),
+        ),
+        (
+            "not-us".to_string(),
+            Pattern::parse(r#"{"region": [{"anything-but": "us-east-1"}]}"#).unwrap(),
+        ),
+    ];
+    let set = RuleSet::new(rules);
+    let known = |path: &[Box<str>], found: &mut dyn FnMut(&str)| {
+        match path.iter().map(|p| &**p).collect::<Vec<_>>().as_slice() {
+            ["detail", "eventName"] => found("CreateUser"),
+            ["source"] => found("aws.iam"),
+            _ => return false,
+        }
+        true
+    };
+    assert_eq!(set.candidates(known), [0, 2]);
+    // A caller that knows nothing gets every rule.
+    assert_eq!(set.candidates(|_, _| false), [0, 1, 2]);
 }
 
 #[test]
@@ -381,4 +478,26 @@ fn ruleset_indexes_the_usual_fields() {
     assert_eq!(set.matching(&e).collect::<Vec<_>>(), ["a", "c"]);
     let e = json!({"source": "aws.s3", "detail": [{"eventName": "CreateUser"}, {"awsRegion": "us-east-1"}]});
     assert_eq!(set.matching(&e).collect::<Vec<_>>(), ["b"]);
+}
+
+#[test]
+fn the_pruned_parse_keeps_only_the_fields_rules_read() {
+    let set = RuleSet::new(vec![(
+        "r".to_string(),
+        Pattern::parse(
+            r#"{"detail": {"eventName": ["X"], "userIdentity": {"type": [{"exists": true}]}}}"#,
+        )
+        .unwrap(),
+    )]);
+    let e = r#"{"source":"aws.iam","detail":{"eventName":"X","requestParameters":{"big":[1,2,3]},
+        "userIdentity":{"type":"Root","arn":"a"},"items":[{"eventName":"Y"}]}}"#;
+    assert_eq!(
+        set.parse_event(e).unwrap(),
+        json!({"detail": {"eventName": "X", "userIdentity": {"type": "Root"}}})
+    );
+    // Still a validating parse: malformed JSON in a skipped field is an error.
+    assert!(set
+        .parse_event(r#"{"detail":{"requestParameters":{"a":tru}}}"#)
+        .is_err());
+    assert!(set.parse_event(r#"{"detail":{}} x"#).is_err());
 }

@@ -110,6 +110,7 @@ impl InsightRecord {
                 session_credential_from_console: None,
                 vpc_endpoint_id: None,
                 user_agent: None,
+                source_ip_address: None,
             },
         }
     }

@@ -31,6 +31,7 @@ pub(crate) fn record() -> RecordBuilder {
         session_credential_from_console: None,
         vpc_endpoint_id: None,
         user_agent: Some("aws-cli/2.13.5".into()),
+        source_ip_address: Some("203.0.113.10".into()),
     })
 }
 

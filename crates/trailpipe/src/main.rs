@@ -77,6 +77,21 @@ enum Command {
         /// NDJSON records (gzip is detected); `-` or nothing reads stdin.
         file: Option<PathBuf>,
     },
+    /// The local twin of `aws events test-event-pattern`: prints `{"Result": true|false}` for
+    /// an EventBridge event pattern and an event — or a CloudTrail record, matched in the
+    /// envelope EventBridge would deliver for it. Arguments are JSON text or `file://PATH`. A
+    /// pattern that is not valid exits 2 with EventBridge's reason.
+    TestEventPattern {
+        /// The event pattern.
+        #[arg(long)]
+        event_pattern: String,
+        /// An EventBridge event.
+        #[arg(long, required_unless_present = "record", conflicts_with = "record")]
+        event: Option<String>,
+        /// A CloudTrail record (one JSON object), wrapped in its EventBridge envelope.
+        #[arg(long)]
+        record: Option<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -113,6 +128,11 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Command::TestFilter { pattern, file } => test_filter(&pattern, file.as_deref()),
+        Command::TestEventPattern {
+            event_pattern,
+            event,
+            record,
+        } => test_event_pattern(&event_pattern, event, record),
         Command::ValidateLogs(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -200,6 +220,41 @@ fn test_filter(pattern: &str, file: Option<&std::path::Path>) -> std::process::E
         (_, Err(e)) => {
             eprintln!("error: writing the output: {e}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn test_event_pattern(
+    pattern: &str,
+    event: Option<String>,
+    record: Option<String>,
+) -> std::process::ExitCode {
+    use trailpipe_rules::EventKind;
+    // `file://PATH` reads the file, as the aws CLI does.
+    let load = |arg: &str| match arg.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}")),
+        None => Ok(arg.to_string()),
+    };
+    let (text, kind) = match (event, record) {
+        (Some(e), _) => (e, EventKind::EventBridge),
+        (None, Some(r)) => (r, EventKind::CloudTrailRecord),
+        (None, None) => unreachable!("clap requires --event or --record"),
+    };
+    let (pattern, text) = match (load(pattern), load(&text)) {
+        (Ok(p), Ok(t)) => (p, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match trailpipe_rules::test_event_pattern(&pattern, &text, kind) {
+        Ok(result) => {
+            println!("{{\n    \"Result\": {result}\n}}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
         }
     }
 }

@@ -35,6 +35,8 @@ fn single_record_keeps_bytes_and_extracts_fields() {
     assert_eq!(f.session_credential_from_console, Some(true));
     assert!(f.is_management());
     assert_eq!(f.user_identity.user_name.as_deref(), Some("Mary"));
+    assert_eq!(f.user_agent.as_deref(), Some("aws-cli/2"));
+    assert_eq!(f.source_ip_address.as_deref(), Some("192.0.2.0"));
 }
 
 #[test]

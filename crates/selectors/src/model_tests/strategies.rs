@@ -138,6 +138,7 @@ pub(super) fn routing_fields() -> impl Strategy<Value = RoutingFields> {
                     session_credential_from_console: console,
                     vpc_endpoint_id: vpce.map(boxed),
                     user_agent: None,
+                    source_ip_address: None,
                 }
             },
         )
