@@ -8,6 +8,7 @@
 //! (`trails[1].s3_key_prefix: must not end with '/'`), before anything connects.
 
 mod api;
+mod rules;
 mod secret;
 mod security;
 mod source;
@@ -20,6 +21,7 @@ use std::{collections::BTreeMap, net::SocketAddr, path::Path};
 use serde::Deserialize;
 
 pub use api::{ApiConfig, ApiCredentialConfig, ApiPolicy, ApiTlsConfig, MIN_SECRET_CHARS};
+pub use rules::{RuleConfig, RuleTargetConfig, TargetKind};
 pub use secret::Secret;
 pub use security::{is_secret_property, MskIamConfig, SaslConfig, SaslMechanism, TlsConfig};
 pub use source::{FileSource, KafkaSource, SourceConfig};
@@ -65,6 +67,10 @@ pub struct Config {
     /// The trails (at most 64: routing keeps one bit per trail).
     #[serde(default)]
     pub trails: Vec<TrailConfig>,
+    /// EventBridge rules (`[[rules]]`): every accepted record's EventBridge event goes to the
+    /// targets of each rule whose pattern matches it, at least once.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
 }
 
 /// `[insights]`: the detector's tunables (see `trailpipe_insights::InsightConfig`: thresholds,

@@ -354,7 +354,38 @@ impl Config {
                 );
             }
         }
+        crate::rules::validate_rules(&self.rules, &mut errors);
+        if matches!(self.source, SourceConfig::File(_)) {
+            for (i, r) in self.rules.iter().enumerate() {
+                for (j, t) in r.targets.iter().enumerate() {
+                    if t.kind == "kafka" {
+                        errors.push(ConfigError::new(
+                            format!("rules[{i}].targets[{j}].kind"),
+                            "Kafka targets are produced with the Kafka source's settings: they need source.kind = \"kafka\"",
+                        ));
+                    }
+                }
+            }
+        }
         errors
+    }
+
+    /// The rules compiled for matching, in configuration order (indexes in
+    /// `trailpipe_rules::Matched::rules` refer to `self.rules`). Call only on a validated
+    /// configuration: an invalid pattern or state panics.
+    pub fn compile_rules(&self) -> trailpipe_rules::Rules {
+        trailpipe_rules::Rules::new(
+            self.rules
+                .iter()
+                .map(|r| trailpipe_rules::Rule {
+                    name: r.name.clone(),
+                    pattern: trailpipe_eventpattern::Pattern::parse(&r.event_pattern)
+                        .expect("validated: the pattern parses"),
+                    state: trailpipe_rules::RuleState::from_name(&r.state)
+                        .expect("validated: the state is known"),
+                })
+                .collect(),
+        )
     }
 
     /// The trails as the pipeline shares them (see [`trailpipe_event::Trail`]): in

@@ -10,6 +10,8 @@
 //!   ([`trailpipe_event::RoutingFields`]), so a record is parsed into a JSON tree (and wrapped in
 //!   its envelope) only when some rule can match it: with the usual security rules (specific
 //!   event names and sources) almost every record costs a few hash lookups.
+//! - [`InputPath`]: a target's `input_path` (`$`, `$.detail`), the part of the envelope it
+//!   receives.
 //! - [`test_event_pattern`]: `trailpipe test-event-pattern`, the twin of
 //!   `aws events test-event-pattern`, for an EventBridge event or a CloudTrail record.
 //!
@@ -18,10 +20,12 @@
 //! matching every rule on the full envelope).
 
 pub mod envelope;
+mod input_path;
 mod rules;
 mod state;
 mod test_pattern;
 
+pub use input_path::InputPath;
 pub use rules::{Matched, Rule, Rules};
 pub use state::RuleState;
 pub use test_pattern::{test_event_pattern, EventKind, TestPatternError};

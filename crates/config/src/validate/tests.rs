@@ -221,3 +221,86 @@ fn the_file_mac_key_comes_from_the_environment_or_a_file_and_must_be_long() {
     )));
     assert!(both.iter().any(|e| e.contains("not both")), "{both:?}");
 }
+
+const RULES: &str = r#"
+[[rules]]
+name = "sign-ins"
+description = "console sign-ins"
+event_pattern = '{"detail-type": ["AWS Console Sign In via CloudTrail"]}'
+[[rules.targets]]
+id = "to-kafka"
+kind = "kafka"
+topic = "sign-ins"
+input_path = "$.detail"
+[[rules.targets]]
+id = "to-sns"
+kind = "sns"
+topic_arn = "arn:aws:sns:us-east-1:123456789012:sign-ins"
+
+[[rules]]
+name = "off"
+state = "DISABLED"
+event_pattern = '{"source": ["aws.iam"]}'
+[[rules.targets]]
+id = "t"
+kind = "kafka"
+topic = "iam"
+"#;
+
+#[test]
+fn rules_parse_with_their_targets_and_compile() {
+    let c = Config::parse(&format!("{BASE}{RULES}")).expect("valid");
+    assert_eq!(c.rules.len(), 2);
+    assert_eq!(c.rules[0].state, "ENABLED");
+    assert_eq!(
+        c.rules[0].targets[1].target_kind(),
+        Some(crate::TargetKind::Sns(
+            "arn:aws:sns:us-east-1:123456789012:sign-ins".into()
+        ))
+    );
+    assert!(!c.rules[0].targets[0].input_path().is_whole());
+    let rules = c.compile_rules();
+    assert_eq!(rules.names().collect::<Vec<_>>(), ["sign-ins", "off"]);
+}
+
+#[test]
+fn rule_mistakes_name_their_field() {
+    let bad = RULES
+        .replace("name = \"off\"", "name = \"sign-ins\"")
+        .replace("id = \"to-sns\"", "id = \"to-kafka\"")
+        .replace("\"DISABLED\"", "\"PAUSED\"")
+        .replace("kind = \"sns\"", "kind = \"sqs\"")
+        .replace("\"$.detail\"", "\"detail\"")
+        .replace(r#"["aws.iam"]"#, r#""aws.iam""#)
+        .replace("topic = \"iam\"", "");
+    let errs = errors(&format!("{BASE}{bad}"));
+    let fields: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap()).collect();
+    assert_eq!(
+        fields,
+        [
+            "rules[0].targets[0].input_path",
+            "rules[0].targets[1].id",
+            "rules[0].targets[1].kind",
+            "rules[1].name",
+            "rules[1].event_pattern",
+            "rules[1].state",
+            "rules[1].targets[0].topic",
+        ],
+        "{errs:#?}"
+    );
+    assert!(
+        errs[4].contains("rule \"sign-ins\""),
+        "the pattern error names the rule: {errs:#?}"
+    );
+    let more = errors(&format!(
+        "{BASE}\n[[rules]]\nname = \"bad name!\"\nevent_pattern = '{{}}'\n"
+    ));
+    assert!(
+        more.iter().any(|e| e.starts_with("rules[0].name:")),
+        "{more:#?}"
+    );
+    assert!(
+        more.iter().any(|e| e.starts_with("rules[0].targets:")),
+        "{more:#?}"
+    );
+}
