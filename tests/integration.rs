@@ -20,5 +20,6 @@ mod insights;
 mod integrity;
 mod outages;
 mod replicas;
+mod rules;
 mod secure_kafka;
 mod trail_features;

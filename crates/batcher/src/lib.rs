@@ -20,15 +20,19 @@
 
 mod build;
 pub mod cwl_feed;
+pub mod fast_pending;
 pub mod file_time;
 mod inflight;
 mod partition;
+pub mod rules_feed;
 mod segment;
 
 pub use build::{LogFile, Segment};
-pub use cwl_feed::{CwlFeed, CwlMessage, CwlPending, CwlRecord};
+pub use cwl_feed::{CwlFeed, CwlMessage, CwlRecord};
+pub use fast_pending::FastPending;
 pub use file_time::FileTimeSource;
 pub use inflight::InFlight;
+pub use rules_feed::{RuleMatch, RulesFeed, RulesMessage};
 pub use segment::{Batcher, BatcherConfig, CutLookup, PendingSegment};
 pub use trailpipe_store::RecordedCut;
 

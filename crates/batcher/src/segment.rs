@@ -20,7 +20,7 @@ use crate::{
     build::file_key,
     file_time::{self, FileTimeSource},
     partition::{held_bytes, Cut, Cutting, PartitionState},
-    CwlFeed, CwlMessage, InFlight, RecordedCut, Segment,
+    CwlFeed, CwlMessage, InFlight, RecordedCut, RulesFeed, RulesMessage, Segment,
 };
 
 /// The batcher's configuration.
@@ -82,6 +82,9 @@ pub struct Batcher {
     inflight: Arc<InFlight>,
     /// CloudWatch Logs records go here as they are read (see [`crate::cwl_feed`]).
     cwl: Option<CwlFeed>,
+    /// Records some EventBridge rule matches go here as they are read (see
+    /// [`crate::rules_feed`]).
+    rules: Option<RulesFeed>,
     /// The memory budget the source takes shares of: when it runs low, open segments are cut
     /// early, so their shares come back once delivered instead of after their interval.
     budget: Option<trailpipe_event::MemoryBudget>,
@@ -105,6 +108,7 @@ impl Batcher {
             out,
             inflight,
             cwl: None,
+            rules: None,
             budget: None,
             clock: file_time::system_now,
         }
@@ -130,10 +134,20 @@ impl Batcher {
         self
     }
 
-    /// The assignment `(partition, epoch)` ended: CloudWatch Logs records still pending for it
-    /// no longer hold anything up.
-    fn forget_cwl(&self, partition: &Arc<PartitionId>, epoch: Epoch) {
+    /// Also matches every accepted record against the EventBridge rules as soon as it is read
+    /// and hands the matched ones to the rules stage.
+    pub fn with_rules(mut self, feed: Option<RulesFeed>) -> Self {
+        self.rules = feed;
+        self
+    }
+
+    /// The assignment `(partition, epoch)` ended: fast-path records (CloudWatch Logs, rules)
+    /// still pending for it no longer hold anything up.
+    fn forget_fast(&self, partition: &Arc<PartitionId>, epoch: Epoch) {
         if let Some(feed) = &self.cwl {
+            feed.pending.forget(partition, epoch);
+        }
+        if let Some(feed) = &self.rules {
             feed.pending.forget(partition, epoch);
         }
     }
@@ -166,7 +180,7 @@ impl Batcher {
                 replay,
             } => {
                 if let Some(old) = self.parts.get(&partition) {
-                    self.forget_cwl(&partition, old.epoch);
+                    self.forget_fast(&partition, old.epoch);
                 }
                 self.parts.insert(
                     partition.clone(),
@@ -177,7 +191,7 @@ impl Batcher {
             Flow::Revoked { partition } => {
                 // Unacknowledged work of a revoked partition is abandoned: its new owner replays it.
                 if let Some(old) = self.parts.remove(&partition) {
-                    self.forget_cwl(&partition, old.epoch);
+                    self.forget_fast(&partition, old.epoch);
                 }
                 true
             }
@@ -212,6 +226,12 @@ impl Batcher {
                 return false;
             }
         }
+        // Matched before `push` takes the records; sent below, before this offset's segment
+        // can be cut.
+        let matched = match &self.rules {
+            Some(feed) => feed.matches(&m),
+            None => Vec::new(),
+        };
         let wall = (self.clock)();
         let cwl = state.push(cfg, &mut m, held, Instant::now(), wall);
         // Registered before this offset's segment can be cut (below, or by a later call).
@@ -224,6 +244,22 @@ impl Batcher {
                     key: m.key.clone(),
                     read_at: m.read_at,
                     records: cwl,
+                })
+                .await;
+            if !sent {
+                return false;
+            }
+        }
+        // Likewise registered before this offset's segment can be cut.
+        if let (false, Some(feed)) = (matched.is_empty(), &self.rules) {
+            let sent = feed
+                .send(RulesMessage {
+                    partition: m.partition.clone(),
+                    epoch: m.epoch,
+                    offset: m.offset,
+                    key: m.key.clone(),
+                    read_at: m.read_at,
+                    matches: matched,
                 })
                 .await;
             if !sent {

@@ -7,7 +7,7 @@
 //! [`CwlStage`] is the pipeline's CloudWatch Logs stage built from these parts: it provisions
 //! each trail's filters at start ([`CwlStage::open`]), takes the batcher's records on the fast
 //! path ([`CwlStage::start_feed`]: batched per stream, put, settled in the batcher's
-//! `CwlPending`, accepted records evaluated by the filters and alarms), ticks alarms and
+//! `FastPending`, accepted records evaluated by the filters and alarms), ticks alarms and
 //! publishes metric data ([`CwlStage::run_alarms`]), and as a `trailpipe_delivery::Sink` holds a
 //! segment's acknowledgement until its CloudWatch Logs records are settled.
 //!

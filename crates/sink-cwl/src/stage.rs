@@ -17,7 +17,7 @@ use std::{
 };
 
 use futures::future::BoxFuture;
-use trailpipe_batcher::{CwlPending, Segment};
+use trailpipe_batcher::{FastPending, Segment};
 use trailpipe_delivery::{Ledger, Sink, Step};
 
 use crate::{
@@ -44,7 +44,7 @@ pub struct CwlStage {
     /// PutMetricData for trails with `publish_metric_data`.
     pub(crate) publisher: MetricPublisher,
     /// Fast-path records not yet settled (shared with the batcher).
-    pub(crate) pending: Arc<CwlPending>,
+    pub(crate) pending: Arc<FastPending>,
     /// Longest a record waits in its stream's batch.
     pub(crate) flush: Duration,
     /// Puts in flight at once.

@@ -21,6 +21,6 @@ pub use batch::{BatchingNotifier, NotificationSink};
 pub use config::{NotifierConfig, SNS_MAX_MESSAGE_BYTES};
 pub use health::{NotificationStatus, NotifierHealth};
 pub use message::notification_message;
-pub use notifier::Notifier;
+pub use notifier::{client, Notifier};
 pub use retry::{ErrorClass, NotifyError, PublishFailure};
 pub use segment::FileNotifications;

@@ -63,23 +63,7 @@ impl Notifier {
         endpoint: Option<&str>,
         config: NotifierConfig,
     ) -> Result<Self, NotifyError> {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(region.to_string()))
-            .load()
-            .await;
-        let mut b = aws_sdk_sns::config::Builder::from(&shared);
-        if let Some(ep) = endpoint {
-            b = b.endpoint_url(ep);
-        }
-        // A hung connection must surface as a retriable error (and in health), not stall the
-        // acknowledgement of every later file: bound each attempt; we retry with backoff.
-        b = b.timeout_config(
-            aws_sdk_sns::config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .operation_attempt_timeout(std::time::Duration::from_secs(30))
-                .build(),
-        );
-        Self::with_config(Client::from_conf(b.build()), config)
+        Self::with_config(client(region, endpoint).await, config)
     }
 
     /// Labels `topic_arn`'s metrics with `trail` (several trails sharing a topic are joined
@@ -198,6 +182,27 @@ impl Notifier {
             }
         })
     }
+}
+
+/// An SNS client for `region`; `endpoint` overrides the AWS endpoint (`AWS_ENDPOINT_URL` is
+/// honoured too). Credentials come from the default chain. Each attempt is bounded (a hung
+/// connection surfaces as a retriable error, not a stall); callers retry with backoff.
+pub async fn client(region: &str, endpoint: Option<&str>) -> Client {
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await;
+    let mut b = aws_sdk_sns::config::Builder::from(&shared);
+    if let Some(ep) = endpoint {
+        b = b.endpoint_url(ep);
+    }
+    b = b.timeout_config(
+        aws_sdk_sns::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .operation_attempt_timeout(std::time::Duration::from_secs(30))
+            .build(),
+    );
+    Client::from_conf(b.build())
 }
 
 impl NotificationSink for Notifier {

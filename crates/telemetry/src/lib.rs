@@ -172,6 +172,26 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Histogram: seconds from the source reading a record to CloudWatch Logs accepting it.",
     ),
     (
+        RULE_MATCHED,
+        "rule",
+        "Records an EventBridge rule matched (handed to the rules stage; replays count again).",
+    ),
+    (
+        RULE_DELIVERED,
+        "rule, target",
+        "Events a rule's target accepted (Kafka acknowledged, SNS Publish answered).",
+    ),
+    (
+        RULE_FAILED,
+        "rule, target",
+        "Failed deliveries to a rule's target: every failed attempt, retried or dead-lettered.",
+    ),
+    (
+        RULE_LATENCY,
+        "",
+        "Histogram: seconds from the source reading a record to a rule's target accepting its event.",
+    ),
+    (
         CWL_REQUESTS,
         "operation",
         "CloudWatch Logs and CloudWatch API calls by operation.",
@@ -319,6 +339,14 @@ pub const CWL_EVENTS_DELIVERED: &str = "trailpipe_cwl_events_delivered_total";
 pub const CWL_EVENTS_REJECTED: &str = "trailpipe_cwl_events_rejected_total";
 /// Read-to-CloudWatch-Logs latency.
 pub const CWL_LATENCY: &str = "trailpipe_cwl_delivery_latency_seconds";
+/// Records an EventBridge rule matched.
+pub const RULE_MATCHED: &str = "trailpipe_rule_matched_total";
+/// Events a rule's target accepted.
+pub const RULE_DELIVERED: &str = "trailpipe_rule_delivered_total";
+/// Failed deliveries to a rule's target.
+pub const RULE_FAILED: &str = "trailpipe_rule_failed_total";
+/// Read-to-target latency of rule deliveries.
+pub const RULE_LATENCY: &str = "trailpipe_rule_delivery_seconds";
 /// CloudWatch Logs API calls.
 pub const CWL_REQUESTS: &str = "trailpipe_cwl_requests_total";
 /// Failed CloudWatch Logs calls by class.

@@ -1,7 +1,7 @@
 //! One pipeline: the stages and sinks built from one configuration and wired together —
-//! source → router → batcher → delivery (log files, CloudWatch Logs, dead letters, SNS,
-//! history, in that order) — plus the Insights stage and the CloudWatch Logs fast path, run
-//! until the source ends, a stop is requested or a reload replaces it.
+//! source → router → batcher → delivery (log files, CloudWatch Logs, rules' targets, dead
+//! letters, SNS, history, in that order) — plus the Insights stage and the CloudWatch Logs and
+//! rules fast paths, run until the source ends, a stop is requested or a reload replaces it.
 //!
 //! Channels between stages are bounded (messages between ingest, router and batcher; a few
 //! segments between batcher and delivery), so a slow store slows the consumer instead of growing
@@ -213,6 +213,24 @@ pub(crate) async fn run_pipeline(
         None => (None, None),
     };
     let _cwl_task = AbortOnDrop(cwl_task);
+    // The rules fast path: the batcher matches each record as it reads it and hands the
+    // matched ones to the rules stage, which delivers them to the rules' targets.
+    let rules_context = match &config.source {
+        SourceConfig::Kafka(k) if !config.rules.is_empty() => Some(shared.kafka.context(k)?),
+        _ => None,
+    };
+    let rules = trailpipe_sink_rules::RulesStage::open(config, rules_context)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("setting up the rules' targets")?;
+    let (rules_feed, rules_task) = match &rules {
+        Some(r) => {
+            let (feed, task) = r.start_feed(Arc::new(config.compile_rules()));
+            (Some(feed), Some(task))
+        }
+        None => (None, None),
+    };
+    let _rules_task = AbortOnDrop(rules_task);
     let budget = trailpipe_event::MemoryBudget::new(config.delivery.max_inflight_bytes);
     let batcher = Batcher::new(
         batcher_config(config, trails.clone()),
@@ -221,11 +239,13 @@ pub(crate) async fn run_pipeline(
         inflight.clone(),
     )
     .with_cwl(cwl_feed)
+    .with_rules(rules_feed)
     .with_budget(budget.clone());
     tokio::spawn(batcher.run(routed_rx));
     // The sinks every segment visits, in this order (see trailpipe_delivery): the log files
     // (their anchor decides whether the segment may be written), CloudWatch Logs (which may
-    // refuse records), the dead letters (the segment's and those refused), SNS, the history.
+    // refuse records), the rules' targets (likewise), the dead letters (the segment's and those
+    // refused), SNS, the history.
     let delivery = Delivery::new(ack_tx, inflight, health.clone())
         .register(Arc::new(LogFiles::new(
             store.clone(),
@@ -234,6 +254,7 @@ pub(crate) async fn run_pipeline(
             health.clone(),
         )))
         .register_some(cwl.clone().map(|c| c as Arc<dyn Sink>))
+        .register_some(rules.clone().map(|r| r as Arc<dyn Sink>))
         .register(Arc::new(trailpipe_ingest::DeadLetters::new(
             dead,
             health.clone(),

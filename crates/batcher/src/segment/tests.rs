@@ -464,7 +464,7 @@ async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_
     let cfg = config_of(trails);
     let (tx, mut segs) = mpsc::channel(1000);
     let (feed_tx, mut fed) = mpsc::channel(1000);
-    let pending = Arc::new(crate::CwlPending::default());
+    let pending = Arc::new(crate::FastPending::default());
     let feed = crate::CwlFeed {
         tx: feed_tx,
         pending: pending.clone(),
