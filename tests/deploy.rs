@@ -68,6 +68,11 @@ const NOT_IN_A_FILE_RUN: &[&str] = &[
     names::SNS_ERRORS,
     names::SNS_MESSAGE_KEYS,
     names::SNS_NOTIFY_LATENCY,
+    // Only with [[rules]], which the file run does not configure.
+    names::RULE_MATCHED,
+    names::RULE_DELIVERED,
+    names::RULE_FAILED,
+    names::RULE_LATENCY,
     // Only when a client holds connections open or is too slow.
     names::HTTP_CONNECTIONS_REFUSED,
     names::API_CALLS_THROTTLED,
