@@ -2,7 +2,9 @@
 //! against `[[rules]]` and delivering each matched record's event to the rules' targets (Kafka
 //! topics on tansu, SNS topics on moto with an SQS queue subscribed); what arrives is checked
 //! against a model — `Pattern::matches` on each produced record's envelope and the rule's state
-//! — and the source group's offsets must reach the end of the topic.
+//! — and the source group's offsets must reach the end of the topic. A missing SNS topic
+//! dead-letters the events with a reason naming rule and target; a missing Kafka target topic
+//! holds the offsets until it is created.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -342,4 +344,67 @@ topic_arn = "{missing}"
         .collect();
     assert_eq!(ids, want_ids);
     assert!(rules_letters[0].2["trailpipe.error.reason"].contains("NotFound"));
+}
+
+#[test]
+fn a_kafka_target_that_is_missing_holds_the_offsets_until_it_exists() {
+    let Some(s) = Services::get("rules_outage") else {
+        return;
+    };
+    let (topic, dlq, group, bucket, _) = fresh(&s, "rulesout", 1);
+    let target = unique("rules-late");
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let head = kafka_to_moto(&s, &topic, &dlq, &group, port, "");
+    let cfg = format!(
+        r#"{head}
+[[trails]]
+name = "everything"
+s3_bucket_name = "{bucket}"
+is_multi_region_trail = true
+delivery_interval_secs = 1
+
+[[rules]]
+name = "console-sign-ins"
+event_pattern = '{SIGN_INS}'
+[[rules.targets]]
+id = "late"
+kind = "kafka"
+topic = "{target}"
+"#
+    );
+    let daemon = Daemon::start(dir.path(), &cfg);
+    let messages = generated_messages(400, 2103);
+    let rules = [ModelRule {
+        pattern: Pattern::parse(SIGN_INS).expect("pattern"),
+        state: RuleState::Enabled,
+    }];
+    let want = model(&rules, &messages);
+    assert!(!want[0].is_empty());
+    produce(&s.brokers, &topic, &messages);
+    // The target topic does not exist: the sign-ins cannot be delivered, so the offsets stay
+    // before the first of them (the log files are written meanwhile).
+    std::thread::sleep(Duration::from_secs(12));
+    let held = committed_total(&s.brokers, &group, &topic, 1);
+    assert!(
+        held < messages.len() as i64,
+        "offsets passed events no target accepted ({held})\n{}",
+        daemon.log_text()
+    );
+    create_topic(&s.brokers, &target, 1);
+    assert!(
+        wait_until(Duration::from_secs(120), || committed_total(
+            &s.brokers, &group, &topic, 1
+        ) >= messages.len() as i64),
+        "offsets not committed once the target exists\n{}",
+        daemon.log_text()
+    );
+    let got: BTreeSet<String> =
+        read_topic(&s.brokers, &target, want[0].len(), Duration::from_secs(30))
+            .into_iter()
+            .map(|(k, _, _)| k)
+            .collect();
+    // Every sign-in arrived (librdkafka held them until the topic appeared, or the stage
+    // retried them after a delivery timeout).
+    assert_eq!(got, want[0].keys().cloned().collect::<BTreeSet<_>>());
 }
