@@ -520,6 +520,83 @@ async fn cloudwatch_logs_records_are_fed_and_registered_before_their_segment_is_
 }
 
 #[tokio::test]
+async fn rule_matches_are_fed_and_registered_before_their_segment_is_cut() {
+    use trailpipe_rules::{Rule, RuleState, Rules};
+    let rule = |name: &str, state| Rule {
+        name: name.into(),
+        pattern: trailpipe_eventpattern::Pattern::parse(r#"{"region": ["eu-west-1"]}"#)
+            .expect("pattern"),
+        state,
+    };
+    let rules = Rules::new(vec![
+        rule(
+            "all-eu",
+            RuleState::EnabledWithAllCloudTrailManagementEvents,
+        ),
+        // The records are read-only Describe calls: ENABLED withholds them.
+        rule("enabled-eu", RuleState::Enabled),
+        rule("off", RuleState::Disabled),
+    ]);
+    let (tx, mut segs) = mpsc::channel(1000);
+    let (feed_tx, mut fed) = mpsc::channel(1000);
+    let pending = Arc::new(crate::FastPending::default());
+    let feed = crate::RulesFeed {
+        rules: Arc::new(rules),
+        tx: feed_tx,
+        pending: pending.clone(),
+    };
+    let mut b = Batcher::new(config(), Arc::new(Delivered::default()), tx, Arc::default())
+        .with_clock(clock)
+        .with_rules(Some(feed));
+    let p = assign(&mut b, false).await;
+    for o in 0..20 {
+        assert!(b.handle(Flow::Message(message(&p, 1, o))).await);
+    }
+    // Every eu-west-1 record (odd offsets), routed to a trail or not, was handed over at once.
+    let mut offsets = Vec::new();
+    while let Ok(m) = fed.try_recv() {
+        assert_eq!(m.matches.len(), 1);
+        let x = &m.matches[0];
+        assert_eq!(x.rules, [0]);
+        let envelope: serde_json::Value = serde_json::from_str(&x.envelope).expect("JSON");
+        assert_eq!(envelope["id"], &*x.id);
+        assert_eq!(envelope["detail"]["eventID"], format!("id-{}", m.offset));
+        offsets.push(m.offset);
+    }
+    let matched: Vec<i64> = (0..20).filter(|o| o % 2 == 1).collect();
+    assert_eq!(offsets, matched);
+    assert_eq!(pending.outstanding(), matched.len());
+    assert!(
+        b.handle(Flow::Cut {
+            partition: p.clone(),
+            epoch: 1
+        })
+        .await
+    );
+    let mut end = 0;
+    while let Ok(s) = segs.try_recv() {
+        end = s.built.await.expect("built").end;
+    }
+    assert_eq!(end, 20);
+    let wait = tokio::spawn({
+        let (pending, p) = (pending.clone(), p.clone());
+        async move { pending.wait_through(&p, 1, end).await }
+    });
+    for &o in &matched[..matched.len() - 1] {
+        pending.complete(&p, 1, o, None);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!wait.is_finished(), "one event is still on its way");
+    pending.complete(&p, 1, matched[matched.len() - 1], None);
+    assert!(wait.await.expect("wait").is_empty());
+    // A revoke forgets what the assignment still had pending.
+    assert!(b.handle(Flow::Message(message(&p, 1, 21))).await);
+    assert_eq!(pending.outstanding(), 1);
+    assert!(b.handle(Flow::Revoked { partition: p }).await);
+    assert_eq!(pending.outstanding(), 0);
+}
+
+#[tokio::test]
 async fn a_segment_no_trail_selects_is_cut_by_the_clock_too() {
     // Without a routed record nothing used to set the segment's deadline: a tail of unrouted
     // (or history-only, or dead-letter) records waited for the next routed one to be committed.
