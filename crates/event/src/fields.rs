@@ -93,6 +93,9 @@ pub struct RoutingFields {
     pub account_id: FieldStr,
     /// `readOnly`; absent on some service events.
     pub read_only: Option<bool>,
+    /// Whether `readOnly` was written as a JSON boolean, as CloudTrail writes it (the parser
+    /// also accepts the strings `"true"` / `"false"`); false when it is absent.
+    pub read_only_is_bool: bool,
     /// `eventCategory`, defaulted as CloudTrail does for old records (see the parser).
     pub event_category: EventCategory,
     /// `managementEvent`.

@@ -549,6 +549,9 @@ fn extract(r: &RawRecord<'_>) -> Result<RoutingFields, RejectReason> {
         aws_region,
         account_id,
         read_only: opt_bool(r.read_only, "readOnly")?,
+        read_only_is_bool: r
+            .read_only
+            .is_some_and(|v| matches!(v.get(), "true" | "false")),
         event_category,
         management_event,
         event_type,

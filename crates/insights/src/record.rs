@@ -100,6 +100,7 @@ impl InsightRecord {
                 aws_region: (*self.aws_region).into(),
                 account_id: (*self.account_id).into(),
                 read_only: None,
+                read_only_is_bool: false,
                 event_category: EventCategory::Insight,
                 management_event: None,
                 event_type: Some("AwsCloudTrailInsight".into()),

@@ -44,8 +44,42 @@ pub struct Rules {
     small_fields: Vec<(Vec<Box<str>>, Get)>,
 }
 
-/// Reads one extracted field of a record (`None`: absent or `null` in the record).
-type Get = for<'a> fn(&'a RoutingFields) -> Option<Cow<'a, str>>;
+/// Reads one extracted field of a record.
+type Get = for<'a> fn(&'a RoutingFields) -> Lookup<'a>;
+
+/// What the extracted fields say of one field of a record.
+enum Lookup<'a> {
+    /// A string.
+    Str(Cow<'a, str>),
+    /// A boolean.
+    Bool(bool),
+    /// Absent, or `null` (the extracted fields do not tell which).
+    Absent,
+    /// Not kept verbatim for this record (`readOnly` written as a string).
+    Unknown,
+}
+
+impl<'a> From<Option<&'a str>> for Lookup<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Lookup::Absent, |s| Lookup::Str(s.into()))
+    }
+}
+
+impl Lookup<'_> {
+    /// Whether the field is present with a value the small envelope can hold.
+    fn present(&self) -> bool {
+        matches!(self, Lookup::Str(_) | Lookup::Bool(_))
+    }
+}
+
+/// `readOnly`, when the record wrote it as a JSON boolean.
+fn read_only(f: &RoutingFields) -> Lookup<'_> {
+    match f.read_only {
+        None => Lookup::Absent,
+        Some(b) if f.read_only_is_bool => Lookup::Bool(b),
+        Some(_) => Lookup::Unknown,
+    }
+}
 
 /// How the extracted fields answer a path of the envelope.
 enum Known {
@@ -59,32 +93,31 @@ enum Known {
 fn known<S: AsRef<str>>(path: &[S]) -> Option<Known> {
     let path: Vec<&str> = path.iter().map(AsRef::as_ref).collect();
     let (get, required): (Get, bool) = match path.as_slice() {
-        ["version"] => (|_| Some("0".into()), true),
-        ["source"] => (|f| Some(envelope::source(f).into()), true),
-        ["detail-type"] => (|f| Some(envelope::detail_type(f).into()), true),
-        ["account"] => (|f| Some(f.account_id.as_str().into()), true),
-        ["region"] => (|f| Some(f.aws_region.as_str().into()), true),
-        ["detail", "awsRegion"] => (|f| Some(f.aws_region.as_str().into()), true),
-        ["detail", "eventID"] => (|f| Some(f.event_id.as_str().into()), true),
-        ["detail", "eventName"] => (|f| f.event_name.as_deref().map(Into::into), false),
-        ["detail", "eventSource"] => (|f| f.event_source.as_deref().map(Into::into), false),
-        ["detail", "eventType"] => (|f| f.event_type.as_deref().map(Into::into), false),
-        ["detail", "errorCode"] => (|f| f.error_code.as_deref().map(Into::into), false),
-        ["detail", "sharedEventID"] => (|f| f.shared_event_id.as_deref().map(Into::into), false),
-        ["detail", "vpcEndpointId"] => (|f| f.vpc_endpoint_id.as_deref().map(Into::into), false),
-        ["detail", "userAgent"] => (|f| f.user_agent.as_deref().map(Into::into), false),
-        ["detail", "sourceIPAddress"] => {
-            (|f| f.source_ip_address.as_deref().map(Into::into), false)
-        }
+        ["version"] => (|_| Lookup::Str("0".into()), true),
+        ["source"] => (|f| Lookup::Str(envelope::source(f).into()), true),
+        ["detail-type"] => (|f| Lookup::Str(envelope::detail_type(f).into()), true),
+        ["account"] => (|f| Lookup::Str(f.account_id.as_str().into()), true),
+        ["region"] => (|f| Lookup::Str(f.aws_region.as_str().into()), true),
+        ["detail", "awsRegion"] => (|f| Lookup::Str(f.aws_region.as_str().into()), true),
+        ["detail", "eventID"] => (|f| Lookup::Str(f.event_id.as_str().into()), true),
+        ["detail", "eventName"] => (|f| f.event_name.as_deref().into(), false),
+        ["detail", "eventSource"] => (|f| f.event_source.as_deref().into(), false),
+        ["detail", "eventType"] => (|f| f.event_type.as_deref().into(), false),
+        ["detail", "errorCode"] => (|f| f.error_code.as_deref().into(), false),
+        ["detail", "sharedEventID"] => (|f| f.shared_event_id.as_deref().into(), false),
+        ["detail", "vpcEndpointId"] => (|f| f.vpc_endpoint_id.as_deref().into(), false),
+        ["detail", "userAgent"] => (|f| f.user_agent.as_deref().into(), false),
+        ["detail", "sourceIPAddress"] => (|f| f.source_ip_address.as_deref().into(), false),
+        ["detail", "readOnly"] => (read_only, false),
         ["detail", "userIdentity", field] => (
             match *field {
-                "type" => |f| f.user_identity.identity_type.as_deref().map(Into::into),
-                "userName" => |f| f.user_identity.user_name.as_deref().map(Into::into),
-                "arn" => |f| f.user_identity.arn.as_deref().map(Into::into),
-                "accountId" => |f| f.user_identity.account_id.as_deref().map(Into::into),
-                "accessKeyId" => |f| f.user_identity.access_key_id.as_deref().map(Into::into),
-                "principalId" => |f| f.user_identity.principal_id.as_deref().map(Into::into),
-                "invokedBy" => |f| f.user_identity.invoked_by.as_deref().map(Into::into),
+                "type" => |f| f.user_identity.identity_type.as_deref().into(),
+                "userName" => |f| f.user_identity.user_name.as_deref().into(),
+                "arn" => |f| f.user_identity.arn.as_deref().into(),
+                "accountId" => |f| f.user_identity.account_id.as_deref().into(),
+                "accessKeyId" => |f| f.user_identity.access_key_id.as_deref().into(),
+                "principalId" => |f| f.user_identity.principal_id.as_deref().into(),
+                "invokedBy" => |f| f.user_identity.invoked_by.as_deref().into(),
                 _ => return None,
             },
             false,
@@ -100,12 +133,14 @@ fn known<S: AsRef<str>>(path: &[S]) -> Option<Known> {
 fn strings_at(f: &RoutingFields, path: &[Box<str>], found: &mut dyn FnMut(&str)) -> bool {
     match known(path) {
         None => false,
-        Some(Known::One { get, .. }) => {
-            if let Some(v) = get(f) {
+        Some(Known::One { get, .. }) => match get(f) {
+            Lookup::Str(v) => {
                 found(&v);
+                true
             }
-            true
-        }
+            Lookup::Bool(_) | Lookup::Absent => true,
+            Lookup::Unknown => false,
+        },
         Some(Known::Resources { arn }) => {
             for r in &f.resources {
                 let v = if arn { &r.arn } else { &r.resource_type };
@@ -183,7 +218,7 @@ impl Rules {
         let mut small: Option<Value> = None;
         let mut pruned: Option<Option<Value>> = None;
         rules.retain(|&i| match &self.fast[i] {
-            Some(optional) if optional.iter().all(|get| get(f).is_some()) => {
+            Some(optional) if optional.iter().all(|get| get(f).present()) => {
                 let tree = small.get_or_insert_with(|| self.small_envelope(f));
                 self.set.rule_matches(i, tree)
             }
@@ -208,7 +243,11 @@ impl Rules {
     fn small_envelope(&self, f: &RoutingFields) -> Value {
         let mut top = Map::new();
         for (path, get) in &self.small_fields {
-            let Some(v) = get(f) else { continue };
+            let v = match get(f) {
+                Lookup::Str(s) => Value::String(s.into_owned()),
+                Lookup::Bool(b) => Value::Bool(b),
+                Lookup::Absent | Lookup::Unknown => continue,
+            };
             let (last, parents) = path.split_last().expect("paths are not empty");
             let mut map = &mut top;
             for p in parents {
@@ -217,7 +256,7 @@ impl Rules {
                     .or_insert_with(|| Value::Object(Map::new()));
                 map = entry.as_object_mut().expect("only objects are made here");
             }
-            map.insert(last.to_string(), Value::String(v.into_owned()));
+            map.insert(last.to_string(), v);
         }
         Value::Object(top)
     }

@@ -157,6 +157,12 @@ const PATTERNS: &[&str] = &[
     r#"{"detail": {"errorCode": [null]}}"#,
     r#"{"detail": {"errorCode": [{"anything-but": "AccessDenied"}]}}"#,
     r#"{"detail": {"userAgent": [{"exists": true}], "userIdentity": {"invokedBy": [{"anything-but": {"suffix": ".amazonaws.com"}}]}}}"#,
+    // `readOnly` is matched without a parse only when the record wrote it as a boolean.
+    r#"{"detail": {"readOnly": [false], "awsRegion": [{"anything-but": "us-east-1"}]}}"#,
+    r#"{"detail": {"readOnly": [true]}}"#,
+    r#"{"detail": {"readOnly": ["true"]}}"#,
+    r#"{"detail": {"readOnly": [{"exists": false}]}}"#,
+    r#"{"detail": {"readOnly": [null]}}"#,
 ];
 
 fn rules() -> Vec<Rule> {
@@ -236,6 +242,20 @@ fn absent_and_null_fields_are_told_apart_as_on_the_full_envelope() {
             }
         }
     }
+    for read_only in [
+        json!(true),
+        json!(false),
+        json!("true"),
+        json!("false"),
+        json!(null),
+    ] {
+        let mut r = record();
+        r["readOnly"] = read_only;
+        events.push(event(&r));
+    }
+    let mut r = record();
+    r.as_object_mut().unwrap().remove("readOnly");
+    events.push(event(&r));
     check(&events);
 }
 

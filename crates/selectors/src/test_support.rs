@@ -15,6 +15,7 @@ pub(crate) fn record() -> RecordBuilder {
         aws_region: "us-east-1".into(),
         account_id: "123456789012".into(),
         read_only: Some(false),
+        read_only_is_bool: true,
         event_category: EventCategory::Management,
         management_event: Some(true),
         event_type: Some("AwsApiCall".into()),

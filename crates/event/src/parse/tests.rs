@@ -32,6 +32,13 @@ fn single_record_keeps_bytes_and_extracts_fields() {
     assert_eq!(f.event_name.as_deref(), Some("StartLogging"));
     assert_eq!(&*f.account_id, "123456789012");
     assert_eq!(f.read_only, Some(false));
+    assert!(f.read_only_is_bool);
+    let as_string = parse(
+        GOOD.replace(r#""readOnly":false"#, r#""readOnly":"false""#)
+            .as_bytes(),
+    );
+    let g = &as_string[0].as_ref().expect("accepted").fields;
+    assert_eq!((g.read_only, g.read_only_is_bool), (Some(false), false));
     assert_eq!(f.session_credential_from_console, Some(true));
     assert!(f.is_management());
     assert_eq!(f.user_identity.user_name.as_deref(), Some("Mary"));

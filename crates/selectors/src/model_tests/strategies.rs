@@ -125,6 +125,7 @@ pub(super) fn routing_fields() -> impl Strategy<Value = RoutingFields> {
                     aws_region: region.into(),
                     account_id: "123456789012".into(),
                     read_only,
+                    read_only_is_bool: read_only.is_some(),
                     management_event: Some(category == EventCategory::Management),
                     event_category: category,
                     event_type: event_type.map(boxed),
