@@ -13,11 +13,6 @@ use std::{
 };
 
 use bytes::Bytes;
-use rdkafka::{
-    consumer::{BaseConsumer, Consumer},
-    message::{Headers, Message},
-    ClientConfig,
-};
 use trailpipe_eventpattern::Pattern;
 use trailpipe_rules::{envelope, RuleState};
 
@@ -71,38 +66,14 @@ fn read_topic(
     want: usize,
     timeout: Duration,
 ) -> Vec<(String, serde_json::Value, HashMap<String, String>)> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", unique("rules-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    c.subscribe(&[topic]).expect("subscribe");
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    while out.len() < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(200)) {
-            let key = String::from_utf8(m.key().unwrap_or_default().to_vec()).expect("utf-8 key");
-            let value =
-                serde_json::from_slice(m.payload().unwrap_or_default()).expect("JSON value");
-            let headers = m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push((key, value, headers));
-        }
-    }
-    out
+    consume_keyed(brokers, topic, want, timeout)
+        .into_iter()
+        .map(|(key, payload, headers)| {
+            let key = String::from_utf8(key.unwrap_or_default()).expect("utf-8 key");
+            let value = serde_json::from_slice(&payload).expect("JSON value");
+            (key, value, headers)
+        })
+        .collect()
 }
 
 #[test]
@@ -122,11 +93,7 @@ fn matched_records_reach_every_kafka_target_and_offsets_commit() {
     let head = kafka_to_moto(&s, &topic, &dlq, &group, *PORT, "");
     let cfg = format!(
         r#"{head}
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 2
+{trail}
 
 [[rules]]
 name = "console-sign-ins"
@@ -164,6 +131,7 @@ id = "off"
 kind = "kafka"
 topic = "{t3}"
 "#,
+        trail = trail("everything", &bucket).with("delivery_interval_secs = 2"),
         t0 = targets[0],
         t1 = targets[1],
         t2 = targets[2],
@@ -251,11 +219,7 @@ fn sns_targets_publish_and_a_missing_topic_dead_letters_with_the_reason() {
     let head = kafka_to_moto(&s, &topic, &dlq, &group, *SNS_PORT, "");
     let cfg = format!(
         r#"{head}
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 2
+{trail}
 
 [[rules]]
 name = "console-sign-ins"
@@ -272,7 +236,8 @@ event_pattern = '{IAM_WRITES}'
 id = "nowhere"
 kind = "sns"
 topic_arn = "{missing}"
-"#
+"#,
+        trail = trail("everything", &bucket).with("delivery_interval_secs = 2"),
     );
     let daemon = Daemon::start(dir.path(), &cfg);
     let messages = generated_messages(600, 2102);
@@ -358,11 +323,7 @@ fn a_kafka_target_that_is_missing_holds_the_offsets_until_it_exists() {
     let head = kafka_to_moto(&s, &topic, &dlq, &group, port, "");
     let cfg = format!(
         r#"{head}
-[[trails]]
-name = "everything"
-s3_bucket_name = "{bucket}"
-is_multi_region_trail = true
-delivery_interval_secs = 1
+{trail}
 
 [[rules]]
 name = "console-sign-ins"
@@ -371,7 +332,8 @@ event_pattern = '{SIGN_INS}'
 id = "late"
 kind = "kafka"
 topic = "{target}"
-"#
+"#,
+        trail = trail("everything", &bucket),
     );
     let daemon = Daemon::start(dir.path(), &cfg);
     let messages = generated_messages(400, 2103);

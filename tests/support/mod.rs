@@ -268,6 +268,23 @@ pub fn consume_all(
     expected: usize,
     timeout: Duration,
 ) -> Vec<(Vec<u8>, HashMap<String, String>)> {
+    consume_keyed(brokers, topic, expected, timeout)
+        .into_iter()
+        .map(|(_, payload, headers)| (payload, headers))
+        .collect()
+}
+
+/// A message read back: its key, payload and headers.
+pub type Consumed = (Option<Vec<u8>>, Vec<u8>, HashMap<String, String>);
+
+/// Every message of a topic (all partitions, from the beginning) as (key, payload, headers),
+/// read until `expected` arrived or `timeout` passed.
+pub fn consume_keyed(
+    brokers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Consumed> {
     use rdkafka::message::{Headers, Message};
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
@@ -294,7 +311,11 @@ pub fn consume_all(
                         .collect()
                 })
                 .unwrap_or_default();
-            out.push((m.payload().unwrap_or_default().to_vec(), headers));
+            out.push((
+                m.key().map(<[u8]>::to_vec),
+                m.payload().unwrap_or_default().to_vec(),
+                headers,
+            ));
         }
     }
     out
@@ -995,7 +1016,18 @@ pub fn trail(name: &str, bucket: &str) -> Trail {
 impl Trail {
     /// Adds keys of the trail (`key = value` lines; a key given twice is the later one).
     pub fn with(mut self, keys: &str) -> Self {
-        self.keys.push(keys.into());
+        let name = |line: &str| {
+            line.split('=')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        for line in keys.lines() {
+            // TOML refuses a key given twice: the later one replaces the earlier.
+            self.keys.retain(|k| name(k) != name(line));
+            self.keys.push(line.into());
+        }
         self
     }
 

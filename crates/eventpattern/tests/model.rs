@@ -340,12 +340,7 @@ proptest! {
         patterns in prop::collection::vec(pattern(), 1..16),
         events in prop::collection::vec(event(), 1..8),
     ) {
-        let rules: Vec<(String, Pattern)> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
-            .collect();
-        let set = RuleSet::new(rules.clone());
+        let (rules, set) = rule_set(&patterns);
         for e in &events {
             let want: Vec<&str> = rules.iter().filter(|(_, p)| p.matches(e)).map(|(n, _)| n.as_str()).collect();
             let got: Vec<&str> = set.matching(e).collect();
@@ -359,12 +354,7 @@ proptest! {
         events in prop::collection::vec(event(), 1..8),
         unknown_depth in 0usize..3,
     ) {
-        let rules: Vec<(String, Pattern)> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
-            .collect();
-        let set = RuleSet::new(rules.clone());
+        let (rules, set) = rule_set(&patterns);
         for e in &events {
             // Paths this deep (or deeper) are "unknown" to the caller, as fields it did not extract.
             let candidates = set.candidates(|path, found| {
@@ -392,12 +382,7 @@ proptest! {
         patterns in prop::collection::vec(pattern(), 1..8),
         events in prop::collection::vec(event(), 1..8),
     ) {
-        let rules: Vec<(String, Pattern)> = patterns
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
-            .collect();
-        let set = RuleSet::new(rules.clone());
+        let (rules, set) = rule_set(&patterns);
         for e in &events {
             let pruned = set.parse_event(&e.to_string()).unwrap();
             for (name, p) in &rules {
@@ -405,6 +390,17 @@ proptest! {
             }
         }
     }
+}
+
+/// The random patterns as rules named `r0`, `r1`, ..., and their [`RuleSet`].
+fn rule_set(patterns: &[Value]) -> (Vec<(String, Pattern)>, RuleSet) {
+    let rules: Vec<(String, Pattern)> = patterns
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("r{i}"), Pattern::parse(&p.to_string()).unwrap()))
+        .collect();
+    let set = RuleSet::new(rules.clone());
+    (rules, set)
 }
 
 /// Every string at `path` in `v`, looking into every element of arrays (the model's reading).
