@@ -26,6 +26,7 @@
 //! [`Delivery::register`] where the pipeline is wired; nothing here changes.
 
 mod coordinator;
+mod fast_path;
 mod health;
 
 use futures::future::BoxFuture;
@@ -33,6 +34,7 @@ use trailpipe_batcher::Segment;
 use trailpipe_event::DeadLetter;
 
 pub use coordinator::{Delivery, Outcome};
+pub use fast_path::{fast_path_step, panic_message};
 pub use health::{SinkHealth, SinkStatus};
 pub use trailpipe_event::Feedback;
 

@@ -9,12 +9,13 @@ use bytes::Bytes;
 use futures::FutureExt;
 use tokio::{sync::mpsc, task::JoinSet, time::Instant};
 use trailpipe_batcher::{CwlFeed, CwlMessage};
+use trailpipe_delivery::panic_message;
 use trailpipe_event::{DeadLetter, Epoch, PartitionId, RejectReason, Rejected};
 use trailpipe_telemetry as names;
 
 use crate::{
-    stage::{event_id, panic_message},
-    CwlBatch, CwlOutcome, CwlStage, EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS,
+    stage::event_id, CwlBatch, CwlOutcome, CwlStage, EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
 };
 
 impl CwlStage {

@@ -215,23 +215,12 @@ impl Sink for CwlStage {
     }
 
     fn deliver<'a>(&'a self, seg: &'a Segment, ledger: &'a mut Ledger) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            let refused = self
-                .pending
-                .wait_through(&seg.partition, seg.epoch, seg.end)
-                .await;
-            ledger.refused.extend(refused);
-            Step::Durable
-        })
+        Box::pin(trailpipe_delivery::fast_path_step(
+            &self.pending,
+            seg,
+            ledger,
+        ))
     }
-}
-
-/// The message a panic carried (`panic!` with a literal or a format string), for logs.
-pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// The record's `eventID` (for alarm messages), or empty.
@@ -253,19 +242,5 @@ mod tests {
     fn event_id_is_read_from_the_record() {
         assert_eq!(super::event_id(br#"{"eventID":"abc","x":1}"#), "abc");
         assert_eq!(super::event_id(b"not json"), "");
-    }
-
-    #[test]
-    fn panic_messages_are_read_from_literal_and_formatted_panics() {
-        let caught = |f: fn()| std::panic::catch_unwind(f).expect_err("panics");
-        assert_eq!(super::panic_message(&*caught(|| panic!("plain"))), "plain");
-        assert_eq!(
-            super::panic_message(&*caught(|| panic!("formatted {}", 7))),
-            "formatted 7"
-        );
-        assert_eq!(
-            super::panic_message(&*caught(|| std::panic::panic_any(7u8))),
-            "(no message)"
-        );
     }
 }

@@ -11,7 +11,7 @@ use std::{
 use futures::{future::BoxFuture, FutureExt};
 use tokio::{sync::mpsc, task::JoinSet};
 use trailpipe_batcher::{FastPending, RuleMatch, RulesFeed, RulesMessage, Segment};
-use trailpipe_delivery::{Ledger, Sink, Step};
+use trailpipe_delivery::{panic_message, Ledger, Sink, Step};
 use trailpipe_event::{DeadLetter, RejectReason, Rejected};
 use trailpipe_retry::Backoff;
 use trailpipe_rules::{InputPath, Rules};
@@ -351,14 +351,11 @@ impl Sink for RulesStage {
     }
 
     fn deliver<'a>(&'a self, seg: &'a Segment, ledger: &'a mut Ledger) -> BoxFuture<'a, Step> {
-        Box::pin(async move {
-            let refused = self
-                .pending
-                .wait_through(&seg.partition, seg.epoch, seg.end)
-                .await;
-            ledger.refused.extend(refused);
-            Step::Durable
-        })
+        Box::pin(trailpipe_delivery::fast_path_step(
+            &self.pending,
+            seg,
+            ledger,
+        ))
     }
 }
 
@@ -394,14 +391,6 @@ fn warn_due(
         w.insert(key, now);
     }
     due
-}
-
-/// The message a panic carried, for logs.
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
 }
 
 #[cfg(test)]
