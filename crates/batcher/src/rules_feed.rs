@@ -74,11 +74,11 @@ impl RulesFeed {
             .filter_map(|r| r.as_ref().ok())
             .filter_map(|event| {
                 let matched = self.rules.matching(event);
-                let envelope = matched.envelope?;
+                let (envelope, id) = (matched.envelope?, matched.id?);
                 Some(RuleMatch {
                     rules: matched.rules,
                     envelope: envelope.into(),
-                    id: trailpipe_rules::envelope::id(&event.fields).into(),
+                    id: id.into(),
                     raw: event.raw.clone(),
                 })
             })

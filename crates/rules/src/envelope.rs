@@ -72,11 +72,16 @@ pub fn id(fields: &RoutingFields) -> String {
 
 /// The envelope as JSON text, with the record's bytes as `detail` unchanged.
 pub fn to_json(event: &Event) -> String {
+    to_json_with_id(event, &id(&event.fields))
+}
+
+/// [`to_json`] with the record's [`id`] already computed.
+pub fn to_json_with_id(event: &Event, id: &str) -> String {
     let f = &event.fields;
     let detail = std::str::from_utf8(&event.raw).expect("accepted records are UTF-8");
     let mut out = String::with_capacity(detail.len() + 256);
     out.push_str(r#"{"version":"0","id":"#);
-    push_str(&mut out, &id(f));
+    push_str(&mut out, id);
     out.push_str(r#","detail-type":"#);
     push_str(&mut out, detail_type(f));
     out.push_str(r#","source":"#);

@@ -233,9 +233,11 @@ impl Rules {
         if rules.is_empty() {
             return Matched::default();
         }
+        let id = envelope::id(f);
         Matched {
             rules,
-            envelope: Some(envelope::to_json(event)),
+            envelope: Some(envelope::to_json_with_id(event, &id)),
+            id: Some(id),
         }
     }
 
@@ -269,4 +271,6 @@ pub struct Matched {
     pub rules: Vec<usize>,
     /// The record's EventBridge event as JSON text, when some rule matches.
     pub envelope: Option<String>,
+    /// That event's `id` (the same on every replay), when some rule matches.
+    pub id: Option<String>,
 }

@@ -198,10 +198,14 @@ fn check(events: &[Event]) -> usize {
             .collect();
         let got = compiled.matching(e);
         assert_eq!(got.rules, want, "{}", String::from_utf8_lossy(&e.raw));
-        // The envelope comes with every match, and only then.
-        match &got.envelope {
-            Some(text) => assert_eq!(serde_json::from_str::<Value>(text).unwrap(), full),
-            None => assert!(want.is_empty()),
+        // The envelope and its id come with every match, and only then.
+        match (&got.envelope, &got.id) {
+            (Some(text), Some(id)) => {
+                assert_eq!(serde_json::from_str::<Value>(text).unwrap(), full);
+                assert_eq!(id, full["id"].as_str().unwrap());
+            }
+            (None, None) => assert!(want.is_empty()),
+            other => panic!("an envelope without its id or the reverse: {other:?}"),
         }
         matched += got.rules.len();
     }
